@@ -1,0 +1,135 @@
+// pgro configuration: one immutable struct, parsed once at startup (and on SIGHUP for the
+// reloadable entries) and passed around as std::shared_ptr<const Config>.
+// The schema (name, default, help, reloadable, secret) lives in one table in schema.cpp;
+// `pgro --help` and README's reference table are generated from that table.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace pgro::config {
+
+enum class PoolMode { Transaction, Session };
+enum class LogFormat { Text, Json };
+enum class AuthMethod { ScramSha256, Trust };
+
+struct Config {
+  // Upstream PostgreSQL (the seed's variables keep their names and defaults).
+  std::string upstream_host;
+  uint16_t upstream_port = 5432;
+  std::string upstream_user;
+  std::string upstream_password;  // secret
+  std::string upstream_database;
+  int upstream_connect_timeout_seconds = 10;
+  int query_timeout_seconds = 0;  // statement_timeout set on every upstream connection; 0 = none
+
+  // Client-facing listener.
+  std::string listen_host = "0.0.0.0";
+  uint16_t listen_port = 5433;
+  int max_client_connections = 1000;
+  uint32_t max_message_bytes = 16u << 20;  // largest client message accepted
+  int client_idle_timeout_seconds = 0;     // 0 = never
+
+  // Client authentication against pgro's own users (never the upstream account).
+  std::string proxy_user;
+  std::string proxy_password;  // secret; turned into a SCRAM verifier at startup
+  std::string users_file;      // lines of `user:SCRAM-SHA-256$...`
+  AuthMethod auth = AuthMethod::ScramSha256;
+
+  // Result cache.
+  bool cache_enabled = true;
+  int cache_ttl_seconds = 900;
+  std::size_t max_cache_entries = 10000;
+  std::size_t max_cache_bytes = std::size_t{256} << 20;
+  std::size_t max_cache_entry_bytes = std::size_t{1} << 20;
+
+  // Upstream pool.
+  int pool_size = 5;
+  PoolMode pool_mode = PoolMode::Transaction;
+  int pool_timeout_seconds = 30;
+
+  // Runtime.
+  int worker_threads = 0;  // 0 = number of cores
+  int shutdown_timeout_seconds = 30;
+  std::string log_level = "info";  // LOG_LEVEL, RUST_LOG accepted as an alias
+  LogFormat log_format = LogFormat::Text;
+
+  // Control plane.
+  std::string admin_listen = "127.0.0.1:50051";
+  std::string admin_token;  // secret
+  std::string admin_tls_cert_file;
+  std::string admin_tls_key_file;
+  std::string metrics_listen = "0.0.0.0:9433";
+};
+
+// Startup-only error: what() is one line that names the variable at fault.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+using Environment = std::map<std::string, std::string>;
+
+// The process environment as a map.
+Environment processEnvironment();
+
+// Parses a .env file (KEY=VALUE, optional `export `, '#' comments, single or double quotes).
+// A missing file yields an empty map; an unreadable or malformed one throws ConfigError.
+Environment readDotEnv(const std::string& path);
+
+// Precedence: command-line flags > environment > .env > defaults.
+// Flags are `--name=value` or `--name value`, the variable name lowercased with '-' for '_'
+// (e.g. --listen-port=6432). Throws ConfigError on a missing required value, an unparsable
+// number, an unknown flag or an invalid combination.
+std::shared_ptr<const Config> load(const std::vector<std::string>& args, const Environment& env,
+                                   const Environment& dotenv);
+
+// `pgro --help`: every setting with its default and meaning, from the schema table.
+std::string helpText();
+
+// README's configuration reference table (Markdown), from the same schema table.
+std::string markdownReference();
+
+// name=value lines with secrets redacted ("***"), for logs and the admin API.
+std::vector<std::pair<std::string, std::string>> describe(const Config& config);
+
+// ---- Additions beyond the original contract (all read the same schema table). ----
+
+// One row of the schema table, for callers that list settings (tests, tooling).
+struct SettingInfo {
+  std::string name;          // environment variable, e.g. "LISTEN_PORT"
+  std::string flag;          // command-line flag, e.g. "--listen-port"
+  std::string alias;         // accepted alternative name ("RUST_LOG" for LOG_LEVEL), or empty
+  std::string group;         // section heading in --help and README
+  std::string type;          // human description of the accepted values
+  std::string default_text;  // default as text (empty when required or empty by default)
+  std::string help;
+  bool required = false;
+  bool reloadable = false;  // picked up on SIGHUP without a restart
+  bool secret = false;      // never logged; "***" in describe()
+};
+const std::vector<SettingInfo>& settings();
+
+// Names of the non-reloadable settings whose values differ between the running configuration
+// and a freshly loaded one: a SIGHUP handler logs these as "needs a restart" and keeps the
+// running values. Secrets are compared but never printed.
+std::vector<std::string> changedNonReloadable(const Config& running, const Config& next);
+
+// `host:port` as used by ADMIN_LISTEN and METRICS_LISTEN; IPv6 in brackets ("[::1]:9433").
+// The host comes back without brackets. Throws ConfigError naming `name`.
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+};
+HostPort parseHostPort(const std::string& value, const std::string& name);
+
+// True for "localhost", 127.0.0.0/8, ::1 and ::ffff:127.x.y.z (the addresses where AUTH=trust
+// and a token-less admin API are allowed).
+bool isLoopbackHost(const std::string& host);
+
+}  // namespace pgro::config

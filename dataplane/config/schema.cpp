@@ -1,0 +1,241 @@
+// The configuration schema table. Add a setting here (and its field in config.hpp); --help,
+// README's reference (pgro --help-markdown), describe() and load() pick it up.
+#include "config/schema.hpp"
+
+#include <cctype>
+#include <limits>
+
+#include "config/value_parsers.hpp"
+
+namespace pgro::config::detail {
+namespace {
+
+// ---- Bindings -------------------------------------------------------------------------------
+
+Binding text(std::string Config::*member, std::string type = "string") {
+  return {std::move(type), [member](Config& c, const std::string& v) { c.*member = v; },
+          [member](const Config& c) { return c.*member; }};
+}
+
+// A host name or address with no port (LISTEN_HOST, UPSTREAM_HOST).
+Binding host(std::string Config::*member) {
+  return {"host",
+          [member](Config& c, const std::string& v) {
+            for (unsigned char ch : v) {
+              if (std::isspace(ch) || ch == '/' || ch == '@') {
+                throw ValueError("expected a host name or IP address, got \"" + v + "\"");
+              }
+            }
+            c.*member = v;
+          },
+          [member](const Config& c) { return c.*member; }};
+}
+
+template <class T>
+Binding number(T Config::*member, T min, T max, const std::string& type = "integer") {
+  return {type + " " + detail::rangeText(min, max),
+          [member, min, max](Config& c, const std::string& v) {
+            c.*member = detail::parseNumber<T>(v, min, max);
+          },
+          [member](const Config& c) { return std::to_string(c.*member); }};
+}
+
+Binding boolean(bool Config::*member) {
+  return {"boolean",
+          [member](Config& c, const std::string& v) { c.*member = detail::parseBool(v); },
+          [member](const Config& c) { return std::string(c.*member ? "true" : "false"); }};
+}
+
+template <class E>
+Binding choice(E Config::*member, std::vector<std::pair<std::string, E>> words) {
+  std::string type;
+  for (const auto& [word, value] : words) {
+    type += (type.empty() ? "" : ", ") + word;
+  }
+  return {"one of: " + type,
+          [member, words, type](Config& c, const std::string& v) {
+            const std::string w = detail::lower(v);
+            for (const auto& [word, value] : words) {
+              if (w == word) {
+                c.*member = value;
+                return;
+              }
+            }
+            throw ValueError("expected one of " + type + ", got \"" + v + "\"");
+          },
+          [member, words](const Config& c) {
+            for (const auto& [word, value] : words) {
+              if (c.*member == value) {
+                return word;
+              }
+            }
+            return std::string("?");
+          }};
+}
+
+Binding address(std::string Config::*member) {
+  return {"host:port",
+          [member](Config& c, const std::string& v) {
+            try {
+              parseHostPort(v, "value");
+            } catch (const ConfigError& e) {
+              // Strip our placeholder name; load() puts the real one in front.
+              throw ValueError(std::string(e.what()).substr(std::string_view("value: ").size()));
+            }
+            c.*member = v;
+          },
+          [member](const Config& c) { return c.*member; }};
+}
+
+Binding logLevel() {
+  return {"level: trace, debug, info, warn, error or off",
+          [](Config& c, const std::string& v) { c.log_level = detail::normalizeLogLevel(v); },
+          [](const Config& c) { return c.log_level; }};
+}
+
+constexpr int kIntMax = std::numeric_limits<int>::max();
+constexpr std::size_t kSizeMax = std::numeric_limits<std::size_t>::max();
+
+// ---- The table ------------------------------------------------------------------------------
+
+constexpr std::string_view kUpstream = "Upstream PostgreSQL";
+constexpr std::string_view kListener = "Client listener";
+constexpr std::string_view kClientAuth = "Client logins";
+constexpr std::string_view kCache = "Result cache";
+constexpr std::string_view kPool = "Upstream pool";
+constexpr std::string_view kRuntime = "Process and logging";
+constexpr std::string_view kControl = "Admin API and metrics";
+
+}  // namespace
+
+const std::vector<Setting>& schema() {
+  static const std::vector<Setting> rows = {
+      // Upstream PostgreSQL.
+      {"UPSTREAM_HOST", kUpstream, kRequired, host(&Config::upstream_host),
+       "Host name or IP address of the PostgreSQL server pgro reads from."},
+      {"UPSTREAM_PORT", kUpstream, kNone,
+       number<uint16_t>(&Config::upstream_port, 1, 65535, "port"),
+       "TCP port of the upstream server."},
+      {"UPSTREAM_USER", kUpstream, kRequired, text(&Config::upstream_user),
+       "The upstream account pgro connects as. Clients never see it or its password."},
+      {"UPSTREAM_PASSWORD", kUpstream, kSecret, text(&Config::upstream_password),
+       "Password of UPSTREAM_USER; may be empty if the server does not ask for one."},
+      {"UPSTREAM_DATABASE", kUpstream, kRequired, text(&Config::upstream_database),
+       "Database pgro connects to upstream; the only database name clients may ask for."},
+      {"UPSTREAM_CONNECT_TIMEOUT_SECONDS", kUpstream, kNone,
+       number(&Config::upstream_connect_timeout_seconds, 1, 3600, "seconds"),
+       "Time allowed to open and authenticate one upstream connection."},
+      {"QUERY_TIMEOUT_SECONDS", kUpstream, kNone,
+       number(&Config::query_timeout_seconds, 0, 2147483, "seconds"),
+       "statement_timeout set on every upstream connection; 0 = no limit."},
+
+      // Client listener.
+      {"LISTEN_HOST", kListener, kNone, host(&Config::listen_host),
+       "Address clients connect to; 0.0.0.0 = every IPv4 interface, :: = every IPv6 one."},
+      {"LISTEN_PORT", kListener, kNone, number<uint16_t>(&Config::listen_port, 0, 65535, "port"),
+       "Port clients connect to; 0 picks a free port (used by tests)."},
+      {"MAX_CLIENT_CONNECTIONS", kListener, kNone,
+       number(&Config::max_client_connections, 1, 1000000),
+       "Client connections open at once; further ones are refused."},
+      {"MAX_MESSAGE_BYTES", kListener, kNone,
+       number<uint32_t>(&Config::max_message_bytes, 1024, 1u << 30, "bytes"),
+       "Largest protocol message a client may send; a larger one ends the connection."},
+      {"CLIENT_IDLE_TIMEOUT_SECONDS", kListener, kNone,
+       number(&Config::client_idle_timeout_seconds, 0, kIntMax, "seconds"),
+       "Close a client connection idle this long; 0 = never."},
+
+      // Client logins: pgro's own, never the upstream account.
+      {"PROXY_USER", kClientAuth, kReloadable, text(&Config::proxy_user),
+       "User name of a single read-only login, with PROXY_PASSWORD."},
+      {"PROXY_PASSWORD", kClientAuth, kReloadable | kSecret, text(&Config::proxy_password),
+       "Password of PROXY_USER, kept only as a SCRAM-SHA-256 verifier. Must differ from "
+       "UPSTREAM_PASSWORD."},
+      {"USERS_FILE", kClientAuth, kReloadable, text(&Config::users_file, "path"),
+       "File of `user:SCRAM-SHA-256$...` lines (from `pgro passwd USER` or pg_authid), one "
+       "login each."},
+      {"AUTH", kClientAuth, kNone,
+       choice(&Config::auth,
+              std::vector<std::pair<std::string, AuthMethod>>{
+                  {"scram-sha-256", AuthMethod::ScramSha256}, {"trust", AuthMethod::Trust}}),
+       "How clients log in. trust accepts any user without a password and is allowed only on a "
+       "loopback LISTEN_HOST."},
+
+      // Result cache.
+      {"CACHE_ENABLED", kCache, kReloadable, boolean(&Config::cache_enabled),
+       "Serve repeated reads from the result cache."},
+      {"CACHE_TTL_SECONDS", kCache, kReloadable,
+       number(&Config::cache_ttl_seconds, 1, kIntMax, "seconds"),
+       "How long a cached result is served before upstream is asked again."},
+      {"MAX_CACHE_ENTRIES", kCache, kNone,
+       number<std::size_t>(&Config::max_cache_entries, 0, kSizeMax),
+       "Most results kept in the cache."},
+      {"MAX_CACHE_BYTES", kCache, kNone,
+       number<std::size_t>(&Config::max_cache_bytes, 0, kSizeMax, "bytes"),
+       "Most bytes of results kept in the cache."},
+      {"MAX_CACHE_ENTRY_BYTES", kCache, kNone,
+       number<std::size_t>(&Config::max_cache_entry_bytes, 0, kSizeMax, "bytes"),
+       "Results larger than this are streamed through, not cached."},
+
+      // Upstream pool.
+      {"POOL_SIZE", kPool, kNone, number(&Config::pool_size, 1, 10000),
+       "Most upstream connections open at once."},
+      {"POOL_MODE", kPool, kNone,
+       choice(&Config::pool_mode,
+              std::vector<std::pair<std::string, PoolMode>>{{"transaction", PoolMode::Transaction},
+                                                            {"session", PoolMode::Session}}),
+       "transaction: a client holds an upstream connection for one transaction; session: for "
+       "its whole connection."},
+      {"POOL_TIMEOUT_SECONDS", kPool, kNone,
+       number(&Config::pool_timeout_seconds, 1, 3600, "seconds"),
+       "How long a client waits for a free upstream connection before it gets an error."},
+
+      // Process and logging.
+      {"WORKER_THREADS", kRuntime, kNone, number(&Config::worker_threads, 0, 1024),
+       "Event-loop threads of the data plane; 0 = one per CPU core."},
+      {"SHUTDOWN_TIMEOUT_SECONDS", kRuntime, kNone,
+       number(&Config::shutdown_timeout_seconds, 0, 86400, "seconds"),
+       "On SIGTERM/SIGINT, how long running transactions may finish before sessions are "
+       "ended."},
+      {"LOG_LEVEL", kRuntime, kReloadable, logLevel(),
+       "Log verbosity. RUST_LOG is accepted as an alias, including env_logger lists such as "
+       "`rust_pg_proxy=debug,info` (the most verbose level for pgro wins).",
+       "RUST_LOG"},
+      {"LOG_FORMAT", kRuntime, kNone,
+       choice(&Config::log_format,
+              std::vector<std::pair<std::string, LogFormat>>{{"text", LogFormat::Text},
+                                                             {"json", LogFormat::Json}}),
+       "text: `<UTC time> <LEVEL> pgro: <message>` lines in the seed's layout; json: one object "
+       "per line with ts, level and msg."},
+
+      // Admin API and metrics.
+      {"ADMIN_LISTEN", kControl, kNone, address(&Config::admin_listen),
+       "Address of the gRPC admin API (`pgro-admin`). A non-loopback address requires "
+       "ADMIN_TOKEN."},
+      {"ADMIN_TOKEN", kControl, kSecret, text(&Config::admin_token),
+       "Bearer token every admin call must carry; empty = no token (loopback only)."},
+      {"ADMIN_TLS_CERT_FILE", kControl, kNone, text(&Config::admin_tls_cert_file, "path"),
+       "PEM certificate chain; with ADMIN_TLS_KEY_FILE the admin API uses TLS."},
+      {"ADMIN_TLS_KEY_FILE", kControl, kNone, text(&Config::admin_tls_key_file, "path"),
+       "PEM private key of ADMIN_TLS_CERT_FILE."},
+      {"METRICS_LISTEN", kControl, kNone, address(&Config::metrics_listen),
+       "Address of the HTTP endpoint serving /metrics (Prometheus), /healthz and /readyz."},
+  };
+  return rows;
+}
+
+std::string flagName(std::string_view env_name) {
+  std::string flag = "--" + detail::lower(env_name);
+  for (char& c : flag) {
+    if (c == '_') {
+      c = '-';
+    }
+  }
+  return flag;
+}
+
+std::string defaultText(const Setting& s) {
+  static const Config defaults;
+  return s.binding.show(defaults);
+}
+
+}  // namespace pgro::config::detail

@@ -1,0 +1,243 @@
+// pgro: a read-only PostgreSQL proxy. Parses the configuration, checks the upstream,
+// then runs the data plane until SIGTERM/SIGINT. Exceptions are caught here, at startup only.
+#include <termios.h>
+#include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <cstdio>
+#include <iostream>
+#include <pqxx/pqxx>
+#include <spdlog/spdlog.h>
+
+#include "auth/scram_verifier.hpp"
+#include "auth/users.hpp"
+#include "config/config.hpp"
+#include "config/logging.hpp"
+#include "policy/classifier.hpp"
+#include "server/proxy_server.hpp"
+#include "session/session_registry.hpp"
+
+namespace {
+
+using pgro::config::Config;
+
+std::string conninfoValue(const std::string& v) {
+  std::string out = "'";
+  for (char c : v) {
+    if (c == '\'' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out + "'";
+}
+
+// `pgro passwd USER`: prints a USERS_FILE line with a SCRAM-SHA-256 verifier. The password
+// comes from stdin (asked twice without echo on a terminal).
+int passwd(const std::vector<std::string>& args) {
+  if (args.size() != 2) {
+    std::fprintf(stderr, "usage: pgro passwd USER   (password read from stdin)\n");
+    return 2;
+  }
+  const std::string& user = args[1];
+  if (user.empty() || user.find(':') != std::string::npos) {
+    std::fprintf(stderr, "pgro passwd: the user name must be non-empty and contain no ':'\n");
+    return 2;
+  }
+  auto read_line = [](const char* prompt) {
+    std::string line;
+    const bool tty = isatty(STDIN_FILENO) != 0;
+    termios old{};
+    if (tty) {
+      std::fprintf(stderr, "%s", prompt);
+      tcgetattr(STDIN_FILENO, &old);
+      termios quiet = old;
+      quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+      tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+    }
+    std::getline(std::cin, line);
+    if (tty) {
+      tcsetattr(STDIN_FILENO, TCSANOW, &old);
+      std::fprintf(stderr, "\n");
+    }
+    return line;
+  };
+  const std::string password = read_line("Password: ");
+  if (isatty(STDIN_FILENO) != 0 && read_line("Again: ") != password) {
+    std::fprintf(stderr, "pgro passwd: passwords do not match\n");
+    return 1;
+  }
+  if (password.empty()) {
+    std::fprintf(stderr, "pgro passwd: empty password\n");
+    return 1;
+  }
+  std::printf("%s:%s\n", user.c_str(),
+              pgro::auth::ScramVerifier::fromPassword(password).toString().c_str());
+  return 0;
+}
+
+// The seed's connectivity check, through libpqxx; also loads pg_proc's volatility for the
+// function policy (a volatile function not on the safe list is refused).
+bool checkUpstream(const Config& cfg, std::vector<pgro::policy::FunctionInfo>& functions) {
+  spdlog::info("Testing upstream connection...");
+  try {
+    std::string conninfo = "host=" + conninfoValue(cfg.upstream_host) +
+                           " port=" + std::to_string(cfg.upstream_port) +
+                           " user=" + conninfoValue(cfg.upstream_user) +
+                           " password=" + conninfoValue(cfg.upstream_password) +
+                           " dbname=" + conninfoValue(cfg.upstream_database) +
+                           " connect_timeout=" +
+                           std::to_string(cfg.upstream_connect_timeout_seconds) +
+                           " application_name=pgro options='-c default_transaction_read_only=on'";
+    pqxx::connection c(conninfo);
+    pqxx::nontransaction tx(c);
+    auto row = tx.exec1("SELECT current_setting('server_version')");
+    spdlog::info("Successfully connected to upstream database (PostgreSQL {})",
+                 row[0].c_str());
+    const auto procs = tx.exec(
+        "SELECT n.nspname, p.proname, p.provolatile FROM pg_catalog.pg_proc p "
+        "JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace");
+    functions.reserve(procs.size());
+    for (const auto& r : procs) {
+      functions.push_back({r[0].c_str(), r[1].c_str(), r[2].c_str()[0]});
+    }
+    spdlog::info("Loaded {} functions from pg_proc for the function policy", functions.size());
+    return true;
+  } catch (const std::exception& e) {
+    std::string msg = e.what();
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    for (auto& c : msg) {
+      if (c == '\n') c = ' ';
+    }
+    spdlog::error("Could not connect to upstream database {}:{}/{}: {}", cfg.upstream_host,
+                  cfg.upstream_port, cfg.upstream_database, msg);
+    return false;
+  }
+}
+
+pgro::upstream::UpstreamSettings upstreamSettings(const Config& cfg) {
+  pgro::upstream::UpstreamSettings s;
+  s.host = cfg.upstream_host;
+  s.port = cfg.upstream_port;
+  s.user = cfg.upstream_user;
+  s.password = cfg.upstream_password;
+  s.database = cfg.upstream_database;
+  s.connect_timeout = std::chrono::seconds(cfg.upstream_connect_timeout_seconds);
+  s.statement_timeout_ms = cfg.query_timeout_seconds * 1000;
+  return s;
+}
+
+// Opens one wire-protocol connection to learn the server's ParameterStatus values (what
+// clients are told at startup) and to check the read-only tripwire before serving anyone.
+std::optional<std::map<std::string, std::string>> learnUpstreamParameters(
+    const pgro::upstream::UpstreamSettings& settings) {
+  boost::asio::io_context io;
+  auto future = boost::asio::co_spawn(
+      io, pgro::upstream::ServerConnection::open(io.get_executor(), settings),
+      boost::asio::use_future);
+  io.run();
+  auto result = future.get();
+  if (!result.connection) {
+    spdlog::error("Upstream login failed: {}", result.error.message);
+    return std::nullopt;
+  }
+  auto params = result.connection->parameters();
+  result.connection->close();
+  return params;
+}
+
+int runProxy(const std::vector<std::string>& args) {
+  std::shared_ptr<const Config> cfg;
+  try {
+    cfg = pgro::config::load(args, pgro::config::processEnvironment(),
+                             pgro::config::readDotEnv(".env"));
+  } catch (const pgro::config::ConfigError& e) {
+    std::fprintf(stderr, "pgro: configuration error: %s\n", e.what());
+    return 2;
+  }
+  pgro::config::setupLogging(*cfg);
+  spdlog::info("Starting PostgreSQL Read-Only Proxy (pgro {})", PGRO_VERSION);
+  spdlog::info("Upstream: {}:{}/{}", cfg->upstream_host, cfg->upstream_port,
+               cfg->upstream_database);
+  spdlog::info("Listening on: {}:{}", cfg->listen_host, cfg->listen_port);
+  spdlog::info("Cache settings: max_entries={}, ttl={}s", cfg->max_cache_entries,
+               cfg->cache_ttl_seconds);
+  spdlog::info("Connection pool size: {}", cfg->pool_size);
+
+  auto context = std::make_shared<pgro::session::ProxyContext>();
+  context->config = cfg;
+  try {
+    if (!cfg->users_file.empty()) {
+      auto store = pgro::auth::UserStore::fromFile(cfg->users_file);
+      if (!store.ok()) {
+        spdlog::error("USERS_FILE: {}", store.error().message);
+        return 2;
+      }
+      context->users = std::make_shared<pgro::auth::UserStore>(std::move(*store));
+    } else if (!cfg->proxy_user.empty()) {
+      context->users = std::make_shared<pgro::auth::UserStore>(
+          pgro::auth::UserStore::single(cfg->proxy_user, cfg->proxy_password));
+    } else {
+      context->users = std::make_shared<pgro::auth::UserStore>();
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("USERS_FILE: {}", e.what());
+    return 2;
+  }
+
+  std::vector<pgro::policy::FunctionInfo> functions;
+  if (!checkUpstream(*cfg, functions)) return 1;
+  context->catalog = std::make_shared<pgro::policy::FunctionCatalog>(functions);
+  auto options = std::make_shared<pgro::policy::ClassifierOptions>();
+  options->catalog = context->catalog.get();
+  context->classifier_options = std::move(options);
+  const auto settings = upstreamSettings(*cfg);
+  auto params = learnUpstreamParameters(settings);
+  if (!params) return 1;
+  context->upstream_parameters = std::move(*params);
+
+  int loops = cfg->worker_threads > 0 ? cfg->worker_threads
+                                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  context->pool = std::make_shared<pgro::upstream::Pool>(
+      settings, cfg->pool_size, std::chrono::seconds(cfg->pool_timeout_seconds), loops);
+  context->registry = std::make_shared<pgro::session::SessionRegistry>();
+
+  pgro::server::ProxyServer server(context);
+  try {
+    server.bind();
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+  spdlog::info("Proxy server listening on {}:{}", cfg->listen_host, server.port());
+  const int code = server.run();
+  spdlog::info("pgro stopped");
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty()) {
+    if (args[0] == "passwd") return passwd(args);
+    if (args[0] == "--help" || args[0] == "-h") {
+      std::printf("%s", pgro::config::helpText().c_str());
+      return 0;
+    }
+    if (args[0] == "--help-markdown") {
+      std::printf("%s", pgro::config::markdownReference().c_str());
+      return 0;
+    }
+    if (args[0] == "--version") {
+      std::printf("pgro %s\n", PGRO_VERSION);
+      return 0;
+    }
+  }
+  try {
+    return runProxy(args);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "pgro: fatal: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,159 @@
+// The read-only classifier: DESIGN.md section 3, layers 2 (statements), 3 (functions) and
+// 4 (session parameters). A pure function of the SQL text and the options: no I/O, no
+// globals that change, safe to call from any thread at the same time.
+//
+// classify() parses with libpg_query (PostgreSQL 15's own grammar, never regexes), walks
+// every node of every statement and answers allowed / refused (with the SQLSTATE and the
+// message the client must see) plus the facts the session and the result cache need.
+// checkParameter() applies the same SET rules to startup parameters and `options -c`.
+//
+// Where to add a rule: statement kinds in statement_rules.cpp, functions in the table at
+// the top of function_rules.cpp, parameters in the table of parameter_rules.cpp, relations
+// (secrets, monitoring views) in tree_rules.cpp.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace pgro::policy {
+
+// Why a string was refused. Each kind has one SQLSTATE (Verdict::sqlstate).
+enum class Refusal : std::uint8_t {
+  None,
+  Write,               // 25006 read_only_sql_transaction: the statement writes or changes state
+  ForbiddenFunction,   // 42501 insufficient_privilege: a denied or unknown-volatile function
+  ForbiddenParameter,  // 42501: SET of a parameter or value outside the allowlist, READ WRITE
+  SecretRead,          // 42501: pg_authid, pg_shadow, pg_user_mapping(s)
+  ParseError,          // 42601 syntax_error, with PostgreSQL's parser message and position
+  Unsupported,         // 0A000 feature_not_supported: valid SQL pgro cannot serve safely
+  TooComplex,          // 54001 statement_too_complex: nesting beyond what is parsed safely
+};
+
+// Stable lowercase name of a refusal kind, for metric labels and logs ("write", ...).
+std::string_view refusalName(Refusal refusal);
+
+// One parameter change the session must track (and replay on another server connection
+// in transaction pooling). Apply it only after PostgreSQL accepted the statement.
+struct SetAction {
+  std::string name;  // lowercased ("timezone", "search_path", "pgro.cache"); "" for RESET ALL
+  // The value as PostgreSQL stores it: SET's argument list flattened the way PostgreSQL
+  // does (`SET search_path = a, "B"` -> `a, "B"`), or set_config()'s text argument.
+  // Replaying it as `SELECT pg_catalog.set_config(name, value, is_local)` is exact.
+  // Empty for resets.
+  std::string value;
+  bool is_local = false;      // SET LOCAL, SET TRANSACTION, set_config(..., true)
+  bool is_reset = false;      // RESET name, SET name TO DEFAULT, set_config(name, NULL, ...)
+  bool is_reset_all = false;  // RESET ALL
+  bool proxy_only = false;    // a pgro.* parameter: the session handles it, never forwarded
+};
+
+// A named SQL-level prepared statement: the PREPARE text to replay on another connection.
+struct PreparedSql {
+  std::string name;
+  std::string sql;  // the whole `PREPARE name (...) AS ...` statement, as the client sent it
+};
+
+// What the string does, beyond allowed/refused (all statements of the string together).
+struct StatementKinds {
+  bool has_transaction_control = false;  // BEGIN/START/COMMIT/ROLLBACK/SAVEPOINT/RELEASE/...
+  bool begins_transaction = false;       // BEGIN, START TRANSACTION, COMMIT/ROLLBACK AND CHAIN
+  bool ends_transaction = false;         // COMMIT/END, ROLLBACK/ABORT (not ROLLBACK TO)
+  bool has_savepoint = false;            // SAVEPOINT, RELEASE, ROLLBACK TO
+  // Isolation level requested by BEGIN/START/SET TRANSACTION, lowercased ("serializable",
+  // "repeatable read", ...); empty when none was requested.
+  std::string isolation;
+  bool has_set = false;       // SET/RESET/SET TRANSACTION/SET SESSION ..., set_config()
+  bool has_show = false;      // SHOW
+  bool has_explain = false;   // EXPLAIN (ANALYZE only of allowed queries)
+  bool has_lock = false;      // LOCK ... IN ACCESS SHARE MODE
+  bool has_copy_out = false;  // COPY ... TO STDOUT: the answer is a CopyOut stream
+  bool declares_cursor = false;  // DECLARE (without HOLD: lives until the transaction ends)
+  bool uses_cursor = false;      // FETCH, MOVE, CLOSE
+  std::vector<PreparedSql> prepares;     // PREPARE
+  std::vector<std::string> executes;     // EXECUTE name
+  std::vector<std::string> deallocates;  // DEALLOCATE name
+  bool deallocates_all = false;          // DEALLOCATE ALL
+};
+
+struct Verdict {
+  bool allowed = true;
+  Refusal refusal = Refusal::None;
+  std::string_view sqlstate;  // "" when allowed; otherwise "25006", "42501", ... (static)
+  // For ErrorResponse: e.g. "Write operations are not permitted: INSERT statements are not
+  // allowed", "permission denied for function pg_read_file: ...".
+  std::string message;
+  int position = 0;  // parse errors: 1-based character position (ErrorResponse 'P'), else 0
+
+  // A read whose result may be cached: only SELECT/VALUES/TABLE (and WITH of them), no
+  // volatile or time/session-dependent function, no monitoring view, no TABLESAMPLE
+  // without REPEATABLE, and no `/* pgro:nocache */` marker in the text.
+  bool cacheable = false;
+  // Exactly `SELECT pgro_cache_reset()` or `SELECT rustproxy_cache_reset()` (any case,
+  // spacing, comments, optional `;`): the proxy answers it itself and clears its cache.
+  bool is_cache_reset = false;
+  std::vector<SetAction> sets;  // in statement order
+  StatementKinds kinds;
+  int statement_count = 0;  // 0 for an empty string or only comments (EmptyQueryResponse)
+};
+
+// pg_proc volatility, optional. Load it with
+//   SELECT n.nspname, p.proname, p.provolatile
+//   FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+// (only rows with provolatile = 'v' matter). Immutable once built: share one instance
+// between threads through a std::shared_ptr<const FunctionCatalog>.
+struct FunctionInfo {
+  std::string schema;
+  std::string name;
+  char volatility = 'v';  // pg_proc.provolatile: 'i' immutable, 's' stable, 'v' volatile
+};
+
+class FunctionCatalog {
+ public:
+  struct Entry {
+    std::string schema;
+    char volatility;  // the most volatile overload of this name in this schema
+  };
+
+  explicit FunctionCatalog(const std::vector<FunctionInfo>& functions);
+
+  // Every schema that has a function of this (lowercase) name, nullptr if none.
+  [[nodiscard]] const std::vector<Entry>* find(std::string_view name) const;
+  [[nodiscard]] std::size_t size() const { return by_name_.size(); }
+
+ private:
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, std::vector<Entry>, Hash, std::equal_to<>> by_name_;
+};
+
+struct ClassifierOptions {
+  // pg_proc volatility. Without it, only the built-in denylist applies to functions
+  // (a user-defined function that writes is then caught only by the upstream read-only
+  // transaction); with it, every volatile function outside the safe list is refused.
+  const FunctionCatalog* catalog = nullptr;
+  // Overrides, all lowercase and schema-less:
+  std::vector<std::string> extra_denied_functions;  // refused like the built-in denylist
+  std::vector<std::string> extra_safe_functions;    // volatile in the catalog, allowed anyway
+  std::vector<std::string> extra_parameters;        // SET-able with any value
+  // Longest SQL string classified at all (longer: TooComplex). Strings longer than a few
+  // kilobytes are parsed on a helper thread with a stack sized for them, because
+  // libpg_query recurses once per nesting level (`1+1+...+1` is nesting).
+  std::size_t max_query_bytes = 4U << 20;
+};
+
+// Classify one simple-Query string (or one Parse message's text).
+[[nodiscard]] Verdict classify(std::string_view sql, const ClassifierOptions& options = {});
+
+// The SET rules for one parameter given as name and raw value text (startup packet
+// parameters, `options=-c name=value`, set_config()). On success `sets` holds the one
+// action, with the name lowercased.
+[[nodiscard]] Verdict checkParameter(std::string_view name, std::string_view value,
+                                     const ClassifierOptions& options = {});
+
+}  // namespace pgro::policy

@@ -1,0 +1,274 @@
+#include "policy/parameter_rules.hpp"
+
+#include <algorithm>
+#include <array>
+#include <iterator>
+#include <unordered_map>
+
+namespace pgro::policy::detail {
+namespace {
+
+// The SET allowlist, one place. Everything not listed is refused with 42501: role,
+// session_authorization, session_replication_role, lc_messages, any custom "x.y" name, ...
+// Parameters a client needs for formatting, planning and timeouts are here; none of them
+// can make a session write or read another user's data.
+constexpr std::array kParameterRules = {
+    // Session formatting and identity.
+    ParameterRule{"application_name"},
+    ParameterRule{"search_path", ValueRule::Any, false, /*list_quote=*/true},
+    ParameterRule{"timezone"},
+    ParameterRule{"datestyle"},
+    ParameterRule{"intervalstyle"},
+    ParameterRule{"extra_float_digits"},
+    ParameterRule{"client_encoding", ValueRule::ClientEncoding},
+    ParameterRule{"standard_conforming_strings", ValueRule::MustBeOn},
+    ParameterRule{"escape_string_warning"},
+    ParameterRule{"bytea_output"},
+    ParameterRule{"xmloption"},
+    ParameterRule{"xmlbinary"},
+    ParameterRule{"array_nulls"},
+    ParameterRule{"quote_all_identifiers"},
+    ParameterRule{"lc_monetary"},
+    ParameterRule{"lc_numeric"},
+    ParameterRule{"lc_time"},
+    ParameterRule{"client_min_messages"},
+    ParameterRule{"default_text_search_config"},
+    ParameterRule{"transform_null_equals"},
+    ParameterRule{"row_security"},
+    // Timeouts and memory.
+    ParameterRule{"statement_timeout"},
+    ParameterRule{"lock_timeout"},
+    ParameterRule{"idle_in_transaction_session_timeout"},
+    ParameterRule{"idle_session_timeout"},
+    ParameterRule{"work_mem"},
+    ParameterRule{"hash_mem_multiplier"},
+    ParameterRule{"maintenance_work_mem"},
+    ParameterRule{"temp_buffers"},
+    // Transactions. READ WRITE in any spelling is refused.
+    ParameterRule{"default_transaction_isolation"},
+    ParameterRule{"transaction_isolation"},
+    ParameterRule{"default_transaction_deferrable"},
+    ParameterRule{"transaction_deferrable"},
+    ParameterRule{"default_transaction_read_only", ValueRule::MustBeTrue},
+    ParameterRule{"transaction_read_only", ValueRule::MustBeTrue},
+    // Planner.
+    ParameterRule{"enable_", ValueRule::Any, /*prefix=*/true},
+    ParameterRule{"jit", ValueRule::Any, /*prefix=*/true},
+    ParameterRule{"geqo", ValueRule::Any, /*prefix=*/true},
+    ParameterRule{"random_page_cost"},
+    ParameterRule{"seq_page_cost"},
+    ParameterRule{"cpu_tuple_cost"},
+    ParameterRule{"cpu_index_tuple_cost"},
+    ParameterRule{"cpu_operator_cost"},
+    ParameterRule{"parallel_setup_cost"},
+    ParameterRule{"parallel_tuple_cost"},
+    ParameterRule{"min_parallel_table_scan_size"},
+    ParameterRule{"min_parallel_index_scan_size"},
+    ParameterRule{"effective_cache_size"},
+    ParameterRule{"effective_io_concurrency"},
+    ParameterRule{"max_parallel_workers_per_gather"},
+    ParameterRule{"force_parallel_mode"},
+    ParameterRule{"plan_cache_mode"},
+    ParameterRule{"cursor_tuple_fraction"},
+    ParameterRule{"from_collapse_limit"},
+    ParameterRule{"join_collapse_limit"},
+    ParameterRule{"constraint_exclusion"},
+    ParameterRule{"gin_fuzzy_search_limit"},
+    ParameterRule{"recursive_worktable_factor"},
+    ParameterRule{"synchronize_seqscans"},
+    // pg_dump 15.8+ narrows what it reads with this; restricting further is harmless.
+    ParameterRule{"restrict_nonsystem_relation_kind"},
+    // The proxy's own switch, never forwarded.
+    ParameterRule{"pgro.cache", ValueRule::Boolean, false, false, /*proxy_only=*/true},
+};
+
+// Extra-parameter overrides share this rule.
+constexpr ParameterRule kExtraParameterRule{"", ValueRule::Any};
+
+const std::unordered_map<std::string_view, const ParameterRule*>& exactRules() {
+  static const auto* map = [] {
+    auto* m = new std::unordered_map<std::string_view, const ParameterRule*>();
+    for (const ParameterRule& rule : kParameterRules) {
+      if (!rule.prefix) m->emplace(rule.name, &rule);
+    }
+    return m;
+  }();
+  return *map;
+}
+
+// clean_encoding_name() in PostgreSQL: keep alphanumerics, lowercase.
+std::string cleanEncodingName(std::string_view name) {
+  std::string out;
+  for (char c : name) {
+    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+      out.push_back(c);
+    } else if (c >= 'A' && c <= 'Z') {
+      out.push_back(static_cast<char>(c - 'A' + 'a'));
+    }
+  }
+  return out;
+}
+
+// Spellings of the client encodings PostgreSQL 15 accepts (encnames.c), cleaned, minus
+// SJIS, SHIFT_JIS_2004, BIG5, GBK, GB18030, UHC and JOHAB (and their Windows code-page
+// aliases 932/936/949/950): in those, the second byte of a character can be 0x5C ('\') or
+// other ASCII, so the server and a client could split a string literal differently.
+constexpr std::string_view kSafeEncodings[] = {
+    "abc",         "alt",         "euccn",       "eucjis2004",  "eucjp",       "euckr",
+    "euctw",       "iso88591",    "iso885910",   "iso885913",   "iso885914",   "iso885915",
+    "iso885916",   "iso88592",    "iso88593",    "iso88594",    "iso88595",    "iso88596",
+    "iso88597",    "iso88598",    "iso88599",    "koi8",        "koi8r",       "koi8u",
+    "latin1",      "latin10",     "latin2",      "latin3",      "latin4",      "latin5",
+    "latin6",      "latin7",      "latin8",      "latin9",      "muleinternal", "sqlascii",
+    "tcvn",        "tcvn5712",    "unicode",     "utf8",        "vscii",       "win",
+    "win1250",     "win1251",     "win1252",     "win1253",     "win1254",     "win1255",
+    "win1256",     "win1257",     "win1258",     "win866",      "win874",      "windows1250",
+    "windows1251", "windows1252", "windows1253", "windows1254", "windows1255", "windows1256",
+    "windows1257", "windows1258", "windows866",  "windows874",
+};
+
+bool isTrue(std::string_view value) {
+  auto parsed = parsePgBool(value);
+  return parsed.has_value() && *parsed;
+}
+
+}  // namespace
+
+const ParameterRule* findParameterRule(std::string_view name, const ClassifierOptions& options) {
+  const auto& exact = exactRules();
+  if (auto it = exact.find(name); it != exact.end()) return it->second;
+  for (const ParameterRule& rule : kParameterRules) {
+    if (rule.prefix && name.starts_with(rule.name)) {
+      return &rule;
+    }
+  }
+  // Overrides may add parameters, never relax the rules above.
+  if (std::find(options.extra_parameters.begin(), options.extra_parameters.end(), name) !=
+      options.extra_parameters.end()) {
+    return &kExtraParameterRule;
+  }
+  return nullptr;
+}
+
+std::optional<bool> parsePgBool(std::string_view value) {
+  // parse_bool_with_len() in src/backend/utils/adt/bool.c, byte for byte.
+  auto prefixOf = [&](std::string_view word) {
+    if (value.empty() || value.size() > word.size()) return false;
+    for (std::size_t i = 0; i < value.size(); ++i) {
+      char c = value[i];
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      if (c != word[i]) return false;
+    }
+    return true;
+  };
+  if (value.empty()) return std::nullopt;
+  switch (value[0]) {
+    case 't':
+    case 'T':
+      if (prefixOf("true")) return true;
+      break;
+    case 'f':
+    case 'F':
+      if (prefixOf("false")) return false;
+      break;
+    case 'y':
+    case 'Y':
+      if (prefixOf("yes")) return true;
+      break;
+    case 'n':
+    case 'N':
+      if (prefixOf("no")) return false;
+      break;
+    case 'o':
+    case 'O':
+      // "o" alone is ambiguous: "on" must be complete, "of" is enough for off.
+      if (value.size() == 2 && prefixOf("on")) return true;
+      if (value.size() >= 2 && prefixOf("off")) return false;
+      break;
+    case '1':
+      if (value.size() == 1) return true;
+      break;
+    case '0':
+      if (value.size() == 1) return false;
+      break;
+    default:
+      break;
+  }
+  return std::nullopt;
+}
+
+std::string quoteIdentifier(std::string_view ident) {
+  bool safe = !ident.empty() && ((ident[0] >= 'a' && ident[0] <= 'z') || ident[0] == '_');
+  for (char c : ident) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) safe = false;
+  }
+  if (safe) return std::string(ident);
+  std::string out = "\"";
+  for (char c : ident) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
+bool isSafeClientEncoding(std::string_view encoding) {
+  std::string clean = cleanEncodingName(encoding);
+  return std::find(std::begin(kSafeEncodings), std::end(kSafeEncodings), clean) !=
+         std::end(kSafeEncodings);
+}
+
+SettingCheck checkSetting(std::string_view name, std::optional<std::string_view> value,
+                          bool is_local, const ClassifierOptions& options) {
+  SettingCheck result;
+  std::string lower = lowercase(name);
+  if (lower == "role" || lower == "session_authorization") {
+    result.denial = parameterDenial(lower, "pgro sessions cannot change role");
+    return result;
+  }
+  const ParameterRule* rule = findParameterRule(lower, options);
+  if (rule == nullptr) {
+    result.denial = parameterDenial(lower, "it is not on pgro's allowlist");
+    return result;
+  }
+  if (value.has_value()) {
+    switch (rule->rule) {
+      case ValueRule::Any:
+        break;
+      case ValueRule::MustBeTrue:
+        if (!isTrue(*value)) {
+          result.denial = readWriteDenial(lower);
+          return result;
+        }
+        break;
+      case ValueRule::MustBeOn:
+        if (!isTrue(*value)) {
+          result.denial = parameterDenial(lower, "only on is allowed");
+          return result;
+        }
+        break;
+      case ValueRule::ClientEncoding:
+        if (!isSafeClientEncoding(*value)) {
+          result.denial = parameterDenial(
+              lower, "this encoding is not allowed (multi-byte characters may contain "
+                     "ASCII quote or backslash bytes, or the name is unknown)");
+          return result;
+        }
+        break;
+      case ValueRule::Boolean:
+        if (!parsePgBool(*value).has_value()) {
+          result.denial = parameterDenial(lower, "the value must be on or off");
+          return result;
+        }
+        break;
+    }
+  }
+  result.action.name = std::move(lower);
+  result.action.value = value.has_value() ? std::string(*value) : std::string();
+  result.action.is_local = is_local;
+  result.action.is_reset = !value.has_value();
+  result.action.proxy_only = rule->proxy_only;
+  return result;
+}
+
+}  // namespace pgro::policy::detail

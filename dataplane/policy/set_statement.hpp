@@ -1,0 +1,16 @@
+// Internal: SET / RESET / SET TRANSACTION / SET SESSION CHARACTERISTICS and the transaction
+// statements (BEGIN, START TRANSACTION, COMMIT, ...), whose options share one grammar.
+#pragma once
+
+#include "pg_query.pb.h"
+#include "policy/classifier.hpp"
+#include "policy/denial.hpp"
+
+namespace pgro::policy::detail {
+
+MaybeDenial checkVariableSet(const pg_query::VariableSetStmt& set, const ClassifierOptions& options,
+                             Verdict& verdict);
+
+MaybeDenial checkTransaction(const pg_query::TransactionStmt& transaction, Verdict& verdict);
+
+}  // namespace pgro::policy::detail

@@ -1,0 +1,171 @@
+#include "policy/statement_rules.hpp"
+
+#include <string>
+
+#include "policy/set_statement.hpp"
+#include "policy/statement_kind.hpp"
+#include "policy/tree_rules.hpp"
+
+namespace pgro::policy::detail {
+namespace {
+
+using google::protobuf::Message;
+
+constexpr int kCursorOptHold = 0x0020;  // CURSOR_OPT_HOLD in parsenodes.h
+constexpr int kAccessShareLock = 1;     // AccessShareLock in lockdefs.h
+
+// The message held by a Node's oneof (SelectStmt, InsertStmt, ...), nullptr if empty.
+const Message* nodeMessage(const pg_query::Node& node) {
+  const google::protobuf::Reflection* reflection = node.GetReflection();
+  const google::protobuf::OneofDescriptor* oneof = node.GetDescriptor()->oneof_decl(0);
+  const google::protobuf::FieldDescriptor* field =
+      reflection->GetOneofFieldDescriptor(node, oneof);
+  if (field == nullptr) return nullptr;
+  return &reflection->GetMessage(node, field);
+}
+
+std::string_view lockModeName(int mode) {
+  switch (mode) {
+    case 2:
+      return "ROW SHARE";
+    case 3:
+      return "ROW EXCLUSIVE";
+    case 4:
+      return "SHARE UPDATE EXCLUSIVE";
+    case 5:
+      return "SHARE";
+    case 6:
+      return "SHARE ROW EXCLUSIVE";
+    case 7:
+      return "EXCLUSIVE";
+    default:
+      return "ACCESS EXCLUSIVE";
+  }
+}
+
+std::string_view trim(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t' ||
+                           text.front() == '\n' || text.front() == '\r')) {
+    text.remove_prefix(1);
+  }
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\n' ||
+                           text.back() == '\r')) {
+    text.remove_suffix(1);
+  }
+  return text;
+}
+
+// The statement's own text: RawStmt offsets are bytes; stmt_len 0 means "to the end".
+std::string_view statementText(const pg_query::RawStmt& raw, std::string_view sql) {
+  const auto begin = static_cast<std::size_t>(raw.stmt_location());
+  if (begin > sql.size()) return {};
+  std::string_view rest = sql.substr(begin);
+  if (raw.stmt_len() > 0) rest = rest.substr(0, static_cast<std::size_t>(raw.stmt_len()));
+  return trim(rest);
+}
+
+MaybeDenial checkExplain(const pg_query::ExplainStmt& explain) {
+  // EXPLAIN [ANALYZE] of SELECT/VALUES/TABLE or EXECUTE; ANALYZE runs the query, so the
+  // query must be one pgro would run anyway (checked by the tree walk).
+  if (!explain.has_query()) return std::nullopt;
+  const pg_query::Node& query = explain.query();
+  if (query.has_select_stmt() || query.has_execute_stmt()) return std::nullopt;
+  if (query.has_declare_cursor_stmt()) {
+    return unsupportedDenial("EXPLAIN DECLARE is not supported by pgro");
+  }
+  const Message* inner = nodeMessage(query);
+  return writeDenial(inner != nullptr ? statementKind(*inner) : "EXPLAIN");
+}
+
+MaybeDenial checkCopy(const pg_query::CopyStmt& copy) {
+  if (copy.is_from()) return writeDenial(copy.is_program() ? "COPY FROM PROGRAM" : "COPY FROM");
+  if (copy.is_program()) return writeDenial("COPY TO PROGRAM");
+  if (!copy.filename().empty()) return writeDenial("COPY TO FILE");
+  // COPY (query) TO STDOUT: the query must be a SELECT; COPY (INSERT ... RETURNING) is a
+  // nested statement and refused by the tree walk.
+  return std::nullopt;
+}
+
+}  // namespace
+
+MaybeDenial classifyStatement(const pg_query::RawStmt& raw, std::string_view sql,
+                              const ClassifierOptions& options, Verdict& verdict,
+                              bool& cacheable) {
+  const pg_query::Node& node = raw.stmt();
+  const Message* statement = nodeMessage(node);
+  if (statement == nullptr) return unsupportedDenial("empty statement node");
+  StatementKinds& kinds = verdict.kinds;
+  TreeOptions tree_options;
+  bool is_select = false;
+  MaybeDenial denial;
+
+  switch (node.node_case()) {
+    case pg_query::Node::kSelectStmt:  // SELECT, VALUES, TABLE, WITH ... SELECT
+      is_select = true;
+      break;
+    case pg_query::Node::kVariableShowStmt:
+      kinds.has_show = true;
+      break;
+    case pg_query::Node::kExplainStmt:
+      kinds.has_explain = true;
+      tree_options.allow_nested_execute = true;
+      denial = checkExplain(node.explain_stmt());
+      break;
+    case pg_query::Node::kVariableSetStmt:
+      denial = checkVariableSet(node.variable_set_stmt(), options, verdict);
+      break;
+    case pg_query::Node::kTransactionStmt:
+      denial = checkTransaction(node.transaction_stmt(), verdict);
+      break;
+    case pg_query::Node::kDeclareCursorStmt:
+      // WITH HOLD cursors outlive the transaction, and with it the server connection the
+      // pool lent to this client.
+      if ((node.declare_cursor_stmt().options() & kCursorOptHold) != 0) {
+        denial = unsupportedDenial("DECLARE ... WITH HOLD is not supported by pgro");
+      }
+      kinds.declares_cursor = true;
+      break;
+    case pg_query::Node::kFetchStmt:
+    case pg_query::Node::kClosePortalStmt:
+      kinds.uses_cursor = true;
+      break;
+    case pg_query::Node::kLockStmt:
+      if (node.lock_stmt().mode() != kAccessShareLock) {
+        denial = writeDenial("LOCK ... IN " + std::string(lockModeName(node.lock_stmt().mode())) +
+                             " MODE");
+      }
+      kinds.has_lock = true;
+      break;
+    case pg_query::Node::kPrepareStmt:
+      kinds.prepares.push_back(
+          PreparedSql{node.prepare_stmt().name(), std::string(statementText(raw, sql))});
+      break;
+    case pg_query::Node::kExecuteStmt:
+      kinds.executes.push_back(node.execute_stmt().name());
+      break;
+    case pg_query::Node::kDeallocateStmt:
+      if (node.deallocate_stmt().name().empty()) {
+        kinds.deallocates_all = true;
+      } else {
+        kinds.deallocates.push_back(node.deallocate_stmt().name());
+      }
+      break;
+    case pg_query::Node::kCopyStmt:
+      kinds.has_copy_out = true;
+      denial = checkCopy(node.copy_stmt());
+      break;
+    default:  // INSERT, UPDATE, DELETE, MERGE, DDL, VACUUM, DO, CALL, NOTIFY, ...: all refused
+      return writeDenial(statementKind(*statement));
+  }
+  if (denial.has_value()) return denial;
+
+  FunctionFacts facts;
+  denial = checkTree(*statement, options, tree_options, facts);
+  if (denial.has_value()) return denial;
+  if (!is_select || facts.uncacheable || !facts.sets.empty()) cacheable = false;
+  if (!facts.sets.empty()) kinds.has_set = true;
+  for (SetAction& action : facts.sets) verdict.sets.push_back(std::move(action));
+  return std::nullopt;
+}
+
+}  // namespace pgro::policy::detail

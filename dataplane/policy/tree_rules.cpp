@@ -1,0 +1,190 @@
+#include "policy/tree_rules.hpp"
+
+#include <array>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "pg_query.pb.h"
+#include "policy/statement_kind.hpp"
+#include "policy/tree_walker.hpp"
+
+namespace pgro::policy::detail {
+namespace {
+
+using google::protobuf::Message;
+
+// Relations that hold credentials. pg_roles and pg_user are fine: they mask the password.
+constexpr std::array<std::string_view, 4> kSecretRelations = {
+    "pg_authid",        // rolpassword: SCRAM verifiers / md5 hashes
+    "pg_shadow",        // passwd
+    "pg_user_mapping",  // umoptions: FDW passwords
+    "pg_user_mappings",
+};
+
+// System views whose content changes by the second or depends on the session: a cached
+// answer would be wrong. (The pg_stat prefix covers pg_stat_*, pg_statio_*, pg_statistic.)
+constexpr std::array<std::string_view, 13> kLiveRelations = {
+    "pg_locks",
+    "pg_cursors",
+    "pg_prepared_statements",
+    "pg_prepared_xacts",
+    "pg_settings",
+    "pg_file_settings",
+    "pg_hba_file_rules",
+    "pg_ident_file_mappings",
+    "pg_backend_memory_contexts",
+    "pg_shmem_allocations",
+    "pg_replication_slots",
+    "pg_replication_origin_status",
+    "pg_sequences",
+};
+
+template <typename T>
+const T& as(const Message& message) {
+  return static_cast<const T&>(message);
+}
+
+std::string_view lockingKind(const pg_query::SelectStmt& select) {
+  const pg_query::Node& first = select.locking_clause(0);
+  if (!first.has_locking_clause()) return "SELECT FOR UPDATE";
+  switch (first.locking_clause().strength()) {
+    case pg_query::LCS_FORKEYSHARE:
+      return "SELECT FOR KEY SHARE";
+    case pg_query::LCS_FORSHARE:
+      return "SELECT FOR SHARE";
+    case pg_query::LCS_FORNOKEYUPDATE:
+      return "SELECT FOR NO KEY UPDATE";
+    default:
+      return "SELECT FOR UPDATE";
+  }
+}
+
+class RuleVisitor final : public TreeVisitor {
+ public:
+  RuleVisitor(const ClassifierOptions& options, const TreeOptions& tree_options,
+              FunctionFacts& facts)
+      : options_(options), tree_options_(tree_options), facts_(facts) {}
+
+  bool enter(const Message& message, NodeKind kind, int depth) override {
+    switch (kind) {
+      case NodeKind::Statement:
+        return enterStatement(message, depth);
+      case NodeKind::SelectStmt:
+        return enterSelect(as<pg_query::SelectStmt>(message));
+      case NodeKind::FuncCall:
+        return enterFuncCall(as<pg_query::FuncCall>(message));
+      case NodeKind::RangeVar:
+        return enterRangeVar(as<pg_query::RangeVar>(message));
+      case NodeKind::ColumnRef: {
+        // t.col may be attribute notation for col(t); the first field is never a function.
+        const auto& ref = as<pg_query::ColumnRef>(message);
+        for (int i = 1; i < ref.fields_size() && !denial_; ++i) checkAttribute(ref.fields(i));
+        return !denial_;
+      }
+      case NodeKind::AIndirection: {
+        const auto& indirection = as<pg_query::A_Indirection>(message);
+        for (const pg_query::Node& item : indirection.indirection()) {
+          if (denial_) break;
+          checkAttribute(item);
+        }
+        return !denial_;
+      }
+      case NodeKind::SQLValueFunction: {
+        // CURRENT_DATE .. LOCALTIMESTAMP(n) change with time; CURRENT_USER and friends are
+        // the same for every client (one upstream account), CURRENT_SCHEMA follows the
+        // search_path, which is part of the cache key.
+        const auto op = as<pg_query::SQLValueFunction>(message).op();
+        if (op >= pg_query::SVFOP_CURRENT_DATE && op <= pg_query::SVFOP_LOCALTIMESTAMP_N) {
+          facts_.uncacheable = true;
+        }
+        return true;
+      }
+      case NodeKind::RangeTableSample:
+        if (!as<pg_query::RangeTableSample>(message).has_repeatable()) facts_.uncacheable = true;
+        return true;
+      case NodeKind::Other:
+        return true;
+    }
+    return true;
+  }
+
+  [[nodiscard]] bool done() const override { return denial_.has_value(); }
+
+  MaybeDenial takeDenial() { return std::move(denial_); }
+
+ private:
+  bool enterStatement(const Message& message, int depth) {
+    if (depth == 0) return true;  // the root: its kind was checked by the statement rules
+    if (tree_options_.allow_nested_execute &&
+        message.GetDescriptor() == pg_query::ExecuteStmt::descriptor()) {
+      return true;
+    }
+    denial_ = writeDenial(statementKind(message));
+    return false;
+  }
+
+  bool enterSelect(const pg_query::SelectStmt& select) {
+    if (select.has_into_clause()) {
+      denial_ = writeDenial("SELECT INTO");
+      return false;
+    }
+    if (select.locking_clause_size() > 0) {
+      denial_ = writeDenial(lockingKind(select));
+      return false;
+    }
+    if (auto match = matchSettingsSetConfig(select)) settings_set_config_ = std::move(match);
+    return true;
+  }
+
+  bool enterFuncCall(const pg_query::FuncCall& call) {
+    std::optional<std::string> name_override;
+    if (settings_set_config_.has_value() && settings_set_config_->call == &call) {
+      name_override = settings_set_config_->name;
+    }
+    denial_ = checkFunctionCall(call, options_, facts_, name_override);
+    return !denial_;
+  }
+
+  bool enterRangeVar(const pg_query::RangeVar& range) {
+    const std::string relation = lowercase(range.relname());
+    for (std::string_view secret : kSecretRelations) {
+      if (relation == secret) {
+        denial_ = Denial{Refusal::SecretRead,
+                         "permission denied for relation " + relation +
+                             ": passwords and credentials are not readable through pgro",
+                         0};
+        return false;
+      }
+    }
+    const std::string schema = lowercase(range.schemaname());
+    if (schema.empty() || schema == "pg_catalog") {
+      if (relation.starts_with("pg_stat")) facts_.uncacheable = true;
+      for (std::string_view live : kLiveRelations) {
+        if (relation == live) facts_.uncacheable = true;
+      }
+    }
+    return true;
+  }
+
+  void checkAttribute(const pg_query::Node& field) {
+    if (field.has_string()) denial_ = checkAttributeName(field.string().sval(), options_, facts_);
+  }
+
+  const ClassifierOptions& options_;
+  const TreeOptions& tree_options_;
+  FunctionFacts& facts_;
+  MaybeDenial denial_;
+  std::optional<SettingsSetConfig> settings_set_config_;
+};
+
+}  // namespace
+
+MaybeDenial checkTree(const Message& root, const ClassifierOptions& options,
+                      const TreeOptions& tree_options, FunctionFacts& facts) {
+  RuleVisitor visitor(options, tree_options, facts);
+  walkTree(root, visitor);
+  return visitor.takeDenial();
+}
+
+}  // namespace pgro::policy::detail

@@ -1,0 +1,46 @@
+// The data plane's process-level parts: WORKER_THREADS event loops (one io_context and one
+// thread each), the listener that spreads accepted clients over the loops, signals, and the
+// graceful shutdown of DESIGN.md section 7.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "session/proxy_context.hpp"
+
+namespace pgro::server {
+
+namespace asio = boost::asio;
+
+class ProxyServer {
+ public:
+  explicit ProxyServer(std::shared_ptr<session::ProxyContext> context);
+  ~ProxyServer();
+
+  // Binds LISTEN_HOST:LISTEN_PORT; throws std::runtime_error with a clear message on failure.
+  void bind();
+  uint16_t port() const;
+
+  // Runs until SIGTERM/SIGINT (or requestShutdown()) and the shutdown completes. Returns the
+  // process exit code.
+  int run();
+  void requestShutdown();
+
+  const std::shared_ptr<session::ProxyContext>& context() const { return ctx_; }
+
+ private:
+  asio::awaitable<void> acceptLoop();
+  asio::awaitable<void> shutdownSequence();
+
+  std::shared_ptr<session::ProxyContext> ctx_;
+  std::vector<std::unique_ptr<asio::io_context>> loops_;
+  std::vector<std::thread> threads_;
+  std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
+  std::size_t next_loop_ = 0;
+  bool stopping_ = false;
+};
+
+}  // namespace pgro::server

@@ -1,0 +1,157 @@
+#include "session/client_session.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include "protocol/sqlstate.hpp"
+#include "session/session_registry.hpp"
+
+namespace pgro::session {
+
+namespace {
+namespace sqlstate = protocol::sqlstate;
+// PostgreSQL's authentication_timeout default.
+constexpr auto kLoginTimeout = std::chrono::seconds(60);
+constexpr auto kFinalFlushTimeout = std::chrono::seconds(2);
+}  // namespace
+
+ClientSession::ClientSession(asio::ip::tcp::socket socket, std::shared_ptr<ProxyContext> context,
+                             int loop)
+    : client_(std::move(socket)),
+      ctx_(std::move(context)),
+      loop_(loop),
+      to_client_(client_.get_executor()),
+      to_server_(client_.get_executor()) {
+  boost::system::error_code ec;
+  auto remote = client_.remote_endpoint(ec);
+  client_address_ = ec ? std::string("?") : remote.address().to_string() + ":" +
+                                                std::to_string(remote.port());
+  client_.set_option(asio::ip::tcp::no_delay(true), ec);
+  ctx_->counters.clients_current.fetch_add(1, std::memory_order_relaxed);
+  ctx_->counters.connections_total.fetch_add(1, std::memory_order_relaxed);
+}
+
+ClientSession::~ClientSession() {
+  if (registered_) ctx_->registry->remove(proxy_pid_, proxy_key_);
+  ctx_->counters.clients_current.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void ClientSession::start() {
+  auto self = shared_from_this();
+  to_client_.attach(&client_, weak_from_this());
+  asio::co_spawn(client_.get_executor(), run(self), asio::detached);
+}
+
+asio::awaitable<void> ClientSession::run(std::shared_ptr<ClientSession> self) {
+  auto login_timer = std::make_shared<asio::steady_timer>(client_.get_executor());
+  login_timer->expires_after(kLoginTimeout);
+  login_timer->async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+    if (ec) return;
+    if (auto s = weak.lock(); s && s->state_ != State::Ready && s->state_ != State::Closing &&
+                              s->state_ != State::SkipUntilSync) {
+      spdlog::info("login timeout: client={}", s->client_address_);
+      s->closeNow();
+    }
+  });
+  const bool ready = co_await startup();
+  login_timer->cancel();
+  if (ready && ctx_->shutting_down.load()) {
+    fatal({.severity = "FATAL",
+           .sqlstate = std::string(sqlstate::kCannotConnectNow),
+           .message = "the database system is shutting down"});
+  } else if (ready) {
+    co_await clientLoop();
+  }
+  if (state_ != State::Closing) state_ = State::Closing;
+  if (server_ != nullptr) {
+    if (pump_running_) {
+      client_gone_ = true;  // the pump gives the connection back (or discards it)
+      boost::system::error_code ec;
+      server_->socket().cancel(ec);
+    } else {
+      detachServer(releasable());
+    }
+  }
+  // Deliver what is queued (a FATAL, the last replies), but never wait on a stuck client.
+  if (!to_client_.idle()) {
+    asio::steady_timer deadline(client_.get_executor());
+    deadline.expires_after(kFinalFlushTimeout);
+    deadline.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+      if (auto s = weak.lock(); s && !ec) s->closeNow();
+    });
+    co_await to_client_.waitBelow(0);
+    deadline.cancel();
+  }
+  boost::system::error_code ec;
+  client_.shutdown(asio::socket_base::shutdown_both, ec);
+  client_.close(ec);
+  if (registered_) {
+    spdlog::info("client disconnected: user={} client={}", user_, client_address_);
+  }
+  (void)self;
+}
+
+void ClientSession::fatal(const protocol::PgError& error) {
+  if (state_ == State::Closing) return;
+  std::string out;
+  protocol::appendError(out, error);
+  to_client_.appendOwned(std::move(out));
+  state_ = State::Closing;
+  // Wake the client loop if it waits for input.
+  boost::system::error_code ec;
+  if (to_client_.idle()) client_.cancel(ec);
+}
+
+void ClientSession::closeNow() {
+  state_ = State::Closing;
+  boost::system::error_code ec;
+  client_.cancel(ec);
+  client_.close(ec);
+}
+
+void ClientSession::requestShutdown() {
+  asio::post(client_.get_executor(), [self = shared_from_this()] {
+    self->shutdown_requested_ = true;
+    if (self->state_ == State::Ready && self->server_ == nullptr && !self->inTransaction()) {
+      self->fatal({.severity = "FATAL",
+                   .sqlstate = std::string(sqlstate::kAdminShutdown),
+                   .message = "terminating connection due to administrator command"});
+    }
+  });
+}
+
+void ClientSession::terminate() {
+  asio::post(client_.get_executor(), [self = shared_from_this()] {
+    if (self->state_ == State::Closing) {
+      self->closeNow();
+      return;
+    }
+    self->fatal({.severity = "FATAL",
+                 .sqlstate = std::string(sqlstate::kAdminShutdown),
+                 .message = "terminating connection due to administrator command"});
+    boost::system::error_code ec;
+    self->client_.cancel(ec);
+    if (self->server_ != nullptr && self->pump_running_) {
+      self->client_gone_ = true;
+      self->server_->socket().cancel(ec);
+    }
+  });
+}
+
+void ClientSession::cancelQuery() {
+  asio::post(client_.get_executor(), [self = shared_from_this()] {
+    if (self->server_ == nullptr || (self->pending_syncs_ == 0 && !self->unsynced_)) return;
+    spdlog::info("cancel request: user={} client={}", self->user_, self->client_address_);
+    auto ex = self->client_.get_executor();
+    asio::co_spawn(ex,
+                   upstream::sendCancel(ex, self->ctx_->pool->settings(),
+                                        self->server_->backendPid(), self->server_->backendKey()),
+                   asio::detached);
+  });
+}
+
+}  // namespace pgro::session

@@ -1,0 +1,139 @@
+// One client connection, from the startup packet to Terminate.
+//
+// Two coroutines share the session's event loop (so no locking between them):
+//  - clientLoop reads client messages and decides per message: forward to the attached server
+//    connection, answer locally, or refuse;
+//  - serverPump, alive while a server connection is attached, forwards the server's replies to
+//    the client byte for byte and returns the connection to the pool at ReadyForQuery 'I'
+//    (transaction pooling) when nothing is pending.
+// Replies pgro produces itself while server replies are still pending are queued behind them
+// (ReplySlot), so the client sees answers in the order it asked.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "policy/classifier.hpp"
+#include "protocol/framing.hpp"
+#include "protocol/messages.hpp"
+#include "session/outbound.hpp"
+#include "session/proxy_context.hpp"
+#include "upstream/server_connection.hpp"
+
+namespace pgro::session {
+
+namespace asio = boost::asio;
+
+// Snapshot for listings (admin API).
+struct SessionInfo {
+  std::string user;
+  std::string client_address;
+  std::string application_name;
+  std::string state;
+  std::chrono::system_clock::time_point since;
+  std::string query;
+};
+
+class ClientSession : public std::enable_shared_from_this<ClientSession> {
+ public:
+  ClientSession(asio::ip::tcp::socket socket, std::shared_ptr<ProxyContext> context, int loop);
+  ~ClientSession();
+
+  void start();
+
+  // Thread-safe entry points (they post to the session's loop).
+  void requestShutdown();  // end the session once it is outside a transaction
+  void terminate();        // end it now with 57P01
+  void cancelQuery();      // forward a CancelRequest to the backend serving this client
+
+ private:
+  enum class State {
+    Startup,         // reading the startup packet, answering SSL/GSS requests
+    Authenticating,  // SCRAM exchange with the client
+    Ready,           // query loop
+    SkipUntilSync,   // an extended-protocol error: discard messages until Sync
+    Closing,         // FATAL sent or peer gone; no further input is processed
+  };
+  // A reply the client is owed, in order: the server's (up to its ReadyForQuery) or one pgro
+  // makes itself; `ready` adds a ReadyForQuery with the status current at emission time.
+  struct ReplySlot {
+    bool from_server = true;
+    std::string bytes;
+    bool ready = false;
+    bool swallow = false;  // server slot whose ReadyForQuery pgro replaces with its own
+  };
+
+  asio::awaitable<void> run(std::shared_ptr<ClientSession> self);
+  // Startup phase (session_startup.cpp).
+  asio::awaitable<bool> startup();
+  asio::awaitable<bool> authenticate(const protocol::StartupMessage& startup);
+  asio::awaitable<std::optional<std::string>> readAuthMessage();
+  bool acceptParameters(const protocol::StartupMessage& startup);
+  void sendStartupReply();
+  // Query phase (session_query.cpp).
+  asio::awaitable<void> clientLoop();
+  asio::awaitable<bool> readMore();
+  void handleMessage(char type, std::string_view body, std::string_view raw, bool server_ready);
+  bool admitStatement(std::string_view sql, bool extended);
+  void answerCacheReset(std::string_view sql);
+  void trackSettings(const policy::Verdict& verdict);
+  void protocolViolation(const std::string& message);
+  asio::awaitable<bool> ensureServer();
+  asio::awaitable<bool> syncParameters();
+  void forwardToServer(std::string_view raw, bool sync_point);
+  void replyLocal(std::string bytes, bool ready);
+  asio::awaitable<void> flushToServer();
+  void emitLocalSlots();
+  void refuse(const protocol::PgError& error, bool extended);
+  // Server side (session_server.cpp).
+  asio::awaitable<void> serverPump(std::shared_ptr<ClientSession> self,
+                                   upstream::ServerConnectionPtr server);
+  bool handleServerMessage(char type, std::string_view body, std::string_view raw);
+  void onReadyForQuery(char status);
+  void detachServer(bool reusable);
+  void serverLost(const std::string& reason);
+
+  void fatal(const protocol::PgError& error);
+  void closeNow();
+  bool releasable() const;
+  bool inTransaction() const { return tx_status_ != 'I'; }
+
+  asio::ip::tcp::socket client_;
+  std::shared_ptr<ProxyContext> ctx_;
+  const int loop_;
+  std::string client_address_;
+
+  State state_ = State::Startup;
+  std::string in_;           // unprocessed client bytes
+  std::size_t in_pos_ = 0;   // start of unprocessed bytes in in_
+  Outbound to_client_;
+  Outbound to_server_;
+
+  std::string user_;
+  std::string database_;
+  std::map<std::string, std::string> client_params_;  // the client's session settings
+  int32_t proxy_pid_ = 0;
+  int32_t proxy_key_ = 0;
+  bool registered_ = false;
+
+  upstream::ServerConnectionPtr server_;
+  int pending_syncs_ = 0;   // Query/Sync sent upstream whose ReadyForQuery is still due
+  bool unsynced_ = false;   // extended-protocol messages sent upstream since the last Sync
+  char tx_status_ = 'I';    // from the last ReadyForQuery
+  std::deque<ReplySlot> slots_;
+  std::string server_batch_;  // client messages for the server, written at the end of a batch
+  protocol::PgError last_error_;  // why ensureServer() failed
+  bool client_gone_ = false;      // clientLoop ended while a server was attached
+  bool pump_running_ = false;
+  bool swallow_next_error_ = false;  // the error that answers our CopyFail
+  bool shutdown_requested_ = false;
+  std::chrono::system_clock::time_point since_ = std::chrono::system_clock::now();
+};
+
+}  // namespace pgro::session

@@ -1,0 +1,50 @@
+// What every client session shares: configuration, users, the pool, the registry of live
+// sessions and the counters. Created once by the server; sessions hold a shared_ptr.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "auth/users.hpp"
+#include "config/config.hpp"
+#include "policy/classifier.hpp"
+#include "upstream/pool.hpp"
+
+namespace pgro::session {
+
+class SessionRegistry;
+
+// Data-path counters: relaxed atomics, summed by whoever reads them.
+struct SessionCounters {
+  std::atomic<uint64_t> connections_total{0};
+  std::atomic<uint64_t> connections_refused{0};
+  std::atomic<uint64_t> auth_failures{0};
+  std::atomic<uint64_t> queries_forwarded{0};
+  std::atomic<uint64_t> queries_refused{0};
+  std::atomic<uint64_t> protocol_errors{0};
+  std::atomic<uint64_t> tripwire_trips{0};
+  std::atomic<int64_t> clients_current{0};
+};
+
+struct ProxyContext {
+  std::shared_ptr<const config::Config> config;
+  std::shared_ptr<const auth::UserStore> users;
+  std::shared_ptr<upstream::Pool> pool;
+  std::shared_ptr<SessionRegistry> registry;
+  // ParameterStatus values learned from upstream at startup (server_version, encodings...).
+  std::map<std::string, std::string> upstream_parameters;
+  // Classifier settings, with the function catalog loaded from pg_proc when available. A
+  // reload swaps the pointer; sessions read it per statement.
+  std::shared_ptr<const policy::ClassifierOptions> classifier_options =
+      std::make_shared<policy::ClassifierOptions>();
+  std::shared_ptr<const policy::FunctionCatalog> catalog;
+  // Clears the result cache; returns the entries cleared (unset while no cache is built).
+  std::function<uint64_t()> cache_reset;
+  SessionCounters counters;
+  std::atomic<bool> shutting_down{false};
+};
+
+}  // namespace pgro::session

@@ -1,0 +1,332 @@
+// Query phase, client side: frame client messages, forward them to the attached server
+// connection in batches, answer or refuse locally (PostgreSQL docs 55.2.2-55.2.3).
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include "protocol/message_reader.hpp"
+#include "protocol/sqlstate.hpp"
+#include "session/client_session.hpp"
+#include "session/session_parameters.hpp"
+#include "session/statement_gate.hpp"
+
+namespace pgro::session {
+
+namespace {
+
+namespace sqlstate = protocol::sqlstate;
+
+constexpr std::size_t kReadChunk = 64 * 1024;
+constexpr std::size_t kServerBatchFlush = 64 * 1024;
+constexpr std::size_t kBackpressureHigh = 1024 * 1024;
+constexpr std::size_t kBackpressureLow = 256 * 1024;
+
+// Scratch space for a non-blocking read that is consumed before the coroutine suspends again.
+thread_local char t_read_chunk[kReadChunk];
+
+// Messages that need an upstream connection (everything forwarded).
+bool needsServer(char type) {
+  switch (type) {
+    case 'Q': case 'P': case 'B': case 'D': case 'E': case 'C': case 'H':
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+asio::awaitable<bool> ClientSession::readMore() {
+  // Compact what was consumed.
+  if (in_pos_ == in_.size()) {
+    in_.clear();
+    in_pos_ = 0;
+  } else if (in_pos_ > 0) {
+    in_.erase(0, in_pos_);
+    in_pos_ = 0;
+  }
+  boost::system::error_code ec;
+  while (true) {
+    if (in_.empty() && server_ == nullptr && state_ == State::Ready) {
+      // Idle between transactions: hold no buffers while waiting.
+      std::string().swap(in_);
+      to_client_.trim();
+    }
+    co_await client_.async_wait(asio::socket_base::wait_read,
+                                asio::redirect_error(asio::use_awaitable, ec));
+    if (ec || state_ == State::Closing) co_return false;
+    if (!client_.non_blocking()) client_.non_blocking(true, ec);
+    const std::size_t n = client_.read_some(asio::buffer(t_read_chunk), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
+    if (ec) co_return false;  // EOF or reset
+    in_.append(t_read_chunk, n);
+    co_return true;
+  }
+}
+
+asio::awaitable<void> ClientSession::clientLoop() {
+  const uint32_t max_len = ctx_->config->max_message_bytes;
+  while (state_ != State::Closing) {
+    auto r = protocol::nextFrame(std::string_view(in_).substr(in_pos_), max_len);
+    if (r.status == protocol::FrameStatus::Message) {
+      const char type = r.frame.type;
+      const std::size_t total = r.frame.total_size;
+      bool server_ready = server_ != nullptr;
+      if (!server_ready && needsServer(type) && state_ == State::Ready) {
+        server_ready = co_await ensureServer();
+      }
+      // ensureServer() may suspend; in_ is only changed by this loop, so re-slice after it.
+      const std::string_view raw = std::string_view(in_).substr(in_pos_, total);
+      handleMessage(type, raw.substr(protocol::kTypedHeaderSize), raw, server_ready);
+      in_pos_ += total;
+      if (type == 'H' || server_batch_.size() >= kServerBatchFlush) co_await flushToServer();
+      continue;
+    }
+    if (r.status == protocol::FrameStatus::ProtocolError) {
+      protocolViolation("pgro: " + std::string(r.error));
+      break;
+    }
+    co_await flushToServer();
+    if (!co_await readMore()) break;
+  }
+}
+
+asio::awaitable<void> ClientSession::flushToServer() {
+  if (server_batch_.empty()) co_return;
+  if (server_ == nullptr) {
+    server_batch_.clear();
+    co_return;
+  }
+  to_server_.appendOwned(std::move(server_batch_));
+  server_batch_.clear();
+  if (to_server_.queued() > kBackpressureHigh) co_await to_server_.waitBelow(kBackpressureLow);
+}
+
+void ClientSession::forwardToServer(std::string_view raw, bool sync_point) {
+  server_batch_.append(raw);
+  if (sync_point) {
+    ++pending_syncs_;
+    unsynced_ = false;
+    slots_.push_back({});
+  } else {
+    unsynced_ = true;
+  }
+}
+
+void ClientSession::replyLocal(std::string bytes, bool ready) {
+  if (slots_.empty()) {
+    if (ready) protocol::appendReadyForQuery(bytes, tx_status_);
+    to_client_.appendOwned(std::move(bytes));
+    return;
+  }
+  slots_.push_back({.from_server = false, .bytes = std::move(bytes), .ready = ready});
+}
+
+void ClientSession::emitLocalSlots() {
+  while (!slots_.empty() && !slots_.front().from_server) {
+    auto slot = std::move(slots_.front());
+    slots_.pop_front();
+    if (slot.ready) protocol::appendReadyForQuery(slot.bytes, tx_status_);
+    to_client_.appendOwned(std::move(slot.bytes));
+  }
+}
+
+void ClientSession::refuse(const protocol::PgError& error, bool extended) {
+  std::string out;
+  protocol::appendError(out, error);
+  if (extended) {
+    // As PostgreSQL does after an error in the extended protocol: skip until Sync. Messages
+    // of this batch that already went upstream are closed with a Sync of our own first, so
+    // their replies come before the error; that Sync's ReadyForQuery is not forwarded.
+    if (server_ != nullptr && unsynced_) {
+      std::string sync;
+      protocol::appendSync(sync);
+      forwardToServer(sync, true);
+      slots_.back().swallow = true;
+    }
+    replyLocal(std::move(out), false);
+    state_ = State::SkipUntilSync;
+  } else {
+    replyLocal(std::move(out), true);
+  }
+}
+
+void ClientSession::handleMessage(char type, std::string_view body, std::string_view raw,
+                                  bool server_ready) {
+  if (state_ == State::SkipUntilSync && type != 'S' && type != 'X') return;
+  switch (type) {
+    case 'Q': {  // Query
+      protocol::MessageReader reader(body);
+      const std::string_view sql = reader.cstring();
+      if (!reader.ok() || !reader.atEnd()) {
+        protocolViolation("invalid Query message");
+        return;
+      }
+      if (!admitStatement(sql, false)) return;
+      if (!server_ready) {
+        refuse(last_error_, false);
+        return;
+      }
+      ctx_->counters.queries_forwarded.fetch_add(1, std::memory_order_relaxed);
+      forwardToServer(raw, true);
+      return;
+    }
+    case 'P': {  // Parse
+      protocol::MessageReader reader(body);
+      (void)reader.cstring();  // statement name
+      const std::string_view sql = reader.cstring();
+      if (!reader.ok()) {
+        protocolViolation("invalid Parse message");
+        return;
+      }
+      if (!admitStatement(sql, true)) return;
+      if (!server_ready) {
+        refuse(last_error_, true);
+        return;
+      }
+      forwardToServer(raw, false);
+      return;
+    }
+    case 'B':  // Bind
+    case 'D':  // Describe
+    case 'E':  // Execute
+    case 'C':  // Close
+    case 'H':  // Flush
+      if (!server_ready) {
+        refuse(last_error_, true);
+        return;
+      }
+      if (type == 'E') ctx_->counters.queries_forwarded.fetch_add(1, std::memory_order_relaxed);
+      forwardToServer(raw, false);
+      return;
+    case 'S':  // Sync
+      if (state_ == State::SkipUntilSync) {
+        state_ = State::Ready;
+        replyLocal({}, true);
+      } else if (server_ != nullptr) {
+        forwardToServer(raw, true);
+      } else {
+        replyLocal({}, true);
+      }
+      return;
+    case 'F':  // FunctionCall
+      refuse({.sqlstate = std::string(sqlstate::kFeatureNotSupported),
+              .message = "pgro: the FunctionCall protocol message is not supported"},
+             false);
+      return;
+    case 'd':  // CopyData, CopyDone, CopyFail outside COPY FROM: PostgreSQL ignores them too.
+    case 'c':
+    case 'f':
+      return;
+    case 'X':  // Terminate
+      state_ = State::Closing;
+      return;
+    default:
+      protocolViolation("invalid frontend message type " +
+                        std::to_string(static_cast<unsigned char>(type)));
+      return;
+  }
+}
+
+void ClientSession::protocolViolation(const std::string& message) {
+  ctx_->counters.protocol_errors.fetch_add(1, std::memory_order_relaxed);
+  spdlog::warn("protocol violation from client={} user={}: {}", client_address_, user_, message);
+  fatal({.severity = "FATAL",
+         .sqlstate = std::string(sqlstate::kProtocolViolation),
+         .message = message});
+}
+
+bool ClientSession::admitStatement(std::string_view sql, bool extended) {
+  auto search_path = client_params_.find("search_path");
+  const auto verdict = classifyStatement(
+      *ctx_, sql, search_path == client_params_.end() ? std::string_view() : search_path->second);
+  if (!verdict->allowed) {
+    ctx_->counters.queries_refused.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("refused: user={} client={} reason=\"{}\" query=\"{}\"", user_, client_address_,
+                 verdict->message, sql.substr(0, 200));
+    refuse(refusalError(*verdict), extended);
+    return false;
+  }
+  if (spdlog::should_log(spdlog::level::debug)) {
+    spdlog::debug("query user={} client={}: {}", user_, client_address_, sql.substr(0, 200));
+  }
+  if (verdict->is_cache_reset && !extended) {
+    answerCacheReset(sql);
+    return false;
+  }
+  trackSettings(*verdict);
+  return true;
+}
+
+void ClientSession::answerCacheReset(std::string_view sql) {
+  // `SELECT rustproxy_cache_reset()` / `SELECT pgro_cache_reset()`: answered by pgro, one
+  // row, one bigint column named like the function: the entries cleared.
+  const std::string column =
+      sql.find("rustproxy_cache_reset") != std::string_view::npos ? "rustproxy_cache_reset"
+                                                                  : "pgro_cache_reset";
+  const uint64_t cleared = ctx_->cache_reset ? ctx_->cache_reset() : 0;
+  spdlog::info("cache reset by user={} client={}: {} entries cleared", user_, client_address_,
+               cleared);
+  std::string out;
+  protocol::appendRowDescription(out, column, protocol::kInt8Oid, 8);
+  protocol::appendDataRow(out, {std::to_string(cleared)});
+  protocol::appendCommandComplete(out, "SELECT 1");
+  replyLocal(std::move(out), true);
+}
+
+void ClientSession::trackSettings(const policy::Verdict& verdict) {
+  // Session settings the client changes with SET are replayed on whichever server connection
+  // it borrows next (transaction pooling). Reported parameters come back by ParameterStatus;
+  // the others are recorded here. SET LOCAL ends with the transaction: nothing to keep.
+  for (const auto& set : verdict.sets) {
+    if (set.is_local || set.proxy_only) continue;
+    if (set.is_reset_all) {
+      for (auto it = client_params_.begin(); it != client_params_.end();) {
+        it = isReportedParameter(it->first) ? std::next(it) : client_params_.erase(it);
+      }
+      if (server_ != nullptr) server_->appliedSettings().clear();
+      continue;
+    }
+    const std::string name = canonicalParameterName(set.name);
+    if (isReportedParameter(name)) continue;
+    if (set.is_reset) {
+      client_params_.erase(name);
+      if (server_ != nullptr) server_->appliedSettings().erase(name);
+    } else {
+      client_params_[name] = set.value;
+      if (server_ != nullptr) server_->appliedSettings()[name] = set.value;
+    }
+  }
+}
+
+asio::awaitable<bool> ClientSession::ensureServer() {
+  if (server_ != nullptr) co_return true;
+  auto result = co_await ctx_->pool->acquire(client_.get_executor(), loop_);
+  if (!result.connection) {
+    last_error_ = result.error;
+    last_error_.severity = "ERROR";
+    co_return false;
+  }
+  if (state_ == State::Closing) {
+    ctx_->pool->release(std::move(result.connection), true);
+    last_error_ = {.sqlstate = std::string(sqlstate::kAdminShutdown),
+                   .message = "terminating connection"};
+    co_return false;
+  }
+  server_ = std::move(result.connection);
+  to_server_.attach(&server_->socket(), weak_from_this());
+  if (!co_await syncParameters()) {
+    to_server_.detach();
+    ctx_->pool->release(std::move(server_), false);
+    server_ = nullptr;
+    co_return false;
+  }
+  pump_running_ = true;
+  asio::co_spawn(client_.get_executor(), serverPump(shared_from_this(), server_), asio::detached);
+  co_return true;
+}
+
+}  // namespace pgro::session

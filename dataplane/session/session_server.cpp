@@ -1,0 +1,330 @@
+// Query phase, server side: forward the attached server connection's replies to the client
+// byte for byte, look only at the messages pgro must act on, and give the connection back
+// to the pool at ReadyForQuery 'I' when nothing is pending (transaction pooling).
+#include <array>
+#include <set>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include "protocol/message_reader.hpp"
+#include "protocol/sqlstate.hpp"
+#include "session/client_session.hpp"
+#include "session/session_parameters.hpp"
+
+namespace pgro::session {
+
+namespace {
+
+namespace sqlstate = protocol::sqlstate;
+
+constexpr std::size_t kReadChunk = 64 * 1024;
+constexpr std::size_t kBackpressureHigh = 1024 * 1024;
+constexpr std::size_t kBackpressureLow = 256 * 1024;
+// Replies larger than this are never needed whole by the proxy: they stream through.
+constexpr uint32_t kMaxServerMessage = 1u << 30;
+
+thread_local char t_server_chunk[kReadChunk];
+
+// Messages pgro must look at; every other message is forwarded without being buffered whole.
+bool mustInspect(char type) {
+  switch (type) {
+    case 'Z':  // ReadyForQuery
+    case 'S':  // ParameterStatus
+    case 'E':  // ErrorResponse
+    case 'G':  // CopyInResponse
+    case 'W':  // CopyBothResponse
+      return true;
+    default:
+      return false;
+  }
+}
+
+uint32_t readLength(const char* p) {
+  const auto* u = reinterpret_cast<const unsigned char*>(p);
+  return (uint32_t{u[0]} << 24) | (uint32_t{u[1]} << 16) | (uint32_t{u[2]} << 8) | uint32_t{u[3]};
+}
+
+std::string quoteLiteral(std::string_view v) {
+  std::string out = "'";
+  for (char c : v) {
+    if (c == '\'') out.push_back('\'');
+    out.push_back(c);
+  }
+  out.push_back('\'');
+  return out;
+}
+
+std::string quoteIdent(std::string_view v) {
+  std::string out = "\"";
+  for (char c : v) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
+}  // namespace
+
+asio::awaitable<bool> ClientSession::syncParameters() {
+  std::string sql;
+  const auto& reported = server_->parameters();
+  auto& applied = server_->appliedSettings();
+  for (const auto& [name, value] : client_params_) {
+    if (!isSyncableParameter(name)) continue;
+    auto it = reported.find(name);
+    const bool is_reported = it != reported.end();
+    if (!is_reported) it = applied.find(name);
+    const bool known = is_reported || it != applied.end();
+    if (known && it->second == value) continue;
+    sql += "SET " + quoteIdent(name) + " TO " + quoteLiteral(value) + ";";
+    if (!is_reported) applied[name] = value;
+  }
+  for (auto it = applied.begin(); it != applied.end();) {
+    if (!client_params_.count(it->first)) {
+      sql += "RESET " + quoteIdent(it->first) + ";";
+      it = applied.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (sql.empty()) co_return true;
+
+  std::string out;
+  protocol::appendQuery(out, sql);
+  boost::system::error_code ec;
+  co_await asio::async_write(server_->socket(), asio::buffer(out),
+                             asio::redirect_error(asio::use_awaitable, ec));
+  auto& buf = server_->readBuffer();
+  bool failed = static_cast<bool>(ec);
+  // Not the shared per-thread scratch: this read suspends, and other sessions of the loop
+  // use the scratch meanwhile.
+  std::array<char, 4096> chunk;
+  while (!ec) {
+    auto r = protocol::nextFrame(buf, kMaxServerMessage);
+    if (r.status == protocol::FrameStatus::ProtocolError) break;
+    if (r.status == protocol::FrameStatus::NeedMoreData) {
+      const std::size_t n = co_await server_->socket().async_read_some(
+          asio::buffer(chunk), asio::redirect_error(asio::use_awaitable, ec));
+      if (!ec) buf.append(chunk.data(), n);
+      continue;
+    }
+    protocol::MessageReader reader(r.frame.body);
+    if (r.frame.type == 'S') {
+      auto name = std::string(reader.cstring());
+      auto value = std::string(reader.cstring());
+      if (upstream::ServerConnection::readOnlyViolated(name, value)) failed = true;
+      server_->setParameter(name, std::move(value));
+    } else if (r.frame.type == 'E') {
+      auto fields = protocol::parseErrorFields(r.frame.body);
+      spdlog::warn("could not apply client settings upstream: {}",
+                   fields ? std::string(fields->message) : std::string("?"));
+      last_error_ = {.sqlstate = fields ? std::string(fields->sqlstate)
+                                        : std::string(sqlstate::kInternalError),
+                     .message = fields ? std::string(fields->message) : "invalid setting"};
+      failed = true;
+    }
+    const char type = r.frame.type;
+    const char status = type == 'Z' ? reader.byte() : 'I';
+    buf.erase(0, r.frame.total_size);
+    if (type == 'Z') {
+      co_return !failed && status == 'I';
+    }
+  }
+  last_error_ = {.sqlstate = std::string(sqlstate::kConnectionFailure),
+                 .message = "pgro: upstream connection lost while applying session settings"};
+  co_return false;
+}
+
+asio::awaitable<void> ClientSession::serverPump(std::shared_ptr<ClientSession> self,
+                                                upstream::ServerConnectionPtr server) {
+  auto& sock = server->socket();
+  auto& buf = server->readBuffer();
+  std::size_t passthrough = 0;  // bytes of a streamed message still to forward
+  bool detach = false;
+  boost::system::error_code ec;
+  while (true) {
+    // Frame what we have: the leftover of the last read plus this read.
+    std::string_view data = buf;
+    std::size_t pos = 0;
+    std::size_t forwarded = 0;
+    while (pos < data.size()) {
+      if (passthrough > 0) {
+        const std::size_t take = std::min(passthrough, data.size() - pos);
+        pos += take;
+        passthrough -= take;
+        continue;
+      }
+      if (data.size() - pos < protocol::kTypedHeaderSize) break;
+      const char type = data[pos];
+      const uint32_t len = readLength(data.data() + pos + 1);
+      if (len < 4 || len > kMaxServerMessage) {
+        serverLost("invalid message from upstream");
+        co_return;
+      }
+      const std::size_t total = std::size_t{len} + 1;
+      if (!mustInspect(type)) {
+        passthrough = total;
+        continue;
+      }
+      if (data.size() - pos < total) break;
+      to_client_.append(data.substr(forwarded, pos - forwarded));
+      const std::string_view raw = data.substr(pos, total);
+      pos += total;
+      forwarded = pos;
+      if (!handleServerMessage(type, raw.substr(protocol::kTypedHeaderSize), raw)) {
+        co_return;  // connection closed (tripwire)
+      }
+      if (type == 'Z' && releasable()) {
+        detach = true;
+        break;
+      }
+    }
+    to_client_.append(data.substr(forwarded, pos - forwarded));
+    buf.erase(0, pos);
+    if (detach) {
+      pump_running_ = false;
+      detachServer(buf.empty());
+      if (shutdown_requested_) {
+        fatal({.severity = "FATAL",
+               .sqlstate = std::string(sqlstate::kAdminShutdown),
+               .message = "terminating connection due to administrator command"});
+      }
+      co_return;
+    }
+    if (to_client_.queued() > kBackpressureHigh) co_await to_client_.waitBelow(kBackpressureLow);
+    if (to_client_.failed()) client_gone_ = true;
+    if (client_gone_) break;
+
+    co_await sock.async_wait(asio::socket_base::wait_read,
+                             asio::redirect_error(asio::use_awaitable, ec));
+    if (client_gone_) break;
+    if (ec) {
+      serverLost(ec.message());
+      co_return;
+    }
+    if (!sock.non_blocking()) sock.non_blocking(true, ec);
+    const std::size_t n = sock.read_some(asio::buffer(t_server_chunk), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
+    if (ec) {
+      serverLost(ec == asio::error::eof ? "upstream closed the connection" : ec.message());
+      co_return;
+    }
+    buf.append(t_server_chunk, n);
+  }
+  // The client went away while this connection was attached.
+  pump_running_ = false;
+  const bool clean = releasable() && buf.empty();
+  if (!clean && (pending_syncs_ > 0 || unsynced_)) {
+    // Stop the now orphaned query instead of letting it run to completion upstream.
+    asio::co_spawn(client_.get_executor(),
+                   upstream::sendCancel(client_.get_executor(), ctx_->pool->settings(),
+                                        server->backendPid(), server->backendKey()),
+                   asio::detached);
+  }
+  detachServer(clean);
+  (void)self;
+}
+
+bool ClientSession::handleServerMessage(char type, std::string_view body, std::string_view raw) {
+  protocol::MessageReader r(body);
+  switch (type) {
+    case 'Z': {
+      const char status = r.byte();
+      if (!r.ok()) break;
+      tx_status_ = status;
+      if (pending_syncs_ > 0) --pending_syncs_;
+      bool swallow = false;
+      if (!slots_.empty() && slots_.front().from_server) {
+        swallow = slots_.front().swallow;
+        slots_.pop_front();
+      }
+      if (!swallow) to_client_.append(raw);
+      emitLocalSlots();
+      return true;
+    }
+    case 'S': {
+      const std::string name(r.cstring());
+      std::string value(r.cstring());
+      if (!r.ok()) break;
+      if (upstream::ServerConnection::readOnlyViolated(name, value)) {
+        ctx_->counters.tripwire_trips.fetch_add(1, std::memory_order_relaxed);
+        spdlog::error(
+            "tripwire: upstream reported default_transaction_read_only={} on a session of "
+            "user={} client={}; connection closed",
+            value, user_, client_address_);
+        server_->markBroken();
+        serverLost("upstream session stopped being read-only");
+        return false;
+      }
+      server_->setParameter(name, value);
+      if (client_params_.count(name) || name == "application_name") {
+        client_params_[name] = std::move(value);
+      }
+      to_client_.append(raw);
+      return true;
+    }
+    case 'E':
+      if (swallow_next_error_) {
+        swallow_next_error_ = false;
+        return true;
+      }
+      to_client_.append(raw);
+      return true;
+    case 'G':  // CopyInResponse
+    case 'W': {
+      // COPY FROM STDIN (or replication COPY BOTH) is never allowed: abort it upstream and
+      // tell the client. The server answers the CopyFail with an error we do not forward.
+      std::string fail;
+      protocol::appendCopyFail(fail, "COPY FROM is not permitted through pgro");
+      to_server_.append(fail);
+      swallow_next_error_ = true;
+      std::string out;
+      protocol::appendError(out, {.sqlstate = std::string(sqlstate::kFeatureNotSupported),
+                                  .message = "pgro: COPY FROM STDIN is not supported"});
+      to_client_.appendOwned(std::move(out));
+      return true;
+    }
+    default:
+      break;
+  }
+  to_client_.append(raw);
+  return true;
+}
+
+bool ClientSession::releasable() const {
+  return ctx_->config->pool_mode == config::PoolMode::Transaction && pending_syncs_ == 0 &&
+         !unsynced_ && tx_status_ == 'I' && server_batch_.empty() && to_server_.idle() &&
+         slots_.empty();
+}
+
+void ClientSession::detachServer(bool reusable) {
+  if (server_ == nullptr) return;
+  to_server_.detach();
+  auto server = std::move(server_);
+  server_ = nullptr;
+  ctx_->pool->release(std::move(server), reusable);
+}
+
+void ClientSession::serverLost(const std::string& reason) {
+  pump_running_ = false;
+  if (server_ != nullptr) {
+    spdlog::warn("upstream connection lost (user={} client={}): {}", user_, client_address_,
+                 reason);
+    server_->markBroken();
+    detachServer(false);
+  }
+  if (state_ == State::Closing) return;
+  // The server usually sent its own FATAL (forwarded above); like PostgreSQL, the client
+  // connection ends with the server's.
+  fatal({.severity = "FATAL",
+         .sqlstate = std::string(sqlstate::kConnectionFailure),
+         .message = "pgro: upstream connection lost: " + reason});
+}
+
+}  // namespace pgro::session

@@ -1,0 +1,103 @@
+// One wire-protocol connection from pgro to the upstream PostgreSQL, authenticated as the
+// configured admin account and started read-only (DESIGN.md section 2).
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "protocol/messages.hpp"
+
+namespace pgro::upstream {
+
+namespace asio = boost::asio;
+
+// What a server connection needs to open: taken from the configuration once.
+struct UpstreamSettings {
+  std::string host;
+  uint16_t port = 5432;
+  std::string user;
+  std::string password;
+  std::string database;
+  std::chrono::seconds connect_timeout{10};
+  int statement_timeout_ms = 0;  // 0 = server default
+  uint32_t max_message_bytes = 64u << 20;
+};
+
+class ServerConnection;
+using ServerConnectionPtr = std::shared_ptr<ServerConnection>;
+
+// Either a ready connection or the error to show the client (and log).
+struct ConnectResult {
+  ServerConnectionPtr connection;
+  protocol::PgError error;
+};
+
+class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
+ public:
+  explicit ServerConnection(asio::ip::tcp::socket socket) : socket_(std::move(socket)) {}
+
+  // Resolves, connects, authenticates (SCRAM-SHA-256, md5 or cleartext) and waits for the
+  // first ReadyForQuery. Every connection starts with -c default_transaction_read_only=on;
+  // a server that reports it off is closed at once (tripwire).
+  static asio::awaitable<ConnectResult> open(asio::any_io_executor executor,
+                                             const UpstreamSettings& settings);
+
+  asio::ip::tcp::socket& socket() { return socket_; }
+  std::string& readBuffer() { return in_; }
+
+  // Re-homes the socket onto another event loop (no operation may be pending).
+  void rebind(asio::any_io_executor executor);
+
+  // ParameterStatus values as last reported by the server.
+  const std::map<std::string, std::string>& parameters() const { return parameters_; }
+  void setParameter(const std::string& name, std::string value) {
+    parameters_[name] = std::move(value);
+  }
+  // Parameters pgro SET on this connection that the server does not report.
+  std::map<std::string, std::string>& appliedSettings() { return applied_; }
+
+  int32_t backendPid() const { return backend_pid_; }
+  int32_t backendKey() const { return backend_key_; }
+
+  bool broken() const { return broken_; }
+  void markBroken() { broken_ = true; }
+
+  std::chrono::steady_clock::time_point lastUsed() const { return last_used_; }
+  void touch() { last_used_ = std::chrono::steady_clock::now(); }
+  int homeLoop() const { return home_loop_; }
+  void setHomeLoop(int loop) { home_loop_ = loop; }
+
+  // True when the idle socket has input or EOF pending (the server closed it or sent an
+  // unsolicited error while idle): such a connection must not be reused.
+  bool hasUnexpectedInput();
+
+  void close();
+
+  // The tripwire: true when the server reports default_transaction_read_only other than on.
+  static bool readOnlyViolated(std::string_view name, std::string_view value);
+
+ private:
+  asio::awaitable<std::optional<protocol::PgError>> startup(const UpstreamSettings& settings);
+
+  asio::ip::tcp::socket socket_;
+  std::string in_;
+  std::map<std::string, std::string> parameters_;
+  std::map<std::string, std::string> applied_;
+  int32_t backend_pid_ = 0;
+  int32_t backend_key_ = 0;
+  bool broken_ = false;
+  int home_loop_ = -1;
+  std::chrono::steady_clock::time_point last_used_ = std::chrono::steady_clock::now();
+};
+
+// Sends a CancelRequest for (pid, key) on a fresh connection to the upstream; fire and forget.
+asio::awaitable<void> sendCancel(asio::any_io_executor executor, const UpstreamSettings& settings,
+                                 int32_t pid, int32_t key);
+
+}  // namespace pgro::upstream

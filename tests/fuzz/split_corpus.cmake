@@ -1,0 +1,16 @@
+# Splits tests/security/{allow,refuse}.sql into one seed file per entry for policy_fuzz.
+# Usage: cmake -DCORPUS_DIR=... -DOUT_DIR=... -P split_corpus.cmake
+file(MAKE_DIRECTORY ${OUT_DIR})
+set(count 0)
+foreach(name allow refuse)
+  file(READ ${CORPUS_DIR}/${name}.sql text)
+  string(REPLACE "\n-- ----\n" ";PGRO_SEED_SPLIT;" text "${text}")
+  string(REPLACE ";" "\\;" text "${text}")
+  string(REPLACE "\\;PGRO_SEED_SPLIT\\;" ";" entries "${text}")
+  foreach(entry IN LISTS entries)
+    string(REPLACE "\\;" ";" entry "${entry}")
+    math(EXPR count "${count} + 1")
+    file(WRITE ${OUT_DIR}/${name}_${count}.sql "${entry}")
+  endforeach()
+endforeach()
+message(STATUS "wrote ${count} seeds to ${OUT_DIR}")

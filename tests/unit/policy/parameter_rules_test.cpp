@@ -1,0 +1,213 @@
+// Layer 4: the SET allowlist, for SET/RESET statements and for checkParameter().
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "policy/classifier.hpp"
+#include "policy/parameter_rules.hpp"
+
+namespace pgro::policy {
+namespace {
+
+SetAction onlySet(const std::string& sql) {
+  Verdict v = classify(sql);
+  EXPECT_TRUE(v.allowed) << sql << ": " << v.message;
+  EXPECT_TRUE(v.kinds.has_set) << sql;
+  EXPECT_FALSE(v.cacheable) << sql;
+  EXPECT_EQ(v.sets.size(), 1U) << sql;
+  return v.sets.empty() ? SetAction{} : v.sets[0];
+}
+
+void expectParameterRefused(const std::string& sql) {
+  Verdict v = classify(sql);
+  EXPECT_FALSE(v.allowed) << sql;
+  EXPECT_EQ(v.refusal, Refusal::ForbiddenParameter) << sql << ": " << v.message;
+  EXPECT_EQ(v.sqlstate, "42501") << sql;
+  EXPECT_EQ(v.message.rfind("permission denied to set parameter \"", 0), 0U) << v.message;
+}
+
+TEST(ParameterRules, SetValuesAreFlattenedLikePostgres) {
+  SetAction a = onlySet("SET search_path = a, 'B', \"C\", public");
+  EXPECT_EQ(a.name, "search_path");
+  EXPECT_EQ(a.value, "a, \"B\", \"C\", public");
+  EXPECT_EQ(onlySet("SET search_path TO '$user', public").value, "\"$user\", public");
+  EXPECT_EQ(onlySet("SET SCHEMA 'app'").name, "search_path");
+  SetAction tz = onlySet("SET TIME ZONE 'Europe/Paris'");
+  EXPECT_EQ(tz.name, "timezone");
+  EXPECT_EQ(tz.value, "Europe/Paris");
+  EXPECT_EQ(onlySet("SET DATESTYLE = ISO").value, "iso");
+  EXPECT_EQ(onlySet("SET DateStyle TO 'ISO, MDY'").value, "ISO, MDY");
+  EXPECT_EQ(onlySet("SET datestyle = iso, mdy").value, "iso, mdy");
+  EXPECT_EQ(onlySet("SET extra_float_digits TO 3").value, "3");
+  EXPECT_EQ(onlySet("SET random_page_cost = 1.5").value, "1.5");
+  EXPECT_EQ(onlySet("SET statement_timeout = '5s'").value, "5s");
+  EXPECT_EQ(onlySet("SET NAMES 'UTF8'").name, "client_encoding");
+  EXPECT_EQ(onlySet("SET enable_seqscan = off").value, "off");
+  EXPECT_EQ(onlySet("SET jit = false").value, "false");
+  EXPECT_EQ(onlySet("SET XML OPTION DOCUMENT").name, "xmloption");
+  EXPECT_TRUE(onlySet("SET LOCAL work_mem = '64MB'").is_local);
+  EXPECT_TRUE(onlySet("SET SESSION work_mem = '64MB'").is_local == false);
+  EXPECT_TRUE(onlySet("SET \"TimeZone\" = 'UTC'").name == "timezone");
+}
+
+TEST(ParameterRules, ResetsAndDefaults) {
+  SetAction reset = onlySet("RESET search_path");
+  EXPECT_TRUE(reset.is_reset);
+  EXPECT_EQ(reset.name, "search_path");
+  EXPECT_TRUE(onlySet("SET work_mem TO DEFAULT").is_reset);
+  EXPECT_TRUE(onlySet("SET TIME ZONE LOCAL").is_reset);
+  EXPECT_TRUE(onlySet("RESET TIME ZONE").is_reset);
+  EXPECT_TRUE(onlySet("RESET default_transaction_read_only").is_reset);
+  EXPECT_EQ(onlySet("RESET TRANSACTION ISOLATION LEVEL").name, "transaction_isolation");
+  SetAction all = onlySet("RESET ALL");
+  EXPECT_TRUE(all.is_reset_all);
+  EXPECT_TRUE(all.name.empty());
+}
+
+TEST(ParameterRules, SessionCharacteristicsBecomeSessionDefaults) {
+  // Metabase sends exactly this.
+  Verdict v = classify("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ "
+                       "UNCOMMITTED");
+  ASSERT_TRUE(v.allowed) << v.message;
+  ASSERT_EQ(v.sets.size(), 1U);
+  EXPECT_EQ(v.sets[0].name, "default_transaction_isolation");
+  EXPECT_EQ(v.sets[0].value, "read uncommitted");
+  EXPECT_FALSE(v.sets[0].is_local);
+  Verdict ro = classify("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY, DEFERRABLE");
+  ASSERT_TRUE(ro.allowed) << ro.message;
+  ASSERT_EQ(ro.sets.size(), 2U);
+  EXPECT_EQ(ro.sets[0].name, "default_transaction_read_only");
+  EXPECT_EQ(ro.sets[0].value, "on");
+  EXPECT_EQ(ro.sets[1].name, "default_transaction_deferrable");
+  Verdict tx = classify("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE, READ ONLY, DEFERRABLE");
+  ASSERT_TRUE(tx.allowed);
+  EXPECT_EQ(tx.kinds.isolation, "serializable");
+  for (const SetAction& action : tx.sets) EXPECT_TRUE(action.is_local) << action.name;
+}
+
+TEST(ParameterRules, ForbiddenParameters) {
+  expectParameterRefused("SET ROLE postgres");
+  expectParameterRefused("SET role = 'x'");
+  expectParameterRefused("RESET ROLE");
+  expectParameterRefused("SET SESSION AUTHORIZATION postgres");
+  expectParameterRefused("SET SESSION AUTHORIZATION DEFAULT");
+  expectParameterRefused("RESET SESSION AUTHORIZATION");
+  expectParameterRefused("SET session_replication_role = replica");
+  expectParameterRefused("SET lc_messages = 'C'");
+  expectParameterRefused("SET my.custom = 1");
+  expectParameterRefused("SET pgro.other = on");
+  expectParameterRefused("SET log_statement = 'none'");
+  expectParameterRefused("SET temp_tablespaces = 'x'");
+  expectParameterRefused("SET backslash_quote = on");
+}
+
+TEST(ParameterRules, ReadWriteInEverySpellingIsRefused) {
+  for (const char* sql :
+       {"SET transaction_read_only = off", "SET transaction_read_only TO false",
+        "SET transaction_read_only = 0", "SET transaction_read_only = 'of'",
+        "SET default_transaction_read_only TO false", "SET default_transaction_read_only = no",
+        "SET default_transaction_read_only = 'n'", "SET LOCAL transaction_read_only = off",
+        "SET SESSION default_transaction_read_only = 'OFF'",
+        "SET default_transaction_read_only = 'garbage'",
+        "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE", "SET TRANSACTION READ WRITE"}) {
+    expectParameterRefused(sql);
+  }
+  for (const char* sql :
+       {"SET transaction_read_only = on", "SET default_transaction_read_only TO true",
+        "SET default_transaction_read_only = 1", "SET default_transaction_read_only = 'yes'",
+        "SET transaction_read_only = 'TRUE'"}) {
+    EXPECT_TRUE(classify(sql).allowed) << sql;
+  }
+}
+
+TEST(ParameterRules, StandardConformingStringsOnlyOn) {
+  EXPECT_TRUE(classify("SET standard_conforming_strings = on").allowed);
+  EXPECT_TRUE(classify("SET standard_conforming_strings TO DEFAULT").allowed);
+  expectParameterRefused("SET standard_conforming_strings = off");
+  expectParameterRefused("SET standard_conforming_strings = false");
+}
+
+TEST(ParameterRules, ClientEncodings) {
+  for (const char* encoding : {"UTF8", "utf-8", "Unicode", "SQL_ASCII", "LATIN1", "latin10",
+                               "WIN1252", "windows-1251", "KOI8R", "ISO_8859_5", "EUC_JP",
+                               "EUC_CN", "EUC_JIS_2004", "MULE_INTERNAL"}) {
+    EXPECT_TRUE(detail::isSafeClientEncoding(encoding)) << encoding;
+    EXPECT_TRUE(checkParameter("client_encoding", encoding).allowed) << encoding;
+  }
+  for (const char* encoding : {"SJIS", "Shift_JIS", "SHIFT_JIS_2004", "MSKANJI", "WIN932",
+                               "BIG5", "WIN950", "GBK", "CP936", "WIN936", "GB18030", "UHC",
+                               "WIN949", "JOHAB", "nonsense", ""}) {
+    Verdict v = checkParameter("client_encoding", encoding);
+    EXPECT_EQ(v.refusal, Refusal::ForbiddenParameter) << encoding;
+    EXPECT_EQ(v.sqlstate, "42501") << encoding;
+  }
+  expectParameterRefused("SET client_encoding = 'SJIS'");
+  expectParameterRefused("SET NAMES 'GBK'");
+}
+
+TEST(ParameterRules, ProxyCacheSwitch) {
+  SetAction a = onlySet("SET pgro.cache = off");
+  EXPECT_EQ(a.name, "pgro.cache");
+  EXPECT_TRUE(a.proxy_only);
+  EXPECT_TRUE(onlySet("SET pgro.cache TO on").proxy_only);
+  expectParameterRefused("SET pgro.cache = maybe");
+}
+
+TEST(ParameterRules, UnsupportedSetForms) {
+  EXPECT_EQ(classify("SET TIME ZONE INTERVAL '-08:00' HOUR TO MINUTE").refusal,
+            Refusal::Unsupported);
+  EXPECT_EQ(classify("SET work_mem FROM CURRENT").refusal, Refusal::Unsupported);
+}
+
+TEST(ParameterRules, CheckParameterForStartupPackets) {
+  Verdict v = checkParameter("DateStyle", "ISO, MDY");
+  ASSERT_TRUE(v.allowed);
+  ASSERT_EQ(v.sets.size(), 1U);
+  EXPECT_EQ(v.sets[0].name, "datestyle");
+  EXPECT_EQ(v.sets[0].value, "ISO, MDY");
+  EXPECT_TRUE(checkParameter("TimeZone", "UTC").allowed);
+  EXPECT_TRUE(checkParameter("application_name", "psql").allowed);
+  EXPECT_TRUE(checkParameter("extra_float_digits", "3").allowed);
+  EXPECT_TRUE(checkParameter("search_path", "\"$user\", public").allowed);
+  EXPECT_TRUE(checkParameter("default_transaction_read_only", "on").allowed);
+  EXPECT_EQ(checkParameter("default_transaction_read_only", "off").refusal,
+            Refusal::ForbiddenParameter);
+  EXPECT_EQ(checkParameter("role", "postgres").refusal, Refusal::ForbiddenParameter);
+  EXPECT_EQ(checkParameter("session_authorization", "x").refusal, Refusal::ForbiddenParameter);
+  EXPECT_EQ(checkParameter("standard_conforming_strings", "off").refusal,
+            Refusal::ForbiddenParameter);
+  EXPECT_EQ(checkParameter("unknown_thing", "1").message,
+            "permission denied to set parameter \"unknown_thing\": it is not on pgro's "
+            "allowlist");
+  ClassifierOptions options;
+  options.extra_parameters = {"lc_messages"};
+  EXPECT_TRUE(checkParameter("lc_messages", "C", options).allowed);
+  options.extra_parameters = {"transaction_read_only"};
+  EXPECT_FALSE(checkParameter("transaction_read_only", "off", options).allowed)
+      << "overrides add parameters, they never relax a rule";
+}
+
+TEST(ParameterRules, PostgresBooleanSpellings) {
+  using detail::parsePgBool;
+  for (const char* t : {"t", "tr", "TRUE", "y", "yes", "on", "ON", "1"}) {
+    EXPECT_EQ(parsePgBool(t), std::optional<bool>(true)) << t;
+  }
+  for (const char* f : {"f", "false", "n", "no", "of", "off", "OFF", "0"}) {
+    EXPECT_EQ(parsePgBool(f), std::optional<bool>(false)) << f;
+  }
+  for (const char* bad : {"", "o", "onn", "truee", "2", " on", "yess"}) {
+    EXPECT_EQ(parsePgBool(bad), std::nullopt) << bad;
+  }
+}
+
+TEST(ParameterRules, QuoteIdentifier) {
+  EXPECT_EQ(detail::quoteIdentifier("public"), "public");
+  EXPECT_EQ(detail::quoteIdentifier("_a1"), "_a1");
+  EXPECT_EQ(detail::quoteIdentifier("My Schema"), "\"My Schema\"");
+  EXPECT_EQ(detail::quoteIdentifier("$user"), "\"$user\"");
+  EXPECT_EQ(detail::quoteIdentifier("a\"b"), "\"a\"\"b\"");
+  EXPECT_EQ(detail::quoteIdentifier(""), "\"\"");
+}
+
+}  // namespace
+}  // namespace pgro::policy

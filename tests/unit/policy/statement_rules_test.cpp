@@ -1,0 +1,287 @@
+// Layer 2: which statements pass, and the exact refusal each other kind gets.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "policy/classifier.hpp"
+
+namespace pgro::policy {
+namespace {
+
+::testing::AssertionResult allowed(const std::string& sql) {
+  Verdict v = classify(sql);
+  if (v.allowed) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "refused " << sql << ": " << v.sqlstate << " "
+                                       << v.message;
+}
+
+void expectWrite(const std::string& sql, const std::string& kind) {
+  Verdict v = classify(sql);
+  EXPECT_FALSE(v.allowed) << sql;
+  EXPECT_EQ(v.refusal, Refusal::Write) << sql << ": " << v.message;
+  EXPECT_EQ(v.sqlstate, "25006") << sql;
+  EXPECT_EQ(v.message, "Write operations are not permitted: " + kind +
+                           " statements are not allowed")
+      << sql;
+  EXPECT_TRUE(v.sets.empty()) << "a refused string reports no facts";
+}
+
+TEST(StatementRules, ReadsAreAllowed) {
+  EXPECT_TRUE(allowed("SELECT 1"));
+  EXPECT_TRUE(allowed("select * from t where id = 1 order by 1 limit 10 offset 5"));
+  EXPECT_TRUE(allowed("VALUES (1, 'a'), (2, 'b')"));
+  EXPECT_TRUE(allowed("TABLE t"));
+  EXPECT_TRUE(allowed("WITH x AS (SELECT 1 AS a) SELECT a FROM x"));
+  EXPECT_TRUE(allowed("WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r "
+                      "WHERE n < 10) SELECT * FROM r"));
+  EXPECT_TRUE(allowed("SELECT 1 UNION SELECT 2 INTERSECT SELECT 3 EXCEPT SELECT 4"));
+  EXPECT_TRUE(allowed("SHOW search_path"));
+  EXPECT_TRUE(allowed("SHOW ALL"));
+}
+
+TEST(StatementRules, EmptyStringAndCommentsAreAllowed) {
+  for (const char* sql : {"", "   ", "-- only a comment", "/* c */", ";", " ; ; "}) {
+    Verdict v = classify(sql);
+    EXPECT_TRUE(v.allowed) << sql;
+    EXPECT_EQ(v.statement_count, 0) << sql;
+    EXPECT_FALSE(v.cacheable) << sql;
+  }
+}
+
+TEST(StatementRules, DataModificationIsRefused) {
+  expectWrite("INSERT INTO t VALUES (1)", "INSERT");
+  expectWrite("UPDATE t SET a = 1", "UPDATE");
+  expectWrite("DELETE FROM t", "DELETE");
+  expectWrite("MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN DELETE", "MERGE");
+  expectWrite("TRUNCATE t", "TRUNCATE");
+  expectWrite("SELECT * INTO new_t FROM t", "SELECT INTO");
+  expectWrite("CREATE TABLE x (a int)", "CREATE TABLE");
+  expectWrite("CREATE TEMP TABLE x (a int)", "CREATE TEMP TABLE");
+  expectWrite("CREATE TABLE x AS SELECT 1", "CREATE TABLE AS");
+  expectWrite("CREATE MATERIALIZED VIEW m AS SELECT 1", "CREATE MATERIALIZED VIEW");
+  expectWrite("DROP TABLE t", "DROP TABLE");
+  expectWrite("DROP VIEW v", "DROP VIEW");
+  expectWrite("ALTER TABLE t ADD COLUMN b int", "ALTER TABLE");
+  expectWrite("CREATE INDEX ON t (a)", "CREATE INDEX");
+  expectWrite("CREATE VIEW v2 AS SELECT 1", "CREATE VIEW");
+  expectWrite("CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'select 1'", "CREATE FUNCTION");
+  expectWrite("GRANT SELECT ON t TO PUBLIC", "GRANT");
+  expectWrite("REVOKE SELECT ON t FROM PUBLIC", "REVOKE");
+  expectWrite("COMMENT ON TABLE t IS 'x'", "COMMENT ON TABLE");
+  expectWrite("SECURITY LABEL ON TABLE t IS 'x'", "SECURITY LABEL");
+  expectWrite("CREATE EXTENSION dblink", "CREATE EXTENSION");
+  expectWrite("CREATE SCHEMA s2", "CREATE SCHEMA");
+  expectWrite("CREATE ROLE r", "CREATE ROLE");
+  expectWrite("ALTER ROLE postgres PASSWORD 'x'", "ALTER ROLE");
+}
+
+TEST(StatementRules, MaintenanceAndSessionStateAreRefused) {
+  expectWrite("VACUUM", "VACUUM");
+  expectWrite("VACUUM FULL t", "VACUUM");
+  expectWrite("ANALYZE t", "ANALYZE");
+  expectWrite("CHECKPOINT", "CHECKPOINT");
+  expectWrite("DISCARD ALL", "DISCARD");
+  expectWrite("NOTIFY ch", "NOTIFY");
+  expectWrite("LISTEN ch", "LISTEN");
+  expectWrite("UNLISTEN *", "UNLISTEN");
+  expectWrite("DO $$ BEGIN PERFORM 1; END $$", "DO");
+  expectWrite("CALL p()", "CALL");
+  expectWrite("LOAD 'plpgsql'", "LOAD");
+  expectWrite("REINDEX TABLE t", "REINDEX");
+  expectWrite("CLUSTER t USING t_pkey", "CLUSTER");
+  expectWrite("REFRESH MATERIALIZED VIEW m", "REFRESH MATERIALIZED VIEW");
+  expectWrite("ALTER SYSTEM SET work_mem = '1GB'", "ALTER SYSTEM");
+  expectWrite("SET CONSTRAINTS ALL DEFERRED", "SET CONSTRAINTS");
+  expectWrite("PREPARE TRANSACTION 'x'", "PREPARE TRANSACTION");
+  expectWrite("COMMIT PREPARED 'x'", "COMMIT PREPARED");
+  expectWrite("ROLLBACK PREPARED 'x'", "ROLLBACK PREPARED");
+}
+
+TEST(StatementRules, WritesHiddenInsideReadsAreRefused) {
+  expectWrite("WITH x AS (INSERT INTO t VALUES (1) RETURNING *) SELECT * FROM x", "INSERT");
+  expectWrite("WITH a AS (SELECT 1), b AS (DELETE FROM t RETURNING 1) SELECT * FROM a",
+              "DELETE");
+  expectWrite("SELECT * FROM (WITH u AS (UPDATE t SET a = 1 RETURNING a) SELECT * FROM u) s",
+              "UPDATE");
+  expectWrite("SELECT 1 FROM t FOR UPDATE", "SELECT FOR UPDATE");
+  expectWrite("SELECT 1 FROM t FOR SHARE", "SELECT FOR SHARE");
+  expectWrite("SELECT 1 FROM t FOR NO KEY UPDATE SKIP LOCKED", "SELECT FOR NO KEY UPDATE");
+  expectWrite("SELECT 1 FROM t FOR KEY SHARE", "SELECT FOR KEY SHARE");
+  expectWrite("SELECT * FROM (SELECT * FROM t FOR UPDATE) s", "SELECT FOR UPDATE");
+  expectWrite("SELECT 1; INSERT INTO t VALUES (1)", "INSERT");
+  expectWrite("SELECT 1; SELECT 2; DROP TABLE t", "DROP TABLE");
+}
+
+TEST(StatementRules, ExplainOnlyOfAllowedQueries) {
+  EXPECT_TRUE(allowed("EXPLAIN SELECT * FROM t"));
+  EXPECT_TRUE(allowed("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT * FROM t"));
+  EXPECT_TRUE(allowed("EXPLAIN ANALYZE VALUES (1)"));
+  EXPECT_TRUE(allowed("EXPLAIN EXECUTE p(1)"));
+  expectWrite("EXPLAIN ANALYZE INSERT INTO t VALUES (1)", "INSERT");
+  expectWrite("EXPLAIN DELETE FROM t", "DELETE");
+  expectWrite("EXPLAIN ANALYZE CREATE TABLE x AS SELECT 1", "CREATE TABLE AS");
+  expectWrite("EXPLAIN ANALYZE WITH x AS (DELETE FROM t RETURNING 1) SELECT * FROM x",
+              "DELETE");
+  EXPECT_EQ(classify("EXPLAIN SELECT 1").kinds.has_explain, true);
+}
+
+TEST(StatementRules, TransactionControl) {
+  for (const char* sql :
+       {"BEGIN", "BEGIN READ ONLY", "START TRANSACTION ISOLATION LEVEL SERIALIZABLE, READ ONLY",
+        "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY, DEFERRABLE", "COMMIT", "END",
+        "ROLLBACK", "ABORT", "SAVEPOINT s", "RELEASE SAVEPOINT s", "ROLLBACK TO SAVEPOINT s",
+        "COMMIT AND CHAIN", "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+        "SET TRANSACTION SNAPSHOT '00000003-00000001-1'"}) {
+    EXPECT_TRUE(allowed(sql));
+  }
+  Verdict begin = classify("BEGIN ISOLATION LEVEL SERIALIZABLE");
+  EXPECT_TRUE(begin.kinds.begins_transaction);
+  EXPECT_TRUE(begin.kinds.has_transaction_control);
+  EXPECT_EQ(begin.kinds.isolation, "serializable");
+  Verdict commit = classify("COMMIT");
+  EXPECT_TRUE(commit.kinds.ends_transaction);
+  EXPECT_FALSE(commit.kinds.begins_transaction);
+  Verdict chain = classify("ROLLBACK AND CHAIN");
+  EXPECT_TRUE(chain.kinds.ends_transaction);
+  EXPECT_TRUE(chain.kinds.begins_transaction);
+  Verdict savepoint = classify("ROLLBACK TO SAVEPOINT a");
+  EXPECT_TRUE(savepoint.kinds.has_savepoint);
+  EXPECT_FALSE(savepoint.kinds.ends_transaction);
+}
+
+TEST(StatementRules, ReadWriteTransactionsAreRefused) {
+  for (const char* sql :
+       {"BEGIN READ WRITE", "START TRANSACTION READ WRITE",
+        "START TRANSACTION ISOLATION LEVEL SERIALIZABLE, READ WRITE",
+        "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE", "SET TRANSACTION READ WRITE",
+        "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE",
+        "SELECT 1; COMMIT; BEGIN READ WRITE"}) {
+    Verdict v = classify(sql);
+    EXPECT_FALSE(v.allowed) << sql;
+    EXPECT_EQ(v.refusal, Refusal::ForbiddenParameter) << sql;
+    EXPECT_EQ(v.sqlstate, "42501") << sql;
+    EXPECT_NE(v.message.find("READ WRITE"), std::string::npos) << v.message;
+  }
+}
+
+TEST(StatementRules, CursorsWithoutHold) {
+  Verdict declare = classify("DECLARE c CURSOR FOR SELECT * FROM t");
+  EXPECT_TRUE(declare.allowed);
+  EXPECT_TRUE(declare.kinds.declares_cursor);
+  EXPECT_TRUE(allowed("DECLARE c BINARY NO SCROLL CURSOR WITHOUT HOLD FOR SELECT 1"));
+  for (const char* sql : {"FETCH 10 FROM c", "FETCH ALL IN c", "MOVE NEXT IN c", "CLOSE c",
+                          "CLOSE ALL"}) {
+    Verdict v = classify(sql);
+    EXPECT_TRUE(v.allowed) << sql;
+    EXPECT_TRUE(v.kinds.uses_cursor) << sql;
+  }
+  Verdict hold = classify("DECLARE c CURSOR WITH HOLD FOR SELECT 1");
+  EXPECT_EQ(hold.refusal, Refusal::Unsupported);
+  EXPECT_EQ(hold.sqlstate, "0A000");
+  expectWrite("DECLARE c CURSOR FOR SELECT * FROM t FOR UPDATE", "SELECT FOR UPDATE");
+}
+
+TEST(StatementRules, LockOnlyInAccessShareMode) {
+  Verdict v = classify("LOCK TABLE public.t IN ACCESS SHARE MODE");
+  EXPECT_TRUE(v.allowed);
+  EXPECT_TRUE(v.kinds.has_lock);
+  expectWrite("LOCK TABLE t", "LOCK ... IN ACCESS EXCLUSIVE MODE");
+  expectWrite("LOCK t IN ROW EXCLUSIVE MODE", "LOCK ... IN ROW EXCLUSIVE MODE");
+  expectWrite("LOCK t IN SHARE MODE NOWAIT", "LOCK ... IN SHARE MODE");
+}
+
+TEST(StatementRules, PreparedStatements) {
+  Verdict v = classify("PREPARE q (int) AS SELECT * FROM t WHERE id = $1; EXECUTE q(1); "
+                       "DEALLOCATE q; DEALLOCATE ALL");
+  ASSERT_TRUE(v.allowed) << v.message;
+  ASSERT_EQ(v.kinds.prepares.size(), 1U);
+  EXPECT_EQ(v.kinds.prepares[0].name, "q");
+  EXPECT_EQ(v.kinds.prepares[0].sql, "PREPARE q (int) AS SELECT * FROM t WHERE id = $1");
+  EXPECT_EQ(v.kinds.executes, std::vector<std::string>{"q"});
+  EXPECT_EQ(v.kinds.deallocates, std::vector<std::string>{"q"});
+  EXPECT_TRUE(v.kinds.deallocates_all);
+  expectWrite("PREPARE w AS INSERT INTO t VALUES (1)", "INSERT");
+  expectWrite("PREPARE w AS WITH x AS (DELETE FROM t RETURNING 1) SELECT 1", "DELETE");
+  Verdict execute = classify("EXECUTE q(pg_terminate_backend(1))");
+  EXPECT_EQ(execute.refusal, Refusal::ForbiddenFunction);
+}
+
+TEST(StatementRules, CopyOnlyToStdout) {
+  for (const char* sql : {"COPY t TO STDOUT", "COPY public.t (id, name) TO stdout",
+                          "COPY (SELECT * FROM t) TO STDOUT WITH (FORMAT csv, HEADER)",
+                          "COPY t TO STDOUT (FORMAT binary)"}) {
+    Verdict v = classify(sql);
+    EXPECT_TRUE(v.allowed) << sql << ": " << v.message;
+    EXPECT_TRUE(v.kinds.has_copy_out) << sql;
+    EXPECT_FALSE(v.cacheable) << sql;
+  }
+  expectWrite("COPY t FROM STDIN", "COPY FROM");
+  expectWrite("COPY t FROM '/etc/passwd'", "COPY FROM");
+  expectWrite("COPY t FROM PROGRAM 'id'", "COPY FROM PROGRAM");
+  expectWrite("COPY t TO '/tmp/x'", "COPY TO FILE");
+  expectWrite("COPY (SELECT 1) TO PROGRAM 'sh -c id'", "COPY TO PROGRAM");
+  expectWrite("COPY (INSERT INTO t VALUES (1) RETURNING *) TO STDOUT", "INSERT");
+  expectWrite("COPY (DELETE FROM t RETURNING *) TO STDOUT", "DELETE");
+}
+
+TEST(StatementRules, ParseErrorsAreRefusedWithThePostgresMessage) {
+  Verdict v = classify("SELEC 1");
+  EXPECT_FALSE(v.allowed);
+  EXPECT_EQ(v.refusal, Refusal::ParseError);
+  EXPECT_EQ(v.sqlstate, "42601");
+  EXPECT_EQ(v.message, "syntax error at or near \"SELEC\"");
+  EXPECT_EQ(v.position, 1);
+  Verdict multi = classify("SELECT 1; SELECT FROM WHERE;");
+  EXPECT_EQ(multi.refusal, Refusal::ParseError);
+  Verdict zero = classify(std::string("SELECT 1\0; DROP TABLE t", 23));
+  EXPECT_EQ(zero.refusal, Refusal::ParseError);
+}
+
+TEST(StatementRules, SecretsAreRefused) {
+  for (const char* sql :
+       {"SELECT rolpassword FROM pg_authid", "SELECT * FROM pg_catalog.pg_authid",
+        "SELECT passwd FROM pg_shadow", "TABLE pg_shadow", "SELECT * FROM pg_user_mappings",
+        "SELECT * FROM pg_catalog.pg_user_mapping", "COPY pg_authid TO STDOUT",
+        "SELECT * FROM t WHERE EXISTS (SELECT 1 FROM \"pg_authid\")",
+        "SELECT * FROM U&\"pg_\\0061uthid\""}) {
+    Verdict v = classify(sql);
+    EXPECT_EQ(v.refusal, Refusal::SecretRead) << sql << ": " << v.message;
+    EXPECT_EQ(v.sqlstate, "42501");
+  }
+  EXPECT_TRUE(allowed("SELECT rolname, rolsuper FROM pg_roles"));
+  EXPECT_TRUE(allowed("SELECT usename, passwd FROM pg_user"));
+}
+
+TEST(StatementRules, TooDeepChainsAreRefusedNotCrashed) {
+  std::string chain = "SELECT 1";
+  for (int i = 0; i < 60'000; ++i) chain += "+1";
+  Verdict v = classify(chain);
+  EXPECT_EQ(v.refusal, Refusal::TooComplex);
+  EXPECT_EQ(v.sqlstate, "54001");
+  // Deep but within bounds: parsed on a helper thread with a bigger stack.
+  std::string deep = "SELECT 1";
+  for (int i = 0; i < 15'000; ++i) deep += "+1";
+  EXPECT_TRUE(classify(deep).allowed);
+  // Wide is not deep: a big IN list stays on the caller's thread and is allowed.
+  std::string wide = "SELECT * FROM t WHERE id IN (0";
+  for (int i = 1; i < 50'000; ++i) wide += "," + std::to_string(i);
+  wide += ")";
+  EXPECT_TRUE(classify(wide).allowed);
+  ClassifierOptions small;
+  small.max_query_bytes = 16;
+  EXPECT_EQ(classify("SELECT 1 + 2 + 3 + 4", small).refusal, Refusal::TooComplex);
+}
+
+TEST(StatementRules, RefusalNamesAreStable) {
+  EXPECT_EQ(refusalName(Refusal::None), "none");
+  EXPECT_EQ(refusalName(Refusal::Write), "write");
+  EXPECT_EQ(refusalName(Refusal::ForbiddenFunction), "forbidden_function");
+  EXPECT_EQ(refusalName(Refusal::ForbiddenParameter), "forbidden_parameter");
+  EXPECT_EQ(refusalName(Refusal::SecretRead), "secret_read");
+  EXPECT_EQ(refusalName(Refusal::ParseError), "parse_error");
+  EXPECT_EQ(refusalName(Refusal::Unsupported), "unsupported");
+  EXPECT_EQ(refusalName(Refusal::TooComplex), "too_complex");
+}
+
+}  // namespace
+}  // namespace pgro::policy
