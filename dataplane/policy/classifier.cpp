@@ -59,8 +59,8 @@ Verdict refused(detail::Denial denial, int statement_count = 0) {
 
 bool isCacheResetCall(const pg_query::FuncCall& call) {
   if (call.funcname_size() != 1 || !call.funcname(0).has_string() || call.args_size() != 0 ||
-      call.agg_order_size() != 0 || call.has_agg_filter() || call.has_over() ||
-      call.agg_star() || call.agg_distinct() || call.func_variadic()) {
+      call.agg_order_size() != 0 || call.has_agg_filter() || call.has_over() || call.agg_star() ||
+      call.agg_distinct() || call.func_variadic()) {
     return false;
   }
   const std::string name = detail::lowercase(call.funcname(0).string().sval());
@@ -72,12 +72,11 @@ bool isCacheReset(const pg_query::ParseResult& tree) {
   if (tree.stmts_size() != 1 || !tree.stmts(0).stmt().has_select_stmt()) return false;
   const pg_query::SelectStmt& select = tree.stmts(0).stmt().select_stmt();
   if (select.target_list_size() != 1 || select.from_clause_size() != 0 ||
-      select.has_where_clause() || select.group_clause_size() != 0 ||
-      select.has_having_clause() || select.window_clause_size() != 0 ||
-      select.values_lists_size() != 0 || select.sort_clause_size() != 0 ||
-      select.has_limit_count() || select.has_limit_offset() || select.has_with_clause() ||
-      select.distinct_clause_size() != 0 || select.has_larg() || select.has_into_clause() ||
-      select.locking_clause_size() != 0) {
+      select.has_where_clause() || select.group_clause_size() != 0 || select.has_having_clause() ||
+      select.window_clause_size() != 0 || select.values_lists_size() != 0 ||
+      select.sort_clause_size() != 0 || select.has_limit_count() || select.has_limit_offset() ||
+      select.has_with_clause() || select.distinct_clause_size() != 0 || select.has_larg() ||
+      select.has_into_clause() || select.locking_clause_size() != 0) {
     return false;
   }
   const pg_query::Node& target = select.target_list(0);
@@ -89,10 +88,10 @@ bool isCacheReset(const pg_query::ParseResult& tree) {
 void classifyText(const std::string& sql, const ClassifierOptions& options, Verdict& verdict) {
   PgQueryProtobufParseResult result = pg_query_parse_protobuf(sql.c_str());
   if (result.error != nullptr) {
-    verdict = refused(detail::Denial{Refusal::ParseError,
-                                     result.error->message != nullptr ? result.error->message
-                                                                      : "syntax error",
-                                     result.error->cursorpos});
+    verdict = refused(
+        detail::Denial{Refusal::ParseError,
+                       result.error->message != nullptr ? result.error->message : "syntax error",
+                       result.error->cursorpos});
     pg_query_free_protobuf_parse_result(result);
     return;
   }

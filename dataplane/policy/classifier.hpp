@@ -7,9 +7,10 @@
 // message the client must see) plus the facts the session and the result cache need.
 // checkParameter() applies the same SET rules to startup parameters and `options -c`.
 //
-// Where to add a rule: statement kinds in statement_rules.cpp, functions in the table at
-// the top of function_rules.cpp, parameters in the table of parameter_rules.cpp, relations
-// (secrets, monitoring views) in tree_rules.cpp.
+// Where to add a rule: statement kinds in statement_rules.cpp, functions in the table of
+// function_table.cpp, parameters in the table of parameter_rules.cpp, relations (secrets,
+// live system views) in tree_rules.cpp. Every rule has a unit test in tests/unit/policy and
+// attack strings in tests/security/refuse.sql.
 #pragma once
 
 #include <cstdint>
@@ -66,13 +67,13 @@ struct StatementKinds {
   // Isolation level requested by BEGIN/START/SET TRANSACTION, lowercased ("serializable",
   // "repeatable read", ...); empty when none was requested.
   std::string isolation;
-  bool has_set = false;       // SET/RESET/SET TRANSACTION/SET SESSION ..., set_config()
-  bool has_show = false;      // SHOW
-  bool has_explain = false;   // EXPLAIN (ANALYZE only of allowed queries)
-  bool has_lock = false;      // LOCK ... IN ACCESS SHARE MODE
-  bool has_copy_out = false;  // COPY ... TO STDOUT: the answer is a CopyOut stream
-  bool declares_cursor = false;  // DECLARE (without HOLD: lives until the transaction ends)
-  bool uses_cursor = false;      // FETCH, MOVE, CLOSE
+  bool has_set = false;                  // SET/RESET/SET TRANSACTION/SET SESSION ..., set_config()
+  bool has_show = false;                 // SHOW
+  bool has_explain = false;              // EXPLAIN (ANALYZE only of allowed queries)
+  bool has_lock = false;                 // LOCK ... IN ACCESS SHARE MODE
+  bool has_copy_out = false;             // COPY ... TO STDOUT: the answer is a CopyOut stream
+  bool declares_cursor = false;          // DECLARE (without HOLD: lives until the transaction ends)
+  bool uses_cursor = false;              // FETCH, MOVE, CLOSE
   std::vector<PreparedSql> prepares;     // PREPARE
   std::vector<std::string> executes;     // EXECUTE name
   std::vector<std::string> deallocates;  // DEALLOCATE name
@@ -147,7 +148,11 @@ struct ClassifierOptions {
   std::size_t max_query_bytes = 4U << 20;
 };
 
-// Classify one simple-Query string (or one Parse message's text).
+// Classify one simple-Query string (or one Parse message's text). Never throws on any
+// input except std::bad_alloc. Uses up to ~2 MB of the caller's stack; strings that could
+// nest deeper are parsed on a short-lived helper thread with a larger stack (see
+// parser_stack.hpp), and chains too deep to parse cheaply are refused (TooComplex).
+// With the extended protocol, apply `sets` when the statement is executed, not parsed.
 [[nodiscard]] Verdict classify(std::string_view sql, const ClassifierOptions& options = {});
 
 // The SET rules for one parameter given as name and raw value text (startup packet

@@ -31,8 +31,8 @@ FunctionCatalog::FunctionCatalog(const std::vector<FunctionInfo>& functions) {
       }
     }
     if (!merged) {
-      entries.push_back(Entry{std::move(schema), rank(info.volatility) == 2 ? 'v'
-                                                                             : info.volatility});
+      entries.push_back(
+          Entry{std::move(schema), rank(info.volatility) == 2 ? 'v' : info.volatility});
     }
   }
 }

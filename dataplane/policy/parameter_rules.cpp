@@ -114,16 +114,16 @@ std::string cleanEncodingName(std::string_view name) {
 // aliases 932/936/949/950): in those, the second byte of a character can be 0x5C ('\') or
 // other ASCII, so the server and a client could split a string literal differently.
 constexpr std::string_view kSafeEncodings[] = {
-    "abc",         "alt",         "euccn",       "eucjis2004",  "eucjp",       "euckr",
-    "euctw",       "iso88591",    "iso885910",   "iso885913",   "iso885914",   "iso885915",
-    "iso885916",   "iso88592",    "iso88593",    "iso88594",    "iso88595",    "iso88596",
-    "iso88597",    "iso88598",    "iso88599",    "koi8",        "koi8r",       "koi8u",
-    "latin1",      "latin10",     "latin2",      "latin3",      "latin4",      "latin5",
+    "abc",         "alt",         "euccn",       "eucjis2004",  "eucjp",        "euckr",
+    "euctw",       "iso88591",    "iso885910",   "iso885913",   "iso885914",    "iso885915",
+    "iso885916",   "iso88592",    "iso88593",    "iso88594",    "iso88595",     "iso88596",
+    "iso88597",    "iso88598",    "iso88599",    "koi8",        "koi8r",        "koi8u",
+    "latin1",      "latin10",     "latin2",      "latin3",      "latin4",       "latin5",
     "latin6",      "latin7",      "latin8",      "latin9",      "muleinternal", "sqlascii",
-    "tcvn",        "tcvn5712",    "unicode",     "utf8",        "vscii",       "win",
-    "win1250",     "win1251",     "win1252",     "win1253",     "win1254",     "win1255",
-    "win1256",     "win1257",     "win1258",     "win866",      "win874",      "windows1250",
-    "windows1251", "windows1252", "windows1253", "windows1254", "windows1255", "windows1256",
+    "tcvn",        "tcvn5712",    "unicode",     "utf8",        "vscii",        "win",
+    "win1250",     "win1251",     "win1252",     "win1253",     "win1254",      "win1255",
+    "win1256",     "win1257",     "win1258",     "win866",      "win874",       "windows1250",
+    "windows1251", "windows1252", "windows1253", "windows1254", "windows1255",  "windows1256",
     "windows1257", "windows1258", "windows866",  "windows874",
 };
 
@@ -231,6 +231,14 @@ SettingCheck checkSetting(std::string_view name, std::optional<std::string_view>
     result.denial = parameterDenial(lower, "it is not on pgro's allowlist");
     return result;
   }
+  // Measured on PostgreSQL 15 in a session started with default_transaction_read_only=on:
+  // `RESET transaction_read_only`, `SET transaction_read_only TO DEFAULT` and
+  // set_config('transaction_read_only', NULL, ...) make the transaction READ WRITE (its reset
+  // value is off), even inside an implicit transaction. Resetting *_read_only is refused.
+  if (!value.has_value() && rule->rule == ValueRule::MustBeTrue) {
+    result.denial = readWriteDenial(lower);
+    return result;
+  }
   if (value.has_value()) {
     switch (rule->rule) {
       case ValueRule::Any:
@@ -249,9 +257,10 @@ SettingCheck checkSetting(std::string_view name, std::optional<std::string_view>
         break;
       case ValueRule::ClientEncoding:
         if (!isSafeClientEncoding(*value)) {
-          result.denial = parameterDenial(
-              lower, "this encoding is not allowed (multi-byte characters may contain "
-                     "ASCII quote or backslash bytes, or the name is unknown)");
+          result.denial =
+              parameterDenial(lower,
+                              "this encoding is not allowed (multi-byte characters may contain "
+                              "ASCII quote or backslash bytes, or the name is unknown)");
           return result;
         }
         break;

@@ -109,9 +109,9 @@ bool runOnThread(std::size_t stack_bytes, const std::function<void()>& work) {
   constexpr std::size_t kPage = 64 * 1024;
   stack_bytes = (stack_bytes + kPage - 1) / kPage * kPage;
   pthread_t thread;
-  bool started = pthread_attr_setstacksize(&attr, stack_bytes) == 0 &&
-                 pthread_create(&thread, &attr, runWork,
-                                const_cast<std::function<void()>*>(&work)) == 0;
+  bool started =
+      pthread_attr_setstacksize(&attr, stack_bytes) == 0 &&
+      pthread_create(&thread, &attr, runWork, const_cast<std::function<void()>*>(&work)) == 0;
   pthread_attr_destroy(&attr);
   if (started) pthread_join(thread, nullptr);
   return started;

@@ -122,8 +122,7 @@ MaybeDenial checkVariableSet(const pg_query::VariableSetStmt& set, const Classif
     }
     case pg_query::VAR_SET_MULTI:
       if (name == "transaction") {
-        return checkTransactionModes(set.args(), /*session=*/false, /*record_local=*/true,
-                                     verdict);
+        return checkTransactionModes(set.args(), /*session=*/false, /*record_local=*/true, verdict);
       }
       if (name == "session characteristics") {
         return checkTransactionModes(set.args(), /*session=*/true, false, verdict);

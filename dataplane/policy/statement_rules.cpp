@@ -1,7 +1,9 @@
 #include "policy/statement_rules.hpp"
 
+#include <optional>
 #include <string>
 
+#include "policy/parameter_rules.hpp"
 #include "policy/set_statement.hpp"
 #include "policy/statement_kind.hpp"
 #include "policy/tree_rules.hpp"
@@ -18,8 +20,7 @@ constexpr int kAccessShareLock = 1;     // AccessShareLock in lockdefs.h
 const Message* nodeMessage(const pg_query::Node& node) {
   const google::protobuf::Reflection* reflection = node.GetReflection();
   const google::protobuf::OneofDescriptor* oneof = node.GetDescriptor()->oneof_decl(0);
-  const google::protobuf::FieldDescriptor* field =
-      reflection->GetOneofFieldDescriptor(node, oneof);
+  const google::protobuf::FieldDescriptor* field = reflection->GetOneofFieldDescriptor(node, oneof);
   if (field == nullptr) return nullptr;
   return &reflection->GetMessage(node, field);
 }
@@ -44,8 +45,8 @@ std::string_view lockModeName(int mode) {
 }
 
 std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t' ||
-                           text.front() == '\n' || text.front() == '\r')) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t' || text.front() == '\n' ||
+                           text.front() == '\r')) {
     text.remove_prefix(1);
   }
   while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\n' ||
@@ -62,6 +63,23 @@ std::string_view statementText(const pg_query::RawStmt& raw, std::string_view sq
   std::string_view rest = sql.substr(begin);
   if (raw.stmt_len() > 0) rest = rest.substr(0, static_cast<std::size_t>(raw.stmt_len()));
   return trim(rest);
+}
+
+// EXPLAIN ANALYZE runs the query; plain EXPLAIN only plans it.
+bool explainAnalyzes(const pg_query::ExplainStmt& explain) {
+  for (const pg_query::Node& option : explain.options()) {
+    if (!option.has_def_elem() || option.def_elem().defname() != "analyze") continue;
+    const pg_query::DefElem& def = option.def_elem();
+    if (!def.has_arg()) return true;  // EXPLAIN ANALYZE, EXPLAIN (ANALYZE)
+    // EXPLAIN (ANALYZE false|off|0): anything unclear counts as "runs".
+    if (def.arg().has_string()) {
+      const std::optional<bool> value = parsePgBool(def.arg().string().sval());
+      if (value.has_value() && !*value) continue;
+    }
+    if (def.arg().has_integer() && def.arg().integer().ival() == 0) continue;
+    return true;
+  }
+  return false;
 }
 
 MaybeDenial checkExplain(const pg_query::ExplainStmt& explain) {
@@ -89,8 +107,7 @@ MaybeDenial checkCopy(const pg_query::CopyStmt& copy) {
 }  // namespace
 
 MaybeDenial classifyStatement(const pg_query::RawStmt& raw, std::string_view sql,
-                              const ClassifierOptions& options, Verdict& verdict,
-                              bool& cacheable) {
+                              const ClassifierOptions& options, Verdict& verdict, bool& cacheable) {
   const pg_query::Node& node = raw.stmt();
   const Message* statement = nodeMessage(node);
   if (statement == nullptr) return unsupportedDenial("empty statement node");
@@ -162,6 +179,14 @@ MaybeDenial classifyStatement(const pg_query::RawStmt& raw, std::string_view sql
   FunctionFacts facts;
   denial = checkTree(*statement, options, tree_options, facts);
   if (denial.has_value()) return denial;
+  if (!facts.sets.empty()) {
+    // set_config() in a PREPARE or DECLARE body runs later (EXECUTE, FETCH), out of the
+    // session's sight: it could not track the setting it makes.
+    if (node.has_prepare_stmt() || node.has_declare_cursor_stmt()) {
+      return unsupportedDenial("set_config() inside PREPARE or DECLARE is not supported by pgro");
+    }
+    if (node.has_explain_stmt() && !explainAnalyzes(node.explain_stmt())) facts.sets.clear();
+  }
   if (!is_select || facts.uncacheable || !facts.sets.empty()) cacheable = false;
   if (!facts.sets.empty()) kinds.has_set = true;
   for (SetAction& action : facts.sets) verdict.sets.push_back(std::move(action));

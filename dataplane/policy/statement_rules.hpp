@@ -13,7 +13,6 @@ namespace pgro::policy::detail {
 // statement's facts to `verdict` (sets, kinds); `cacheable` is set false when the statement
 // must not be cached.
 MaybeDenial classifyStatement(const pg_query::RawStmt& raw, std::string_view sql,
-                              const ClassifierOptions& options, Verdict& verdict,
-                              bool& cacheable);
+                              const ClassifierOptions& options, Verdict& verdict, bool& cacheable);
 
 }  // namespace pgro::policy::detail

@@ -40,6 +40,25 @@ constexpr std::array<std::string_view, 13> kLiveRelations = {
     "pg_sequences",
 };
 
+// Date/time input words that PostgreSQL turns into the current time when the constant is
+// read as a date or timestamp ('now'::timestamptz, ts > 'today', 'tomorrow 10:00').
+bool mentionsCurrentTime(std::string_view text) {
+  std::string word;
+  auto isTimeWord = [](const std::string& w) {
+    return w == "now" || w == "today" || w == "tomorrow" || w == "yesterday";
+  };
+  for (char c : text) {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
+      word.push_back(static_cast<char>(c | 0x20));
+      if (word.size() > 9) word = "x";  // longer than any time word: keep scanning cheaply
+    } else {
+      if (isTimeWord(word)) return true;
+      word.clear();
+    }
+  }
+  return isTimeWord(word);
+}
+
 template <typename T>
 const T& as(const Message& message) {
   return static_cast<const T&>(message);
@@ -103,6 +122,13 @@ class RuleVisitor final : public TreeVisitor {
       case NodeKind::RangeTableSample:
         if (!as<pg_query::RangeTableSample>(message).has_repeatable()) facts_.uncacheable = true;
         return true;
+      case NodeKind::AConst: {
+        const auto& constant = as<pg_query::A_Const>(message);
+        if (constant.has_sval() && mentionsCurrentTime(constant.sval().sval())) {
+          facts_.uncacheable = true;
+        }
+        return false;  // a constant has no children worth walking
+      }
       case NodeKind::Other:
         return true;
     }

@@ -31,6 +31,7 @@ NodeKind kindOf(const Descriptor* descriptor) {
   if (name == "A_Indirection") return NodeKind::AIndirection;
   if (name == "SQLValueFunction") return NodeKind::SQLValueFunction;
   if (name == "RangeTableSample") return NodeKind::RangeTableSample;
+  if (name == "A_Const") return NodeKind::AConst;
   if (name != "RawStmt" && name.ends_with("Stmt")) return NodeKind::Statement;
   return NodeKind::Other;
 }

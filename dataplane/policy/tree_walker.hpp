@@ -23,6 +23,7 @@ enum class NodeKind : std::uint8_t {
   AIndirection,
   SQLValueFunction,
   RangeTableSample,
+  AConst,
 };
 
 class TreeVisitor {

@@ -7,7 +7,7 @@
 //    the client byte for byte and returns the connection to the pool at ReadyForQuery 'I'
 //    (transaction pooling) when nothing is pending.
 // Replies pgro produces itself while server replies are still pending are queued behind them
-// (ReplySlot), so the client sees answers in the order it asked.
+// (Pending), so the client sees answers in the order it asked.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 
 #include "policy/classifier.hpp"
 #include "protocol/framing.hpp"
@@ -60,13 +61,19 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     SkipUntilSync,   // an extended-protocol error: discard messages until Sync
     Closing,         // FATAL sent or peer gone; no further input is processed
   };
-  // A reply the client is owed, in order: the server's (up to its ReadyForQuery) or one pgro
-  // makes itself; `ready` adds a ReadyForQuery with the status current at emission time.
-  struct ReplySlot {
-    bool from_server = true;
-    std::string bytes;
-    bool ready = false;
-    bool swallow = false;  // server slot whose ReadyForQuery pgro replaces with its own
+  // What the client is owed, in order: one entry per forwarded message the server answers,
+  // and the replies pgro makes itself. The pump matches server replies to the front entry.
+  struct Pending {
+    enum class Kind : uint8_t {
+      Forward,  // a client message: its replies go to the client
+      Swallow,  // a message pgro injected: its replies (but errors) are not forwarded
+      Local,    // a reply pgro made: sent when it reaches the front
+    };
+    Kind kind = Kind::Forward;
+    char message = 0;    // the frontend message answered: 'Q','P','B','D','E','C','S'
+    bool ready = false;  // Local: append ReadyForQuery with the status current at emission
+    std::string bytes;   // Local: the reply. Parse: the statement key (to forget on error)
+    std::string statement;  // Parse: the client's statement name
   };
 
   asio::awaitable<void> run(std::shared_ptr<ClientSession> self);
@@ -86,10 +93,16 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void protocolViolation(const std::string& message);
   asio::awaitable<bool> ensureServer();
   asio::awaitable<bool> syncParameters();
-  void forwardToServer(std::string_view raw, bool sync_point);
+  void forwardToServer(std::string_view raw, char type);
+  void injectToServer(std::string bytes, char type);
   void replyLocal(std::string bytes, bool ready);
+  // Named prepared statements under transaction pooling (PgBouncer 1.21's approach).
+  void handleNamedParse(std::string_view statement, std::string_view query,
+                        std::string_view param_types);
+  const std::string* serverStatementFor(std::string_view client_statement);
+  void onServerError();
   asio::awaitable<void> flushToServer();
-  void emitLocalSlots();
+  void emitLocalReplies();
   void refuse(const protocol::PgError& error, bool extended);
   // Server side (session_server.cpp).
   asio::awaitable<void> serverPump(std::shared_ptr<ClientSession> self,
@@ -123,10 +136,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool registered_ = false;
 
   upstream::ServerConnectionPtr server_;
-  int pending_syncs_ = 0;   // Query/Sync sent upstream whose ReadyForQuery is still due
+  std::deque<Pending> pending_;
+  int pending_syncs_ = 0;   // Query/Sync entries in pending_ (their ReadyForQuery is due)
   bool unsynced_ = false;   // extended-protocol messages sent upstream since the last Sync
   char tx_status_ = 'I';    // from the last ReadyForQuery
-  std::deque<ReplySlot> slots_;
+  // The client's named statements: name -> key (query text + '\0' + parameter types).
+  std::unordered_map<std::string, std::string> statements_;
   std::string server_batch_;  // client messages for the server, written at the end of a batch
   protocol::PgError last_error_;  // why ensureServer() failed
   bool client_gone_ = false;      // clientLoop ended while a server was attached

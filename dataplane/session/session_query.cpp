@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "protocol/message_reader.hpp"
+#include "protocol/message_writer.hpp"
 #include "protocol/sqlstate.hpp"
 #include "session/client_session.hpp"
 #include "session/session_parameters.hpp"
@@ -105,32 +106,46 @@ asio::awaitable<void> ClientSession::flushToServer() {
   if (to_server_.queued() > kBackpressureHigh) co_await to_server_.waitBelow(kBackpressureLow);
 }
 
-void ClientSession::forwardToServer(std::string_view raw, bool sync_point) {
+void ClientSession::forwardToServer(std::string_view raw, char type) {
   server_batch_.append(raw);
-  if (sync_point) {
+  if (type == 'H') {  // Flush: answered by nothing
+    unsynced_ = true;
+    return;
+  }
+  pending_.push_back({.kind = Pending::Kind::Forward, .message = type});
+  if (type == 'Q' || type == 'S') {
     ++pending_syncs_;
     unsynced_ = false;
-    slots_.push_back({});
+  } else {
+    unsynced_ = true;
+  }
+}
+
+void ClientSession::injectToServer(std::string bytes, char type) {
+  server_batch_.append(bytes);
+  pending_.push_back({.kind = Pending::Kind::Swallow, .message = type});
+  if (type == 'S') {
+    ++pending_syncs_;
   } else {
     unsynced_ = true;
   }
 }
 
 void ClientSession::replyLocal(std::string bytes, bool ready) {
-  if (slots_.empty()) {
+  if (pending_.empty()) {
     if (ready) protocol::appendReadyForQuery(bytes, tx_status_);
     to_client_.appendOwned(std::move(bytes));
     return;
   }
-  slots_.push_back({.from_server = false, .bytes = std::move(bytes), .ready = ready});
+  pending_.push_back({.kind = Pending::Kind::Local, .ready = ready, .bytes = std::move(bytes)});
 }
 
-void ClientSession::emitLocalSlots() {
-  while (!slots_.empty() && !slots_.front().from_server) {
-    auto slot = std::move(slots_.front());
-    slots_.pop_front();
-    if (slot.ready) protocol::appendReadyForQuery(slot.bytes, tx_status_);
-    to_client_.appendOwned(std::move(slot.bytes));
+void ClientSession::emitLocalReplies() {
+  while (!pending_.empty() && pending_.front().kind == Pending::Kind::Local) {
+    auto entry = std::move(pending_.front());
+    pending_.pop_front();
+    if (entry.ready) protocol::appendReadyForQuery(entry.bytes, tx_status_);
+    to_client_.appendOwned(std::move(entry.bytes));
   }
 }
 
@@ -144,8 +159,7 @@ void ClientSession::refuse(const protocol::PgError& error, bool extended) {
     if (server_ != nullptr && unsynced_) {
       std::string sync;
       protocol::appendSync(sync);
-      forwardToServer(sync, true);
-      slots_.back().swallow = true;
+      injectToServer(std::move(sync), 'S');
     }
     replyLocal(std::move(out), false);
     state_ = State::SkipUntilSync;
@@ -171,13 +185,14 @@ void ClientSession::handleMessage(char type, std::string_view body, std::string_
         return;
       }
       ctx_->counters.queries_forwarded.fetch_add(1, std::memory_order_relaxed);
-      forwardToServer(raw, true);
+      forwardToServer(raw, 'Q');
       return;
     }
     case 'P': {  // Parse
       protocol::MessageReader reader(body);
-      (void)reader.cstring();  // statement name
+      const std::string_view statement = reader.cstring();
       const std::string_view sql = reader.cstring();
+      const std::string_view param_types = reader.rest();
       if (!reader.ok()) {
         protocolViolation("invalid Parse message");
         return;
@@ -187,27 +202,80 @@ void ClientSession::handleMessage(char type, std::string_view body, std::string_
         refuse(last_error_, true);
         return;
       }
-      forwardToServer(raw, false);
+      if (statement.empty()) {
+        forwardToServer(raw, 'P');
+      } else {
+        handleNamedParse(statement, sql, param_types);
+      }
       return;
     }
-    case 'B':  // Bind
-    case 'D':  // Describe
+    case 'B':    // Bind
+    case 'D':    // Describe
+    case 'C': {  // Close
+      if (!server_ready) {
+        refuse(last_error_, true);
+        return;
+      }
+      protocol::MessageReader reader(body);
+      std::string_view portal;
+      char target = 'S';
+      if (type == 'B') {
+        portal = reader.cstring();
+      } else {
+        target = reader.byte();
+      }
+      const std::string_view statement = reader.cstring();
+      const std::string_view rest = reader.rest();
+      if (!reader.ok() || (target != 'S' && target != 'P')) {
+        protocolViolation("invalid Bind, Describe or Close message");
+        return;
+      }
+      if (target == 'P' || statement.empty()) {
+        forwardToServer(raw, type);
+        return;
+      }
+      if (type == 'C') {
+        // The server-side statement stays (other clients may share it); the client's name goes.
+        statements_.erase(std::string(statement));
+        std::string out;
+        protocol::MessageWriter(out).begin('3').finish();  // CloseComplete
+        replyLocal(std::move(out), false);
+        return;
+      }
+      const std::string* server_name = serverStatementFor(statement);
+      if (server_name == nullptr) {
+        refuse({.sqlstate = "26000",
+                .message = "prepared statement \"" + std::string(statement) + "\" does not exist"},
+               true);
+        return;
+      }
+      std::string out;
+      protocol::MessageWriter w(out);
+      w.begin(type);
+      if (type == 'B') {
+        w.cstring(portal);
+      } else {
+        w.byte(target);
+      }
+      w.cstring(*server_name).bytes(rest).finish();
+      forwardToServer(out, type);
+      return;
+    }
     case 'E':  // Execute
-    case 'C':  // Close
     case 'H':  // Flush
       if (!server_ready) {
         refuse(last_error_, true);
         return;
       }
       if (type == 'E') ctx_->counters.queries_forwarded.fetch_add(1, std::memory_order_relaxed);
-      forwardToServer(raw, false);
+      forwardToServer(raw, type);
       return;
     case 'S':  // Sync
       if (state_ == State::SkipUntilSync) {
         state_ = State::Ready;
         replyLocal({}, true);
       } else if (server_ != nullptr) {
-        forwardToServer(raw, true);
+        forwardToServer(raw, 'S');
       } else {
         replyLocal({}, true);
       }
@@ -229,6 +297,56 @@ void ClientSession::handleMessage(char type, std::string_view body, std::string_
                         std::to_string(static_cast<unsigned char>(type)));
       return;
   }
+}
+
+void ClientSession::handleNamedParse(std::string_view statement, std::string_view query,
+                                     std::string_view param_types) {
+  std::string name(statement);
+  if (statements_.count(name) != 0) {
+    refuse({.sqlstate = "42P05",
+            .message = "prepared statement \"" + name + "\" already exists"},
+           true);
+    return;
+  }
+  std::string key(query);
+  key.push_back('\0');
+  key.append(param_types);
+  if (server_->preparedName(key) != nullptr) {
+    // Already prepared on this server connection (by this or another client).
+    statements_.emplace(std::move(name), std::move(key));
+    std::string out;
+    protocol::MessageWriter(out).begin('1').finish();  // ParseComplete
+    replyLocal(std::move(out), false);
+    return;
+  }
+  const std::string& server_name = server_->addPrepared(key);
+  std::string out;
+  protocol::MessageWriter(out).begin('P').cstring(server_name).cstring(query).bytes(param_types).finish();
+  forwardToServer(out, 'P');
+  pending_.back().bytes = key;
+  pending_.back().statement = name;
+  statements_.emplace(std::move(name), std::move(key));
+}
+
+const std::string* ClientSession::serverStatementFor(std::string_view client_statement) {
+  auto it = statements_.find(std::string(client_statement));
+  if (it == statements_.end()) return nullptr;
+  const std::string& key = it->second;
+  if (const std::string* name = server_->preparedName(key)) return name;
+  // Prepared on another server connection: prepare it here first; the client does not
+  // expect that ParseComplete, so it is swallowed.
+  const std::string& name = server_->addPrepared(key);
+  const auto nul = key.find('\0');
+  std::string out;
+  protocol::MessageWriter(out)
+      .begin('P')
+      .cstring(name)
+      .cstring(std::string_view(key).substr(0, nul))
+      .bytes(std::string_view(key).substr(nul + 1))
+      .finish();
+  injectToServer(std::move(out), 'P');
+  pending_.back().bytes = key;
+  return &name;
 }
 
 void ClientSession::protocolViolation(const std::string& message) {

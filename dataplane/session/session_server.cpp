@@ -30,15 +30,28 @@ constexpr uint32_t kMaxServerMessage = 1u << 30;
 
 thread_local char t_server_chunk[kReadChunk];
 
-// Messages pgro must look at; every other message is forwarded without being buffered whole.
-bool mustInspect(char type) {
-  switch (type) {
-    case 'Z':  // ReadyForQuery
-    case 'S':  // ParameterStatus
-    case 'E':  // ErrorResponse
-    case 'G':  // CopyInResponse
-    case 'W':  // CopyBothResponse
-      return true;
+// DataRow and CopyData carry the bulk of a result and may be large: they stream through
+// without being buffered whole. Every other message is small and looked at whole (it may
+// end the reply to a frontend message, or be one pgro acts on).
+bool streams(char type) { return type == 'D' || type == 'd'; }
+
+// Whether backend message `type` is the last reply to frontend message `message`
+// (PostgreSQL docs 55.2.3, "Extended Query").
+bool endsReply(char message, char type) {
+  switch (message) {
+    case 'Q':
+    case 'S':
+      return type == 'Z';
+    case 'P':
+      return type == '1';
+    case 'B':
+      return type == '2';
+    case 'C':
+      return type == '3';
+    case 'D':
+      return type == 'T' || type == 'n';
+    case 'E':
+      return type == 'C' || type == 'I' || type == 's';
     default:
       return false;
   }
@@ -168,7 +181,7 @@ asio::awaitable<void> ClientSession::serverPump(std::shared_ptr<ClientSession> s
         co_return;
       }
       const std::size_t total = std::size_t{len} + 1;
-      if (!mustInspect(type)) {
+      if (streams(type)) {
         passthrough = total;
         continue;
       }
@@ -234,21 +247,7 @@ asio::awaitable<void> ClientSession::serverPump(std::shared_ptr<ClientSession> s
 bool ClientSession::handleServerMessage(char type, std::string_view body, std::string_view raw) {
   protocol::MessageReader r(body);
   switch (type) {
-    case 'Z': {
-      const char status = r.byte();
-      if (!r.ok()) break;
-      tx_status_ = status;
-      if (pending_syncs_ > 0) --pending_syncs_;
-      bool swallow = false;
-      if (!slots_.empty() && slots_.front().from_server) {
-        swallow = slots_.front().swallow;
-        slots_.pop_front();
-      }
-      if (!swallow) to_client_.append(raw);
-      emitLocalSlots();
-      return true;
-    }
-    case 'S': {
+    case 'S': {  // ParameterStatus: asynchronous, never ends a reply
       const std::string name(r.cstring());
       std::string value(r.cstring());
       if (!r.ok()) break;
@@ -263,21 +262,16 @@ bool ClientSession::handleServerMessage(char type, std::string_view body, std::s
         return false;
       }
       server_->setParameter(name, value);
-      if (client_params_.count(name) || name == "application_name") {
-        client_params_[name] = std::move(value);
-      }
+      if (isSyncableParameter(name)) client_params_[name] = std::move(value);
       to_client_.append(raw);
       return true;
     }
-    case 'E':
-      if (swallow_next_error_) {
-        swallow_next_error_ = false;
-        return true;
-      }
+    case 'N':  // NoticeResponse, NotificationResponse: asynchronous
+    case 'A':
       to_client_.append(raw);
       return true;
-    case 'G':  // CopyInResponse
-    case 'W': {
+    case 'G':    // CopyInResponse
+    case 'W': {  // CopyBothResponse
       // COPY FROM STDIN (or replication COPY BOTH) is never allowed: abort it upstream and
       // tell the client. The server answers the CopyFail with an error we do not forward.
       std::string fail;
@@ -293,14 +287,51 @@ bool ClientSession::handleServerMessage(char type, std::string_view body, std::s
     default:
       break;
   }
-  to_client_.append(raw);
+  if (pending_.empty()) {
+    // Nothing asked: an unsolicited message (a FATAL before the server closes). Forward it.
+    to_client_.append(raw);
+    return true;
+  }
+  Pending& front = pending_.front();
+  if (type == 'E') {
+    if (swallow_next_error_) {
+      swallow_next_error_ = false;
+    } else {
+      to_client_.append(raw);
+    }
+    onServerError();
+    return true;
+  }
+  if (front.kind != Pending::Kind::Swallow) to_client_.append(raw);
+  if (!endsReply(front.message, type)) return true;
+  if (type == 'Z') {
+    tx_status_ = r.byte();
+    --pending_syncs_;
+  }
+  pending_.pop_front();
+  emitLocalReplies();
   return true;
 }
 
+void ClientSession::onServerError() {
+  Pending& front = pending_.front();
+  if (front.message == 'Q') return;  // a simple Query still ends with ReadyForQuery
+  if (front.message == 'S') return;  // an error at Sync (e.g. commit failure) precedes 'Z'
+  // Extended protocol: the server discards messages until Sync, so nothing before the next
+  // Sync will be answered. A failed Parse left no statement behind.
+  while (!pending_.empty() && pending_.front().message != 'S') {
+    Pending& p = pending_.front();
+    if (p.message == 'P' && !p.bytes.empty()) {
+      server_->forgetPrepared(p.bytes);
+      if (!p.statement.empty()) statements_.erase(p.statement);
+    }
+    pending_.pop_front();
+  }
+}
+
 bool ClientSession::releasable() const {
-  return ctx_->config->pool_mode == config::PoolMode::Transaction && pending_syncs_ == 0 &&
-         !unsynced_ && tx_status_ == 'I' && server_batch_.empty() && to_server_.idle() &&
-         slots_.empty();
+  return ctx_->config->pool_mode == config::PoolMode::Transaction && pending_.empty() &&
+         !unsynced_ && tx_status_ == 'I' && server_batch_.empty() && to_server_.idle();
 }
 
 void ClientSession::detachServer(bool reusable) {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <variant>
 
 #include "protocol/messages.hpp"
@@ -62,6 +63,17 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
   // Parameters pgro SET on this connection that the server does not report.
   std::map<std::string, std::string>& appliedSettings() { return applied_; }
 
+  // Named statements pgro prepared on this connection, by key (query text + parameter types)
+  // -> server-side name. Clients' statement names are mapped onto these (transaction pooling).
+  const std::string* preparedName(const std::string& key) const {
+    auto it = prepared_.find(key);
+    return it == prepared_.end() ? nullptr : &it->second;
+  }
+  const std::string& addPrepared(const std::string& key) {
+    return prepared_.emplace(key, "pgro_" + std::to_string(++prepared_counter_)).first->second;
+  }
+  void forgetPrepared(const std::string& key) { prepared_.erase(key); }
+
   int32_t backendPid() const { return backend_pid_; }
   int32_t backendKey() const { return backend_key_; }
 
@@ -89,6 +101,8 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
   std::string in_;
   std::map<std::string, std::string> parameters_;
   std::map<std::string, std::string> applied_;
+  std::unordered_map<std::string, std::string> prepared_;
+  uint64_t prepared_counter_ = 0;
   int32_t backend_pid_ = 0;
   int32_t backend_key_ = 0;
   bool broken_ = false;

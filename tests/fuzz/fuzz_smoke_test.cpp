@@ -51,8 +51,7 @@ TEST(FuzzSmoke, OracleSeesTheWritesOfTheCorpus) {
   EXPECT_GT(flagged, 50);
   EXPECT_EQ(testing::findWriteNode("SELECT pg_catalog.PG_READ_FILE('x')").violation,
             "call of pg_read_file");
-  EXPECT_EQ(testing::findWriteNode("SELECT 'pg_read_file', \"InsertStmt\" FROM t").violation,
-            "");
+  EXPECT_EQ(testing::findWriteNode("SELECT 'pg_read_file', \"InsertStmt\" FROM t").violation, "");
 }
 
 TEST(FuzzSmoke, CorpusEntriesHoldTheProperty) {
@@ -63,18 +62,51 @@ TEST(FuzzSmoke, SeededMutationsHoldTheProperty) {
   const std::vector<std::string> texts = corpusTexts();
   ASSERT_FALSE(texts.empty());
   static constexpr std::array<const char*, 40> kTokens = {
-      ";",       "(",          ")",         "'",           "\"",        "$$",
-      "--",      "/*",         "*/",        " INSERT INTO t VALUES (1)", " SELECT ",
-      " INTO x", " FOR UPDATE", " WITH d AS (DELETE FROM t RETURNING 1) ", " RETURNING *",
-      " pg_read_file('/x')",   " lo_import('/x')", " nextval('s')", " set_config('role','x',false)",
-      ".pg_read_file",         " FROM pg_authid", " UNION SELECT ", " LATERAL ", " E'\\''",
-      " U&\"pg_\\0061uthid\"", " COPY t TO '/f'", " EXPLAIN ANALYZE ", " PREPARE p AS ",
-      " DECLARE c CURSOR FOR ", " BEGIN READ WRITE", " SET transaction_read_only = off",
-      " ::regclass",           " CASE WHEN ", " END", " ORDER BY ", " LIMIT ", ",", "*",
-      " DO $x$ BEGIN END $x$", " CALL p()",
+      ";",
+      "(",
+      ")",
+      "'",
+      "\"",
+      "$$",
+      "--",
+      "/*",
+      "*/",
+      " INSERT INTO t VALUES (1)",
+      " SELECT ",
+      " INTO x",
+      " FOR UPDATE",
+      " WITH d AS (DELETE FROM t RETURNING 1) ",
+      " RETURNING *",
+      " pg_read_file('/x')",
+      " lo_import('/x')",
+      " nextval('s')",
+      " set_config('role','x',false)",
+      ".pg_read_file",
+      " FROM pg_authid",
+      " UNION SELECT ",
+      " LATERAL ",
+      " E'\\''",
+      " U&\"pg_\\0061uthid\"",
+      " COPY t TO '/f'",
+      " EXPLAIN ANALYZE ",
+      " PREPARE p AS ",
+      " DECLARE c CURSOR FOR ",
+      " BEGIN READ WRITE",
+      " SET transaction_read_only = off",
+      " ::regclass",
+      " CASE WHEN ",
+      " END",
+      " ORDER BY ",
+      " LIMIT ",
+      ",",
+      "*",
+      " DO $x$ BEGIN END $x$",
+      " CALL p()",
   };
   std::mt19937 rng(20240501);  // fixed seed: reproducible
-  auto pick = [&](std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng); };
+  auto pick = [&](std::size_t n) {
+    return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng);
+  };
   constexpr int kMutations = 10000;
   int allowed = 0;
   for (int i = 0; i < kMutations; ++i) {

@@ -11,18 +11,34 @@ namespace pgro::testing {
 namespace {
 
 constexpr std::array<std::string_view, 14> kReadOnlyStatements = {
-    "RawStmt",     "SelectStmt",      "VariableSetStmt", "VariableShowStmt", "TransactionStmt",
-    "ExplainStmt", "DeclareCursorStmt", "FetchStmt",     "ClosePortalStmt",  "LockStmt",
-    "PrepareStmt", "ExecuteStmt",     "DeallocateStmt",  "CopyStmt",
+    "RawStmt",     "SelectStmt",        "VariableSetStmt", "VariableShowStmt", "TransactionStmt",
+    "ExplainStmt", "DeclareCursorStmt", "FetchStmt",       "ClosePortalStmt",  "LockStmt",
+    "PrepareStmt", "ExecuteStmt",       "DeallocateStmt",  "CopyStmt",
 };
 
 constexpr std::array<std::string_view, 22> kSideEffectFunctions = {
-    "pg_terminate_backend", "pg_cancel_backend", "pg_reload_conf",  "pg_read_file",
-    "pg_read_binary_file",  "pg_ls_dir",         "pg_stat_file",    "lo_import",
-    "lo_export",            "lo_unlink",         "lo_create",       "pg_notify",
-    "txid_current",         "nextval",           "setval",          "pg_advisory_lock",
-    "dblink",               "dblink_exec",       "query_to_xml",    "pg_switch_wal",
-    "pg_promote",           "pg_stat_reset",
+    "pg_terminate_backend",
+    "pg_cancel_backend",
+    "pg_reload_conf",
+    "pg_read_file",
+    "pg_read_binary_file",
+    "pg_ls_dir",
+    "pg_stat_file",
+    "lo_import",
+    "lo_export",
+    "lo_unlink",
+    "lo_create",
+    "pg_notify",
+    "txid_current",
+    "nextval",
+    "setval",
+    "pg_advisory_lock",
+    "dblink",
+    "dblink_exec",
+    "query_to_xml",
+    "pg_switch_wal",
+    "pg_promote",
+    "pg_stat_reset",
 };
 
 template <std::size_t N>
@@ -64,17 +80,28 @@ class JsonScan {
       if (c == '\\' && pos_ < json_.size()) {
         char e = json_[pos_++];
         switch (e) {
-          case 'n': out.push_back('\n'); break;
-          case 't': out.push_back('\t'); break;
-          case 'r': out.push_back('\r'); break;
-          case 'b': out.push_back('\b'); break;
-          case 'f': out.push_back('\f'); break;
+          case 'n':
+            out.push_back('\n');
+            break;
+          case 't':
+            out.push_back('\t');
+            break;
+          case 'r':
+            out.push_back('\r');
+            break;
+          case 'b':
+            out.push_back('\b');
+            break;
+          case 'f':
+            out.push_back('\f');
+            break;
           case 'u': {
             unsigned code = 0;
             for (int i = 0; i < 4 && pos_ < json_.size(); ++i) {
-              code = code * 16 + static_cast<unsigned>(std::isdigit(json_[pos_])
-                                                           ? json_[pos_] - '0'
-                                                           : (std::tolower(json_[pos_]) - 'a' + 10));
+              code =
+                  code * 16 + static_cast<unsigned>(std::isdigit(json_[pos_])
+                                                        ? json_[pos_] - '0'
+                                                        : (std::tolower(json_[pos_]) - 'a' + 10));
               ++pos_;
             }
             if (code < 0x80) {
@@ -89,7 +116,9 @@ class JsonScan {
             }
             break;
           }
-          default: out.push_back(e); break;
+          default:
+            out.push_back(e);
+            break;
         }
       } else {
         out.push_back(c);
@@ -139,8 +168,8 @@ class JsonScan {
   void onLiteral(std::string_view literal) {
     const std::string_view key = currentKey();
     if ((key == "is_from" || key == "is_program") && literal == "true") flag("COPY FROM/PROGRAM");
-    if (key == "mode" && inside("LockStmt") && literal != "1") flag("LOCK mode " +
-                                                                   std::string(literal));
+    if (key == "mode" && inside("LockStmt") && literal != "1")
+      flag("LOCK mode " + std::string(literal));
   }
 
   void value() {

@@ -731,6 +731,22 @@ set DEFAULT_TRANSACTION_READ_ONLY = 'OF'
 -- ----
 SET "default_transaction_read_only" = off
 -- ----
+--# Measured on PostgreSQL 15 with default_transaction_read_only=on: each of the next five
+--# makes the (implicit or explicit) transaction READ WRITE.
+RESET transaction_read_only
+-- ----
+BEGIN; RESET transaction_read_only; SELECT 1; COMMIT
+-- ----
+SET transaction_read_only TO DEFAULT
+-- ----
+SET LOCAL transaction_read_only = DEFAULT
+-- ----
+SELECT set_config('transaction_read_only', NULL, true)
+-- ----
+RESET default_transaction_read_only
+-- ----
+SET default_transaction_read_only TO DEFAULT
+-- ----
 SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE
 -- ----
 SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL SERIALIZABLE, READ WRITE
@@ -841,6 +857,13 @@ DECLARE c CURSOR FOR SELECT rolpassword FROM pg_authid
 PREPARE s AS SELECT rolpassword FROM pg_authid
 -- ----
 EXPLAIN ANALYZE SELECT * FROM pg_authid
+-- ----
+--# == Valid SQL pgro cannot serve safely (0A000) ==
+PREPARE p AS SELECT set_config('search_path', 'public', false)
+-- ----
+DECLARE c CURSOR FOR SELECT set_config('work_mem', '1MB', false)
+-- ----
+EXPLAIN DECLARE c CURSOR FOR SELECT 1
 -- ----
 --# == Strings that do not parse: refused, fail closed ==
 SELEC 1

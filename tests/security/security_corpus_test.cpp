@@ -19,8 +19,8 @@ TEST(SecurityCorpus, EveryAllowEntryIsAllowed) {
     const Verdict v = classify(entry.sql);
     if (!v.allowed) {
       ++refused;
-      ADD_FAILURE() << "allow.sql:" << entry.line << " refused (" << v.sqlstate << " "
-                    << v.message << "):\n"
+      ADD_FAILURE() << "allow.sql:" << entry.line << " refused (" << v.sqlstate << " " << v.message
+                    << "):\n"
                     << entry.sql;
     }
   }

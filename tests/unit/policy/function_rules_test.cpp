@@ -36,35 +36,72 @@ TEST(FunctionRules, DenylistWhateverTheSpelling) {
 }
 
 TEST(FunctionRules, EveryFamilyOfTheDenylist) {
-  for (const char* fn :
-       {"pg_cancel_backend(1)", "pg_reload_conf()", "pg_rotate_logfile()",
-        "pg_rotate_logfile_old()", "pg_switch_wal()", "pg_create_restore_point('x')",
-        "pg_start_backup('x')", "pg_backup_start('x')", "pg_backup_stop()", "pg_promote()",
-        "pg_wal_replay_pause()", "pg_wal_replay_resume()", "pg_log_backend_memory_contexts(1)",
-        "pg_create_physical_replication_slot('s')",
-        "pg_create_logical_replication_slot('s', 'test_decoding')",
-        "pg_drop_replication_slot('s')", "pg_replication_origin_create('o')",
-        "pg_replication_origin_session_setup('o')", "pg_logical_emit_message(true, 'p', 'x')",
-        "pg_copy_logical_replication_slot('a', 'b')", "pg_replication_slot_advance('s', '0/0')",
-        "pg_logical_slot_get_changes('s', NULL, NULL)", "pg_stat_reset()",
-        "pg_stat_reset_shared('bgwriter')", "pg_stat_statements_reset()",
-        "pg_read_file('/etc/passwd')", "pg_read_binary_file('global/1260')", "pg_ls_dir('.')",
-        "pg_ls_waldir()", "pg_stat_file('postgresql.conf')", "pg_file_write('x', 'y', false)",
-        "lo_import('/etc/passwd')", "lo_export(1, '/tmp/x')", "lo_create(0)", "lo_unlink(1)",
-        "lo_get(1)", "loread(0, 1)", "lowrite(0, 'x')", "lo_from_bytea(0, 'x')",
-        "pg_advisory_lock(1)", "pg_advisory_xact_lock(1)", "pg_try_advisory_lock(1)",
-        "pg_advisory_unlock_all()", "pg_notify('c', 'p')", "txid_current()",
-        "txid_current_if_assigned()", "pg_current_xact_id()", "pg_current_xact_id_if_assigned()",
-        "nextval('s')", "setval('s', 1)", "dblink('host=x', 'select 1')",
-        "dblink_exec('host=x', 'drop table t')", "dblink_connect('host=x')",
-        "query_to_xml('select 1', true, true, '')",
-        "query_to_xml_and_xmlschema('select 1', true, true, '')",
-        "table_to_xml('t', true, true, '')", "cursor_to_xml('c', 1, true, true, '')",
-        "database_to_xml(true, true, '')", "schema_to_xml('public', true, true, '')",
-        "ts_stat('select to_tsvector(''x'')')", "ts_rewrite('a'::tsquery, 'select 1')",
-        "pg_import_system_collations('pg_catalog')", "binary_upgrade_set_next_pg_type_oid(1)",
-        "brin_summarize_new_values('i')", "gin_clean_pending_list('i')",
-        "pg_extension_config_dump('t', '')"}) {
+  for (const char* fn : {"pg_cancel_backend(1)",
+                         "pg_reload_conf()",
+                         "pg_rotate_logfile()",
+                         "pg_rotate_logfile_old()",
+                         "pg_switch_wal()",
+                         "pg_create_restore_point('x')",
+                         "pg_start_backup('x')",
+                         "pg_backup_start('x')",
+                         "pg_backup_stop()",
+                         "pg_promote()",
+                         "pg_wal_replay_pause()",
+                         "pg_wal_replay_resume()",
+                         "pg_log_backend_memory_contexts(1)",
+                         "pg_create_physical_replication_slot('s')",
+                         "pg_create_logical_replication_slot('s', 'test_decoding')",
+                         "pg_drop_replication_slot('s')",
+                         "pg_replication_origin_create('o')",
+                         "pg_replication_origin_session_setup('o')",
+                         "pg_logical_emit_message(true, 'p', 'x')",
+                         "pg_copy_logical_replication_slot('a', 'b')",
+                         "pg_replication_slot_advance('s', '0/0')",
+                         "pg_logical_slot_get_changes('s', NULL, NULL)",
+                         "pg_stat_reset()",
+                         "pg_stat_reset_shared('bgwriter')",
+                         "pg_stat_statements_reset()",
+                         "pg_read_file('/etc/passwd')",
+                         "pg_read_binary_file('global/1260')",
+                         "pg_ls_dir('.')",
+                         "pg_ls_waldir()",
+                         "pg_stat_file('postgresql.conf')",
+                         "pg_file_write('x', 'y', false)",
+                         "lo_import('/etc/passwd')",
+                         "lo_export(1, '/tmp/x')",
+                         "lo_create(0)",
+                         "lo_unlink(1)",
+                         "lo_get(1)",
+                         "loread(0, 1)",
+                         "lowrite(0, 'x')",
+                         "lo_from_bytea(0, 'x')",
+                         "pg_advisory_lock(1)",
+                         "pg_advisory_xact_lock(1)",
+                         "pg_try_advisory_lock(1)",
+                         "pg_advisory_unlock_all()",
+                         "pg_notify('c', 'p')",
+                         "txid_current()",
+                         "txid_current_if_assigned()",
+                         "pg_current_xact_id()",
+                         "pg_current_xact_id_if_assigned()",
+                         "nextval('s')",
+                         "setval('s', 1)",
+                         "dblink('host=x', 'select 1')",
+                         "dblink_exec('host=x', 'drop table t')",
+                         "dblink_connect('host=x')",
+                         "query_to_xml('select 1', true, true, '')",
+                         "query_to_xml_and_xmlschema('select 1', true, true, '')",
+                         "table_to_xml('t', true, true, '')",
+                         "cursor_to_xml('c', 1, true, true, '')",
+                         "database_to_xml(true, true, '')",
+                         "schema_to_xml('public', true, true, '')",
+                         "ts_stat('select to_tsvector(''x'')')",
+                         "ts_rewrite('a'::tsquery, 'select 1')",
+                         "pg_import_system_collations('pg_catalog')",
+                         "binary_upgrade_set_next_pg_type_oid(1)",
+                         "brin_summarize_new_values('i')",
+                         "gin_clean_pending_list('i')",
+                         "pg_extension_config_dump('t', '')"}) {
     Verdict v = classify(std::string("SELECT ") + fn);
     EXPECT_EQ(v.refusal, Refusal::ForbiddenFunction) << fn << ": " << v.message;
   }
@@ -74,23 +111,32 @@ TEST(FunctionRules, FunctionsAnywhereInTheTree) {
   for (const char* sql :
        {"SELECT 1 FROM t WHERE pg_terminate_backend(1)",
         "SELECT 1 FROM t a JOIN t b ON pg_cancel_backend(1)",
-        "SELECT 1 FROM t ORDER BY pg_reload_conf()", "SELECT 1 FROM t GROUP BY lo_create(0)",
+        "SELECT 1 FROM t ORDER BY pg_reload_conf()",
+        "SELECT 1 FROM t GROUP BY lo_create(0)",
         "SELECT count(*) FROM t HAVING pg_notify('a', 'b') IS NULL",
-        "SELECT 1 LIMIT pg_advisory_lock(1)", "SELECT 1 OFFSET txid_current()",
-        "VALUES (pg_switch_wal())", "SELECT * FROM pg_ls_dir('.')",
+        "SELECT 1 LIMIT pg_advisory_lock(1)",
+        "SELECT 1 OFFSET txid_current()",
+        "VALUES (pg_switch_wal())",
+        "SELECT * FROM pg_ls_dir('.')",
         "SELECT * FROM ROWS FROM (generate_series(1, 2), pg_ls_dir('.')) x",
         "SELECT * FROM t, LATERAL (SELECT pg_read_file('/etc/passwd')) x",
-        "SELECT (SELECT nextval('s'))", "SELECT EXISTS (SELECT setval('s', 1))",
+        "SELECT (SELECT nextval('s'))",
+        "SELECT EXISTS (SELECT setval('s', 1))",
         "WITH x AS (SELECT pg_stat_reset()) SELECT * FROM x",
-        "SELECT CASE WHEN true THEN pg_promote() END", "SELECT COALESCE(NULL, lo_import('/x'))",
-        "SELECT CAST(pg_read_file('/etc/passwd') AS text)", "SELECT ARRAY[pg_ls_dir('.')]",
-        "SELECT ROW(txid_current())", "SELECT count(*) FILTER (WHERE pg_notify('a', 'b') IS NULL) "
+        "SELECT CASE WHEN true THEN pg_promote() END",
+        "SELECT COALESCE(NULL, lo_import('/x'))",
+        "SELECT CAST(pg_read_file('/etc/passwd') AS text)",
+        "SELECT ARRAY[pg_ls_dir('.')]",
+        "SELECT ROW(txid_current())",
+        "SELECT count(*) FILTER (WHERE pg_notify('a', 'b') IS NULL) "
         "FROM t",
         "SELECT sum(1) OVER (PARTITION BY pg_advisory_lock(1))",
         "SELECT string_agg(x, ',' ORDER BY pg_backend_pid() + txid_current()) FROM t",
-        "EXPLAIN SELECT pg_terminate_backend(1)", "EXPLAIN ANALYZE SELECT pg_read_file('/x')",
+        "EXPLAIN SELECT pg_terminate_backend(1)",
+        "EXPLAIN ANALYZE SELECT pg_read_file('/x')",
         "DECLARE c CURSOR FOR SELECT lo_import('/etc/passwd')",
-        "PREPARE p AS SELECT pg_cancel_backend($1)", "COPY (SELECT pg_reload_conf()) TO STDOUT",
+        "PREPARE p AS SELECT pg_cancel_backend($1)",
+        "COPY (SELECT pg_reload_conf()) TO STDOUT",
         "SELECT * FROM t WHERE id IN (SELECT nextval('s'))",
         "SELECT * FROM t TABLESAMPLE BERNOULLI (pg_advisory_lock(1))",
         "SELECT xmlelement(name x, pg_read_file('/etc/passwd'))",
@@ -150,8 +196,7 @@ TEST(FunctionRules, SetConfigOnlyWithConstantAllowlistedArguments) {
   EXPECT_EQ(off.sqlstate, "42501");
   EXPECT_EQ(classify("SELECT set_config('transaction_read_only', 'false', true)").refusal,
             Refusal::ForbiddenParameter);
-  EXPECT_EQ(classify("SELECT set_config('role', 'x', false)").refusal,
-            Refusal::ForbiddenParameter);
+  EXPECT_EQ(classify("SELECT set_config('role', 'x', false)").refusal, Refusal::ForbiddenParameter);
   EXPECT_EQ(classify("SELECT set_config('session_replication_role', 'replica', false)").refusal,
             Refusal::ForbiddenParameter);
   for (const char* sql :
@@ -163,6 +208,27 @@ TEST(FunctionRules, SetConfigOnlyWithConstantAllowlistedArguments) {
         "SELECT set_config(name, setting, false) FROM pg_settings WHERE name = 'search_path'"}) {
     EXPECT_EQ(classify(sql).refusal, Refusal::ForbiddenFunction) << sql;
   }
+}
+
+TEST(FunctionRules, SetConfigFactsFollowExecution) {
+  // Plain EXPLAIN plans without running: no setting happens.
+  Verdict plain = classify("EXPLAIN SELECT set_config('work_mem', '1MB', false)");
+  ASSERT_TRUE(plain.allowed) << plain.message;
+  EXPECT_TRUE(plain.sets.empty());
+  Verdict analyze = classify("EXPLAIN ANALYZE SELECT set_config('work_mem', '1MB', false)");
+  ASSERT_TRUE(analyze.allowed) << analyze.message;
+  EXPECT_EQ(analyze.sets.size(), 1U);
+  EXPECT_TRUE(
+      classify("EXPLAIN (ANALYZE false) SELECT set_config('work_mem', '1MB', false)").sets.empty());
+  EXPECT_TRUE(
+      classify("EXPLAIN (ANALYZE 0) SELECT set_config('work_mem', '1MB', false)").sets.empty());
+  EXPECT_EQ(
+      classify("EXPLAIN (ANALYZE on) SELECT set_config('work_mem', '1MB', false)").sets.size(), 1U);
+  // In PREPARE or DECLARE it would run later, out of the session's sight.
+  EXPECT_EQ(classify("PREPARE p AS SELECT set_config('work_mem', '1MB', false)").refusal,
+            Refusal::Unsupported);
+  EXPECT_EQ(classify("DECLARE c CURSOR FOR SELECT set_config('work_mem', '1MB', false)").refusal,
+            Refusal::Unsupported);
 }
 
 TEST(FunctionRules, PgDumpRestrictNonsystemRelationKind) {
@@ -202,8 +268,7 @@ TEST(FunctionRules, CatalogRefusesUnknownVolatileFunctions) {
 
   expectFunctionRefused("SELECT public.do_write()", "public.do_write", with_catalog);
   expectFunctionRefused("SELECT do_write()", "public.do_write", with_catalog);
-  expectFunctionRefused("SELECT * FROM t WHERE id = do_write()", "public.do_write",
-                        with_catalog);
+  expectFunctionRefused("SELECT * FROM t WHERE id = do_write()", "public.do_write", with_catalog);
   expectFunctionRefused("SELECT (t).do_write FROM t", "public.do_write", with_catalog);
   // Without the catalog the same name is unknown, hence allowed (the catalog is optional).
   EXPECT_TRUE(classify("SELECT public.do_write()").allowed);

@@ -57,7 +57,6 @@ TEST(ParameterRules, ResetsAndDefaults) {
   EXPECT_TRUE(onlySet("SET work_mem TO DEFAULT").is_reset);
   EXPECT_TRUE(onlySet("SET TIME ZONE LOCAL").is_reset);
   EXPECT_TRUE(onlySet("RESET TIME ZONE").is_reset);
-  EXPECT_TRUE(onlySet("RESET default_transaction_read_only").is_reset);
   EXPECT_EQ(onlySet("RESET TRANSACTION ISOLATION LEVEL").name, "transaction_isolation");
   SetAction all = onlySet("RESET ALL");
   EXPECT_TRUE(all.is_reset_all);
@@ -66,8 +65,9 @@ TEST(ParameterRules, ResetsAndDefaults) {
 
 TEST(ParameterRules, SessionCharacteristicsBecomeSessionDefaults) {
   // Metabase sends exactly this.
-  Verdict v = classify("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ "
-                       "UNCOMMITTED");
+  Verdict v = classify(
+      "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ "
+      "UNCOMMITTED");
   ASSERT_TRUE(v.allowed) << v.message;
   ASSERT_EQ(v.sets.size(), 1U);
   EXPECT_EQ(v.sets[0].name, "default_transaction_isolation");
@@ -112,6 +112,17 @@ TEST(ParameterRules, ReadWriteInEverySpellingIsRefused) {
         "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE", "SET TRANSACTION READ WRITE"}) {
     expectParameterRefused(sql);
   }
+  // Measured on PostgreSQL 15: inside a transaction of a read-only session these make the
+  // transaction READ WRITE (the reset value of transaction_read_only is off).
+  for (const char* sql :
+       {"RESET transaction_read_only", "BEGIN; RESET transaction_read_only; SELECT 1; COMMIT",
+        "SET transaction_read_only TO DEFAULT", "SET LOCAL transaction_read_only = DEFAULT",
+        "RESET default_transaction_read_only", "SET default_transaction_read_only TO DEFAULT",
+        "SELECT set_config('transaction_read_only', NULL, true)",
+        "SELECT set_config('default_transaction_read_only', NULL, false)"}) {
+    expectParameterRefused(sql);
+  }
+  EXPECT_TRUE(classify("RESET ALL").allowed) << "transaction_read_only is GUC_NO_RESET_ALL";
   for (const char* sql :
        {"SET transaction_read_only = on", "SET default_transaction_read_only TO true",
         "SET default_transaction_read_only = 1", "SET default_transaction_read_only = 'yes'",
@@ -128,15 +139,15 @@ TEST(ParameterRules, StandardConformingStringsOnlyOn) {
 }
 
 TEST(ParameterRules, ClientEncodings) {
-  for (const char* encoding : {"UTF8", "utf-8", "Unicode", "SQL_ASCII", "LATIN1", "latin10",
-                               "WIN1252", "windows-1251", "KOI8R", "ISO_8859_5", "EUC_JP",
-                               "EUC_CN", "EUC_JIS_2004", "MULE_INTERNAL"}) {
+  for (const char* encoding :
+       {"UTF8", "utf-8", "Unicode", "SQL_ASCII", "LATIN1", "latin10", "WIN1252", "windows-1251",
+        "KOI8R", "ISO_8859_5", "EUC_JP", "EUC_CN", "EUC_JIS_2004", "MULE_INTERNAL"}) {
     EXPECT_TRUE(detail::isSafeClientEncoding(encoding)) << encoding;
     EXPECT_TRUE(checkParameter("client_encoding", encoding).allowed) << encoding;
   }
-  for (const char* encoding : {"SJIS", "Shift_JIS", "SHIFT_JIS_2004", "MSKANJI", "WIN932",
-                               "BIG5", "WIN950", "GBK", "CP936", "WIN936", "GB18030", "UHC",
-                               "WIN949", "JOHAB", "nonsense", ""}) {
+  for (const char* encoding :
+       {"SJIS", "Shift_JIS", "SHIFT_JIS_2004", "MSKANJI", "WIN932", "BIG5", "WIN950", "GBK",
+        "CP936", "WIN936", "GB18030", "UHC", "WIN949", "JOHAB", "nonsense", ""}) {
     Verdict v = checkParameter("client_encoding", encoding);
     EXPECT_EQ(v.refusal, Refusal::ForbiddenParameter) << encoding;
     EXPECT_EQ(v.sqlstate, "42501") << encoding;

@@ -11,8 +11,8 @@ namespace {
 ::testing::AssertionResult allowed(const std::string& sql) {
   Verdict v = classify(sql);
   if (v.allowed) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "refused " << sql << ": " << v.sqlstate << " "
-                                       << v.message;
+  return ::testing::AssertionFailure()
+         << "refused " << sql << ": " << v.sqlstate << " " << v.message;
 }
 
 void expectWrite(const std::string& sql, const std::string& kind) {
@@ -20,8 +20,8 @@ void expectWrite(const std::string& sql, const std::string& kind) {
   EXPECT_FALSE(v.allowed) << sql;
   EXPECT_EQ(v.refusal, Refusal::Write) << sql << ": " << v.message;
   EXPECT_EQ(v.sqlstate, "25006") << sql;
-  EXPECT_EQ(v.message, "Write operations are not permitted: " + kind +
-                           " statements are not allowed")
+  EXPECT_EQ(v.message,
+            "Write operations are not permitted: " + kind + " statements are not allowed")
       << sql;
   EXPECT_TRUE(v.sets.empty()) << "a refused string reports no facts";
 }
@@ -32,8 +32,9 @@ TEST(StatementRules, ReadsAreAllowed) {
   EXPECT_TRUE(allowed("VALUES (1, 'a'), (2, 'b')"));
   EXPECT_TRUE(allowed("TABLE t"));
   EXPECT_TRUE(allowed("WITH x AS (SELECT 1 AS a) SELECT a FROM x"));
-  EXPECT_TRUE(allowed("WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r "
-                      "WHERE n < 10) SELECT * FROM r"));
+  EXPECT_TRUE(
+      allowed("WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r "
+              "WHERE n < 10) SELECT * FROM r"));
   EXPECT_TRUE(allowed("SELECT 1 UNION SELECT 2 INTERSECT SELECT 3 EXCEPT SELECT 4"));
   EXPECT_TRUE(allowed("SHOW search_path"));
   EXPECT_TRUE(allowed("SHOW ALL"));
@@ -99,8 +100,7 @@ TEST(StatementRules, MaintenanceAndSessionStateAreRefused) {
 
 TEST(StatementRules, WritesHiddenInsideReadsAreRefused) {
   expectWrite("WITH x AS (INSERT INTO t VALUES (1) RETURNING *) SELECT * FROM x", "INSERT");
-  expectWrite("WITH a AS (SELECT 1), b AS (DELETE FROM t RETURNING 1) SELECT * FROM a",
-              "DELETE");
+  expectWrite("WITH a AS (SELECT 1), b AS (DELETE FROM t RETURNING 1) SELECT * FROM a", "DELETE");
   expectWrite("SELECT * FROM (WITH u AS (UPDATE t SET a = 1 RETURNING a) SELECT * FROM u) s",
               "UPDATE");
   expectWrite("SELECT 1 FROM t FOR UPDATE", "SELECT FOR UPDATE");
@@ -120,16 +120,15 @@ TEST(StatementRules, ExplainOnlyOfAllowedQueries) {
   expectWrite("EXPLAIN ANALYZE INSERT INTO t VALUES (1)", "INSERT");
   expectWrite("EXPLAIN DELETE FROM t", "DELETE");
   expectWrite("EXPLAIN ANALYZE CREATE TABLE x AS SELECT 1", "CREATE TABLE AS");
-  expectWrite("EXPLAIN ANALYZE WITH x AS (DELETE FROM t RETURNING 1) SELECT * FROM x",
-              "DELETE");
+  expectWrite("EXPLAIN ANALYZE WITH x AS (DELETE FROM t RETURNING 1) SELECT * FROM x", "DELETE");
   EXPECT_EQ(classify("EXPLAIN SELECT 1").kinds.has_explain, true);
 }
 
 TEST(StatementRules, TransactionControl) {
   for (const char* sql :
        {"BEGIN", "BEGIN READ ONLY", "START TRANSACTION ISOLATION LEVEL SERIALIZABLE, READ ONLY",
-        "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY, DEFERRABLE", "COMMIT", "END",
-        "ROLLBACK", "ABORT", "SAVEPOINT s", "RELEASE SAVEPOINT s", "ROLLBACK TO SAVEPOINT s",
+        "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY, DEFERRABLE", "COMMIT", "END", "ROLLBACK",
+        "ABORT", "SAVEPOINT s", "RELEASE SAVEPOINT s", "ROLLBACK TO SAVEPOINT s",
         "COMMIT AND CHAIN", "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
         "SET TRANSACTION SNAPSHOT '00000003-00000001-1'"}) {
     EXPECT_TRUE(allowed(sql));
@@ -169,8 +168,8 @@ TEST(StatementRules, CursorsWithoutHold) {
   EXPECT_TRUE(declare.allowed);
   EXPECT_TRUE(declare.kinds.declares_cursor);
   EXPECT_TRUE(allowed("DECLARE c BINARY NO SCROLL CURSOR WITHOUT HOLD FOR SELECT 1"));
-  for (const char* sql : {"FETCH 10 FROM c", "FETCH ALL IN c", "MOVE NEXT IN c", "CLOSE c",
-                          "CLOSE ALL"}) {
+  for (const char* sql :
+       {"FETCH 10 FROM c", "FETCH ALL IN c", "MOVE NEXT IN c", "CLOSE c", "CLOSE ALL"}) {
     Verdict v = classify(sql);
     EXPECT_TRUE(v.allowed) << sql;
     EXPECT_TRUE(v.kinds.uses_cursor) << sql;
@@ -191,8 +190,9 @@ TEST(StatementRules, LockOnlyInAccessShareMode) {
 }
 
 TEST(StatementRules, PreparedStatements) {
-  Verdict v = classify("PREPARE q (int) AS SELECT * FROM t WHERE id = $1; EXECUTE q(1); "
-                       "DEALLOCATE q; DEALLOCATE ALL");
+  Verdict v = classify(
+      "PREPARE q (int) AS SELECT * FROM t WHERE id = $1; EXECUTE q(1); "
+      "DEALLOCATE q; DEALLOCATE ALL");
   ASSERT_TRUE(v.allowed) << v.message;
   ASSERT_EQ(v.kinds.prepares.size(), 1U);
   EXPECT_EQ(v.kinds.prepares[0].name, "q");

@@ -1,0 +1,290 @@
+#include "policy/function_table.hpp"
+
+#include <array>
+#include <unordered_map>
+#include <vector>
+
+namespace pgro::policy::detail {
+namespace {
+
+constexpr std::string_view kControl = "server and session control";
+constexpr std::string_view kBackup = "backup and WAL control";
+constexpr std::string_view kReplication = "replication control";
+constexpr std::string_view kStatsReset = "resetting statistics";
+constexpr std::string_view kFiles = "server file access";
+constexpr std::string_view kLargeObjects = "large object access";
+constexpr std::string_view kAdvisory = "taking advisory locks";
+constexpr std::string_view kNotify = "sending notifications";
+constexpr std::string_view kXid = "assigning a transaction id";
+constexpr std::string_view kSequence = "changing a sequence";
+constexpr std::string_view kSqlText = "running SQL text";
+constexpr std::string_view kRemote = "connecting to another server";
+constexpr std::string_view kMaintenance = "catalog and index maintenance";
+
+constexpr FunctionRule deny(std::string_view name, std::string_view reason) {
+  return FunctionRule{name, false, FunctionAction::Deny, reason};
+}
+constexpr FunctionRule denyPrefix(std::string_view name, std::string_view reason,
+                                  bool attribute = true) {
+  return FunctionRule{name, true, FunctionAction::Deny, reason, false, VolatileOk::No, attribute};
+}
+// Volatile in pg_proc but read-only: allowed, never cached.
+constexpr FunctionRule volatileBuiltin(std::string_view name, bool prefix = false) {
+  return FunctionRule{name, prefix, FunctionAction::Allow, {}, true, VolatileOk::InPgCatalog};
+}
+constexpr FunctionRule volatileExtension(std::string_view name, bool prefix = false) {
+  return FunctionRule{name, prefix, FunctionAction::Allow, {}, true, VolatileOk::AnySchema};
+}
+// Stable but dependent on time, session or connection: allowed, never cached.
+constexpr FunctionRule uncacheable(std::string_view name) {
+  return FunctionRule{name, false, FunctionAction::Allow, {}, true, VolatileOk::No};
+}
+
+// The function table, one place. Names match the last component of the called name,
+// lowercased, whatever the schema qualification or quoting. Prefix rules are tried in
+// this order after the exact names, so the denying prefixes come first.
+constexpr std::array kFunctionRules = {
+    // Server and session control.
+    deny("pg_terminate_backend", kControl),
+    deny("pg_cancel_backend", kControl),
+    deny("pg_wait_for_backend_termination", kControl),
+    deny("pg_reload_conf", kControl),
+    denyPrefix("pg_rotate_logfile", kControl),
+    deny("pg_promote", kControl),
+    deny("pg_log_backend_memory_contexts", kControl),
+    FunctionRule{"set_config", false, FunctionAction::SetConfig, "changing settings", true,
+                 VolatileOk::InPgCatalog},
+    // Backup and WAL.
+    deny("pg_switch_wal", kBackup),
+    deny("pg_switch_xlog", kBackup),
+    deny("pg_create_restore_point", kBackup),
+    deny("pg_start_backup", kBackup),
+    deny("pg_stop_backup", kBackup),
+    deny("pg_backup_start", kBackup),
+    deny("pg_backup_stop", kBackup),
+    denyPrefix("pg_wal_replay_", kBackup),
+    denyPrefix("pg_xlog_replay_", kBackup),
+    // Replication slots and origins.
+    deny("pg_create_physical_replication_slot", kReplication),
+    deny("pg_create_logical_replication_slot", kReplication),
+    deny("pg_drop_replication_slot", kReplication),
+    deny("pg_copy_physical_replication_slot", kReplication),
+    deny("pg_copy_logical_replication_slot", kReplication),
+    deny("pg_replication_slot_advance", kReplication),
+    deny("pg_sync_replication_slots", kReplication),
+    deny("pg_logical_emit_message", kReplication),
+    denyPrefix("pg_logical_slot_", kReplication),
+    denyPrefix("pg_replication_origin_", kReplication),
+    // Statistics.
+    denyPrefix("pg_stat_reset", kStatsReset),
+    deny("pg_stat_statements_reset", kStatsReset),
+    // Server files.
+    denyPrefix("pg_read_file", kFiles),
+    denyPrefix("pg_read_binary_file", kFiles),
+    denyPrefix("pg_ls_", kFiles),
+    deny("pg_stat_file", kFiles),
+    denyPrefix("pg_file_", kFiles),
+    deny("pg_logdir_ls", kFiles),
+    // Large objects: the PostgreSQL 15 functions by name, and any other lo_* call.
+    deny("lo_close", kLargeObjects),
+    deny("lo_creat", kLargeObjects),
+    deny("lo_create", kLargeObjects),
+    deny("lo_export", kLargeObjects),
+    deny("lo_from_bytea", kLargeObjects),
+    deny("lo_get", kLargeObjects),
+    deny("lo_import", kLargeObjects),
+    deny("lo_lseek", kLargeObjects),
+    deny("lo_lseek64", kLargeObjects),
+    deny("lo_open", kLargeObjects),
+    deny("lo_put", kLargeObjects),
+    deny("lo_tell", kLargeObjects),
+    deny("lo_tell64", kLargeObjects),
+    deny("lo_truncate", kLargeObjects),
+    deny("lo_truncate64", kLargeObjects),
+    deny("lo_unlink", kLargeObjects),
+    deny("loread", kLargeObjects),
+    deny("lowrite", kLargeObjects),
+    denyPrefix("lo_", kLargeObjects, /*attribute=*/false),
+    // Locks, notifications, xid assignment, sequences.
+    denyPrefix("pg_advisory_", kAdvisory),
+    denyPrefix("pg_try_advisory_", kAdvisory),
+    deny("pg_notify", kNotify),
+    deny("txid_current", kXid),
+    deny("txid_current_if_assigned", kXid),
+    deny("pg_current_xact_id", kXid),
+    deny("pg_current_xact_id_if_assigned", kXid),
+    deny("nextval", kSequence),
+    deny("setval", kSequence),
+    // Functions that run SQL text or open connections (the text escapes this classifier).
+    denyPrefix("query_to_xml", kSqlText),
+    denyPrefix("table_to_xml", kSqlText),
+    denyPrefix("cursor_to_xml", kSqlText),
+    denyPrefix("database_to_xml", kSqlText),
+    denyPrefix("schema_to_xml", kSqlText),
+    deny("ts_stat", kSqlText),
+    FunctionRule{"ts_rewrite", false, FunctionAction::DenyTwoArgs, kSqlText, false,
+                 VolatileOk::InPgCatalog},
+    denyPrefix("pg_background_", kSqlText),
+    denyPrefix("dblink", kRemote),
+    // Catalog and index maintenance.
+    denyPrefix("pg_import", kMaintenance),
+    denyPrefix("binary_upgrade_", kMaintenance),
+    deny("pg_extension_config_dump", kMaintenance),
+    deny("pg_nextoid", kMaintenance),
+    deny("pg_stop_making_pinned_objects", kMaintenance),
+    deny("brin_summarize_new_values", kMaintenance),
+    deny("brin_summarize_range", kMaintenance),
+    deny("brin_desummarize_range", kMaintenance),
+    deny("gin_clean_pending_list", kMaintenance),
+    deny("pg_truncate_visibility_map", kMaintenance),
+    deny("plpgsql_inline_handler", kMaintenance),  // runs DO blocks
+    deny("plpgsql_validator", kMaintenance),
+
+    // PostgreSQL 15 built-ins that pg_proc marks volatile and that only read (reviewed one
+    // by one from `SELECT proname FROM pg_proc WHERE provolatile = 'v'`).
+    volatileBuiltin("random"),
+    volatileBuiltin("random_normal"),
+    volatileBuiltin("setseed"),
+    volatileBuiltin("clock_timestamp"),
+    volatileBuiltin("timeofday"),
+    volatileBuiltin("gen_random_uuid"),
+    volatileBuiltin("currval"),
+    volatileBuiltin("lastval"),
+    volatileBuiltin("pg_sequence_last_value"),
+    volatileBuiltin("pg_sleep", /*prefix=*/true),
+    volatileBuiltin("pg_export_snapshot"),
+    volatileBuiltin("current_query"),
+    volatileBuiltin("currtid2"),
+    volatileBuiltin("amvalidate"),
+    volatileBuiltin("pg_blocking_pids"),
+    volatileBuiltin("pg_safe_snapshot_blocking_pids"),
+    volatileBuiltin("pg_isolation_test_session_is_blocked"),
+    volatileBuiltin("pg_collation_actual_version"),
+    volatileBuiltin("pg_database_collation_actual_version"),
+    volatileBuiltin("pg_control_", /*prefix=*/true),
+    volatileBuiltin("pg_current_logfile"),
+    volatileBuiltin("pg_current_wal_lsn"),
+    volatileBuiltin("pg_current_wal_insert_lsn"),
+    volatileBuiltin("pg_current_wal_flush_lsn"),
+    volatileBuiltin("pg_last_wal_receive_lsn"),
+    volatileBuiltin("pg_last_wal_replay_lsn"),
+    volatileBuiltin("pg_last_xact_replay_timestamp"),
+    volatileBuiltin("pg_last_committed_xact"),
+    volatileBuiltin("pg_is_in_recovery"),
+    volatileBuiltin("pg_is_wal_replay_paused"),
+    volatileBuiltin("pg_get_wal_replay_pause_state"),
+    volatileBuiltin("pg_get_wal_resource_managers"),
+    volatileBuiltin("pg_get_backend_memory_contexts"),
+    volatileBuiltin("pg_get_multixact_members"),
+    volatileBuiltin("pg_get_shmem_allocations"),
+    volatileBuiltin("pg_hba_file_rules"),
+    volatileBuiltin("pg_ident_file_mappings"),
+    volatileBuiltin("pg_show_all_file_settings"),
+    volatileBuiltin("pg_show_replication_origin_status"),
+    volatileBuiltin("pg_jit_available"),
+    volatileBuiltin("pg_lock_status"),
+    volatileBuiltin("pg_notification_queue_usage"),
+    volatileBuiltin("pg_partition_ancestors"),
+    volatileBuiltin("pg_partition_tree"),
+    volatileBuiltin("pg_prepared_xact"),
+    volatileBuiltin("pg_database_size"),
+    volatileBuiltin("pg_relation_size"),
+    volatileBuiltin("pg_table_size"),
+    volatileBuiltin("pg_indexes_size"),
+    volatileBuiltin("pg_total_relation_size"),
+    volatileBuiltin("pg_tablespace_size"),
+    volatileBuiltin("pg_xact_commit_timestamp"),
+    volatileBuiltin("pg_xact_commit_timestamp_origin"),
+    volatileBuiltin("pg_xact_status"),
+    volatileBuiltin("txid_status"),
+    // Statistics functions and extension views (pg_stat_statements, ...): read-only.
+    volatileExtension("pg_stat_", /*prefix=*/true),
+    // Read-only extension functions that are volatile in their extension scripts.
+    volatileExtension("uuid_generate_v1"),
+    volatileExtension("uuid_generate_v1mc"),
+    volatileExtension("uuid_generate_v4"),
+    volatileExtension("gen_random_bytes"),
+    volatileExtension("gen_salt"),
+    volatileExtension("pg_buffercache_pages"),
+    volatileExtension("pgstattuple"),
+    volatileExtension("pgstattuple_approx"),
+    volatileExtension("pgstatindex"),
+    volatileExtension("pgstatginindex"),
+    volatileExtension("pgstathashindex"),
+    volatileExtension("pg_relpages"),
+    volatileExtension("bt_index_check"),
+    volatileExtension("bt_index_parent_check"),
+    volatileExtension("verify_heapam"),
+    volatileExtension("pg_visibility"),
+    volatileExtension("pg_visibility_map"),
+    volatileExtension("pg_visibility_map_summary"),
+    volatileExtension("pg_check_frozen"),
+    volatileExtension("pg_check_visible"),
+    volatileExtension("pg_freespace"),
+    volatileExtension("pg_prewarm"),
+    // Stable in pg_proc, but the answer depends on time, the connection or the session:
+    // never cached (the cache is shared by clients and outlives the transaction).
+    uncacheable("now"),
+    uncacheable("statement_timestamp"),
+    uncacheable("transaction_timestamp"),
+    uncacheable("current_setting"),
+    uncacheable("pg_backend_pid"),
+    uncacheable("inet_client_addr"),
+    uncacheable("inet_client_port"),
+    uncacheable("inet_server_addr"),
+    uncacheable("inet_server_port"),
+    uncacheable("pg_conf_load_time"),
+    uncacheable("pg_trigger_depth"),
+    uncacheable("txid_current_snapshot"),
+    uncacheable("pg_current_snapshot"),
+    uncacheable("pg_my_temp_schema"),
+};
+
+struct RuleIndex {
+  std::unordered_map<std::string_view, const FunctionRule*> exact;
+  std::vector<const FunctionRule*> prefixes;
+};
+
+const RuleIndex& ruleIndex() {
+  static const RuleIndex index = [] {
+    RuleIndex built;
+    for (const FunctionRule& rule : kFunctionRules) {
+      if (rule.prefix) {
+        built.prefixes.push_back(&rule);
+      } else {
+        built.exact.emplace(rule.name, &rule);
+      }
+    }
+    return built;
+  }();
+  return index;
+}
+
+}  // namespace
+
+const FunctionRule* findFunctionRule(std::string_view name) {
+  const RuleIndex& index = ruleIndex();
+  if (auto it = index.exact.find(name); it != index.exact.end()) return it->second;
+  for (const FunctionRule* rule : index.prefixes) {
+    if (name.starts_with(rule->name)) return rule;
+  }
+  return nullptr;
+}
+
+FunctionClass classifyFunctionName(std::string_view name) {
+  const FunctionRule* rule = findFunctionRule(name);
+  if (rule == nullptr) return FunctionClass::Unknown;
+  switch (rule->action) {
+    case FunctionAction::Deny:
+      return FunctionClass::Denied;
+    case FunctionAction::SetConfig:
+      return FunctionClass::SetConfig;
+    case FunctionAction::DenyTwoArgs:
+    case FunctionAction::Allow:
+      return rule->volatile_ok == VolatileOk::No ? FunctionClass::Unknown
+                                                 : FunctionClass::SafeVolatile;
+  }
+  return FunctionClass::Unknown;
+}
+
+}  // namespace pgro::policy::detail
