@@ -10,6 +10,7 @@ BUILD_PKGS=(
   libboost-dev libssl-dev libspdlog-dev libfmt-dev
   libpqxx-dev libpq-dev libpg-query-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
+  nlohmann-json3-dev
 )
 RUN_PKGS=(
   postgresql-15 postgresql-client-15 postgresql-contrib
@@ -17,6 +18,7 @@ RUN_PKGS=(
 TEST_PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev clang
   pgbouncer python3 python3-psycopg2 python3-psycopg procps iproute2
+  prometheus openssl
 )
 
 want=("${BUILD_PKGS[@]}" "${RUN_PKGS[@]}")

@@ -69,7 +69,9 @@ bool isCacheResetCall(const pg_query::FuncCall& call) {
 
 // Exactly one `SELECT pgro_cache_reset()` (or the seed's rustproxy_cache_reset()).
 bool isCacheReset(const pg_query::ParseResult& tree) {
-  if (tree.stmts_size() != 1 || !tree.stmts(0).stmt().has_select_stmt()) return false;
+  if (tree.stmts_size() != 1 || !tree.stmts(0).stmt().has_select_stmt()) {
+    return false;
+  }
   const pg_query::SelectStmt& select = tree.stmts(0).stmt().select_stmt();
   if (select.target_list_size() != 1 || select.from_clause_size() != 0 ||
       select.has_where_clause() || select.group_clause_size() != 0 || select.has_having_clause() ||
@@ -119,7 +121,9 @@ void classifyText(const std::string& sql, const ClassifierOptions& options, Verd
     }
   }
   verdict.is_cache_reset = isCacheReset(*tree);
-  if (verdict.is_cache_reset || sql.find(kNoCacheMarker) != std::string::npos) cacheable = false;
+  if (verdict.is_cache_reset || sql.find(kNoCacheMarker) != std::string::npos) {
+    cacheable = false;
+  }
   verdict.cacheable = cacheable;
 }
 
@@ -148,7 +152,9 @@ std::string_view refusalName(Refusal refusal) {
 }
 
 Verdict classify(std::string_view sql, const ClassifierOptions& options) {
-  if (sql.size() > options.max_query_bytes) return refused(detail::tooComplexDenial());
+  if (sql.size() > options.max_query_bytes) {
+    return refused(detail::tooComplexDenial());
+  }
   // The C parser would stop at a NUL and classify only a prefix of what we were given.
   if (sql.find('\0') != std::string_view::npos) {
     return refused(detail::Denial{Refusal::ParseError, "query string contains a zero byte"});
@@ -165,7 +171,9 @@ Verdict classify(std::string_view sql, const ClassifierOptions& options) {
 Verdict checkParameter(std::string_view name, std::string_view value,
                        const ClassifierOptions& options) {
   detail::SettingCheck check = detail::checkSetting(name, value, /*is_local=*/false, options);
-  if (check.denial.has_value()) return refused(std::move(*check.denial));
+  if (check.denial.has_value()) {
+    return refused(std::move(*check.denial));
+  }
   Verdict verdict;
   verdict.kinds.has_set = true;
   verdict.sets.push_back(std::move(check.action));

@@ -25,7 +25,9 @@ FunctionCatalog::FunctionCatalog(const std::vector<FunctionInfo>& functions) {
     bool merged = false;
     for (Entry& entry : entries) {
       if (entry.schema == schema) {
-        if (rank(info.volatility) > rank(entry.volatility)) entry.volatility = info.volatility;
+        if (rank(info.volatility) > rank(entry.volatility)) {
+          entry.volatility = info.volatility;
+        }
         merged = true;
         break;
       }

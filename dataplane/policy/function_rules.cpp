@@ -12,7 +12,9 @@ bool contains(const std::vector<std::string>& list, std::string_view name) {
 }
 
 std::string qualified(std::string_view schema, std::string_view name) {
-  if (schema.empty()) return std::string(name);
+  if (schema.empty()) {
+    return std::string(name);
+  }
   std::string out(schema);
   out.push_back('.');
   out.append(name);
@@ -29,16 +31,26 @@ MaybeDenial checkName(std::string_view schema, std::string_view name, const Func
   if (rule != nullptr && rule->action == FunctionAction::Deny) {
     return functionDenial(qualified(schema, name), rule->reason);
   }
-  if (rule != nullptr && rule->uncacheable) facts.uncacheable = true;
-  if (options.catalog == nullptr) return std::nullopt;
+  if (rule != nullptr && rule->uncacheable) {
+    facts.uncacheable = true;
+  }
+  if (options.catalog == nullptr) {
+    return std::nullopt;
+  }
   const auto* entries = options.catalog->find(name);
-  if (entries == nullptr) return std::nullopt;
+  if (entries == nullptr) {
+    return std::nullopt;
+  }
   const bool safe_by_option = contains(options.extra_safe_functions, name);
   for (const FunctionCatalog::Entry& entry : *entries) {
-    if (entry.volatility != 'v') continue;
+    if (entry.volatility != 'v') {
+      continue;
+    }
     // A schema-less call may resolve to any schema on the search_path: every volatile
     // function of that name must be acceptable.
-    if (!schema.empty() && entry.schema != schema) continue;
+    if (!schema.empty() && entry.schema != schema) {
+      continue;
+    }
     facts.uncacheable = true;
     const bool safe =
         safe_by_option ||
@@ -58,24 +70,38 @@ MaybeDenial checkName(std::string_view schema, std::string_view name, const Func
 std::optional<std::string> constantText(const pg_query::Node& node, bool& is_null) {
   is_null = false;
   const pg_query::Node* value = &node;
-  if (value->has_type_cast()) value = &value->type_cast().arg();
-  if (!value->has_a_const()) return std::nullopt;
+  if (value->has_type_cast()) {
+    value = &value->type_cast().arg();
+  }
+  if (!value->has_a_const()) {
+    return std::nullopt;
+  }
   const pg_query::A_Const& constant = value->a_const();
   if (constant.isnull()) {
     is_null = true;
     return std::string();
   }
-  if (constant.has_sval()) return constant.sval().sval();
-  if (constant.has_ival()) return std::to_string(constant.ival().ival());
-  if (constant.has_fval()) return constant.fval().fval();
-  if (constant.has_boolval()) return constant.boolval().boolval() ? "true" : "false";
+  if (constant.has_sval()) {
+    return constant.sval().sval();
+  }
+  if (constant.has_ival()) {
+    return std::to_string(constant.ival().ival());
+  }
+  if (constant.has_fval()) {
+    return constant.fval().fval();
+  }
+  if (constant.has_boolval()) {
+    return constant.boolval().boolval() ? "true" : "false";
+  }
   return std::nullopt;
 }
 
 MaybeDenial checkSetConfig(const pg_query::FuncCall& call, const ClassifierOptions& options,
                            FunctionFacts& facts, const std::optional<std::string>& name_override) {
   constexpr std::string_view kName = "set_config";
-  if (call.args_size() != 3) return functionDenial(kName, "set_config() without 3 arguments");
+  if (call.args_size() != 3) {
+    return functionDenial(kName, "set_config() without 3 arguments");
+  }
   bool is_null = false;
   std::optional<std::string> name = name_override;
   if (!name.has_value()) {
@@ -89,15 +115,21 @@ MaybeDenial checkSetConfig(const pg_query::FuncCall& call, const ClassifierOptio
     return functionDenial(kName, "set_config() with a value that is not a constant");
   }
   std::optional<std::string_view> new_value;
-  if (!is_null) new_value = *value;
+  if (!is_null) {
+    new_value = *value;
+  }
   std::optional<std::string> local_text = constantText(call.args(2), is_null);
   std::optional<bool> is_local;
-  if (local_text.has_value() && !is_null) is_local = parsePgBool(*local_text);
+  if (local_text.has_value() && !is_null) {
+    is_local = parsePgBool(*local_text);
+  }
   if (!is_local.has_value()) {
     return functionDenial(kName, "set_config() with is_local that is not a constant boolean");
   }
   SettingCheck check = checkSetting(*name, new_value, *is_local, options);
-  if (check.denial.has_value()) return check.denial;
+  if (check.denial.has_value()) {
+    return check.denial;
+  }
   facts.sets.push_back(std::move(check.action));
   facts.uncacheable = true;
   return std::nullopt;
@@ -113,12 +145,18 @@ MaybeDenial checkFunctionCall(const pg_query::FuncCall& call, const ClassifierOp
                               FunctionFacts& facts,
                               const std::optional<std::string>& name_override) {
   const int parts = call.funcname_size();
-  if (parts == 0) return std::nullopt;
+  if (parts == 0) {
+    return std::nullopt;
+  }
   const std::string name = lowercase(stringValue(call.funcname(parts - 1)));
   const std::string schema = parts >= 2 ? lowercase(stringValue(call.funcname(parts - 2))) : "";
   const FunctionRule* rule = findFunctionRule(name);
-  if (MaybeDenial denial = checkName(schema, name, rule, options, facts)) return denial;
-  if (rule == nullptr) return std::nullopt;
+  if (MaybeDenial denial = checkName(schema, name, rule, options, facts)) {
+    return denial;
+  }
+  if (rule == nullptr) {
+    return std::nullopt;
+  }
   if (rule->action == FunctionAction::DenyTwoArgs && call.args_size() == 2) {
     return functionDenial(qualified(schema, name), rule->reason);
   }
@@ -132,7 +170,9 @@ MaybeDenial checkAttributeName(std::string_view name, const ClassifierOptions& o
                                FunctionFacts& facts) {
   const std::string lower = lowercase(name);
   const FunctionRule* rule = findFunctionRule(lower);
-  if (rule != nullptr && rule->action == FunctionAction::Deny && !rule->attribute) rule = nullptr;
+  if (rule != nullptr && rule->action == FunctionAction::Deny && !rule->attribute) {
+    rule = nullptr;
+  }
   return checkName({}, lower, rule, options, facts);
 }
 
@@ -163,7 +203,9 @@ std::optional<SettingsSetConfig> matchSettingsSetConfig(const pg_query::SelectSt
     return node.has_column_ref() && node.column_ref().fields_size() == 1 &&
            stringValue(node.column_ref().fields(0)) == column;
   };
-  if (!isColumn(call.args(0), "name")) return std::nullopt;
+  if (!isColumn(call.args(0), "name")) {
+    return std::nullopt;
+  }
   const pg_query::Node& from = select.from_clause(0);
   if (!from.has_range_var() || from.range_var().relname() != "pg_settings" ||
       !(from.range_var().schemaname().empty() || from.range_var().schemaname() == "pg_catalog") ||
@@ -171,7 +213,9 @@ std::optional<SettingsSetConfig> matchSettingsSetConfig(const pg_query::SelectSt
     return std::nullopt;
   }
   const pg_query::Node& where = select.where_clause();
-  if (!where.has_a_expr()) return std::nullopt;
+  if (!where.has_a_expr()) {
+    return std::nullopt;
+  }
   const pg_query::A_Expr& expr = where.a_expr();
   if (expr.kind() != pg_query::AEXPR_OP || expr.name_size() != 1 ||
       stringValue(expr.name(0)) != "=" || !isColumn(expr.lexpr(), "name") ||

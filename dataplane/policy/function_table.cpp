@@ -264,16 +264,22 @@ const RuleIndex& ruleIndex() {
 
 const FunctionRule* findFunctionRule(std::string_view name) {
   const RuleIndex& index = ruleIndex();
-  if (auto it = index.exact.find(name); it != index.exact.end()) return it->second;
+  if (auto it = index.exact.find(name); it != index.exact.end()) {
+    return it->second;
+  }
   for (const FunctionRule* rule : index.prefixes) {
-    if (name.starts_with(rule->name)) return rule;
+    if (name.starts_with(rule->name)) {
+      return rule;
+    }
   }
   return nullptr;
 }
 
 FunctionClass classifyFunctionName(std::string_view name) {
   const FunctionRule* rule = findFunctionRule(name);
-  if (rule == nullptr) return FunctionClass::Unknown;
+  if (rule == nullptr) {
+    return FunctionClass::Unknown;
+  }
   switch (rule->action) {
     case FunctionAction::Deny:
       return FunctionClass::Denied;

@@ -89,7 +89,9 @@ const std::unordered_map<std::string_view, const ParameterRule*>& exactRules() {
   static const auto* map = [] {
     auto* m = new std::unordered_map<std::string_view, const ParameterRule*>();
     for (const ParameterRule& rule : kParameterRules) {
-      if (!rule.prefix) m->emplace(rule.name, &rule);
+      if (!rule.prefix) {
+        m->emplace(rule.name, &rule);
+      }
     }
     return m;
   }();
@@ -136,7 +138,9 @@ bool isTrue(std::string_view value) {
 
 const ParameterRule* findParameterRule(std::string_view name, const ClassifierOptions& options) {
   const auto& exact = exactRules();
-  if (auto it = exact.find(name); it != exact.end()) return it->second;
+  if (auto it = exact.find(name); it != exact.end()) {
+    return it->second;
+  }
   for (const ParameterRule& rule : kParameterRules) {
     if (rule.prefix && name.starts_with(rule.name)) {
       return &rule;
@@ -153,43 +157,67 @@ const ParameterRule* findParameterRule(std::string_view name, const ClassifierOp
 std::optional<bool> parsePgBool(std::string_view value) {
   // parse_bool_with_len() in src/backend/utils/adt/bool.c, byte for byte.
   auto prefixOf = [&](std::string_view word) {
-    if (value.empty() || value.size() > word.size()) return false;
+    if (value.empty() || value.size() > word.size()) {
+      return false;
+    }
     for (std::size_t i = 0; i < value.size(); ++i) {
       char c = value[i];
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-      if (c != word[i]) return false;
+      if (c >= 'A' && c <= 'Z') {
+        c = static_cast<char>(c - 'A' + 'a');
+      }
+      if (c != word[i]) {
+        return false;
+      }
     }
     return true;
   };
-  if (value.empty()) return std::nullopt;
+  if (value.empty()) {
+    return std::nullopt;
+  }
   switch (value[0]) {
     case 't':
     case 'T':
-      if (prefixOf("true")) return true;
+      if (prefixOf("true")) {
+        return true;
+      }
       break;
     case 'f':
     case 'F':
-      if (prefixOf("false")) return false;
+      if (prefixOf("false")) {
+        return false;
+      }
       break;
     case 'y':
     case 'Y':
-      if (prefixOf("yes")) return true;
+      if (prefixOf("yes")) {
+        return true;
+      }
       break;
     case 'n':
     case 'N':
-      if (prefixOf("no")) return false;
+      if (prefixOf("no")) {
+        return false;
+      }
       break;
     case 'o':
     case 'O':
       // "o" alone is ambiguous: "on" must be complete, "of" is enough for off.
-      if (value.size() == 2 && prefixOf("on")) return true;
-      if (value.size() >= 2 && prefixOf("off")) return false;
+      if (value.size() == 2 && prefixOf("on")) {
+        return true;
+      }
+      if (value.size() >= 2 && prefixOf("off")) {
+        return false;
+      }
       break;
     case '1':
-      if (value.size() == 1) return true;
+      if (value.size() == 1) {
+        return true;
+      }
       break;
     case '0':
-      if (value.size() == 1) return false;
+      if (value.size() == 1) {
+        return false;
+      }
       break;
     default:
       break;
@@ -200,12 +228,18 @@ std::optional<bool> parsePgBool(std::string_view value) {
 std::string quoteIdentifier(std::string_view ident) {
   bool safe = !ident.empty() && ((ident[0] >= 'a' && ident[0] <= 'z') || ident[0] == '_');
   for (char c : ident) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) safe = false;
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) {
+      safe = false;
+    }
   }
-  if (safe) return std::string(ident);
+  if (safe) {
+    return std::string(ident);
+  }
   std::string out = "\"";
   for (char c : ident) {
-    if (c == '"') out.push_back('"');
+    if (c == '"') {
+      out.push_back('"');
+    }
     out.push_back(c);
   }
   out.push_back('"');

@@ -15,7 +15,7 @@ namespace {
 // Up to this size a string cannot nest deeper than ~8,000 levels: parsing, decoding and
 // walking it stays under ~2 MB of the caller's stack (measured: 356 bytes per level in
 // libpg_query, less in the protobuf decoder and the walker).
-constexpr std::size_t kInlineBytes = 8 * 1024;
+constexpr std::size_t kInlineBytes = std::size_t{8} * 1024;
 // The frames of the parser itself.
 constexpr std::size_t kBaseStack = 256U << 10;
 // Per level (measured 356 bytes in libpg_query; margin for decode and walk).
@@ -81,7 +81,9 @@ Estimate estimate(const std::string& sql) {
         if (kind == pg_query::ASCII_40 || kind == pg_query::ASCII_91) {  // '(' '['
           max_depth = std::max(max_depth, ++depth);
         } else if (kind == pg_query::ASCII_41 || kind == pg_query::ASCII_93) {
-          if (depth > 0) --depth;
+          if (depth > 0) {
+            --depth;
+          }
         } else if (isChainToken(kind)) {
           ++chain;
         }
@@ -105,15 +107,19 @@ void* runWork(void* arg) {
 
 bool runOnThread(std::size_t stack_bytes, const std::function<void()>& work) {
   pthread_attr_t attr;
-  if (pthread_attr_init(&attr) != 0) return false;
-  constexpr std::size_t kPage = 64 * 1024;
+  if (pthread_attr_init(&attr) != 0) {
+    return false;
+  }
+  constexpr std::size_t kPage = std::size_t{64} * 1024;
   stack_bytes = (stack_bytes + kPage - 1) / kPage * kPage;
   pthread_t thread;
   bool started =
       pthread_attr_setstacksize(&attr, stack_bytes) == 0 &&
       pthread_create(&thread, &attr, runWork, const_cast<std::function<void()>*>(&work)) == 0;
   pthread_attr_destroy(&attr);
-  if (started) pthread_join(thread, nullptr);
+  if (started) {
+    pthread_join(thread, nullptr);
+  }
   return started;
 }
 
@@ -125,7 +131,9 @@ StackOutcome runWithParserStack(const std::string& sql, const std::function<void
     return StackOutcome::Ran;
   }
   const Estimate bound = estimate(sql);
-  if (bound.too_deep) return StackOutcome::TooDeep;
+  if (bound.too_deep) {
+    return StackOutcome::TooDeep;
+  }
   if (bound.stack <= kInlineStack) {
     work();
     return StackOutcome::Ran;

@@ -50,7 +50,9 @@ MaybeDenial checkTransactionModes(const google::protobuf::RepeatedPtrField<pg_qu
     if (option->name == "transaction_read_only" && option->value != "on") {
       return readWriteDenial(name);
     }
-    if (option->name == "transaction_isolation") verdict.kinds.isolation = option->value;
+    if (option->name == "transaction_isolation" && !session) {
+      verdict.kinds.isolation = option->value;
+    }
     if (session || record_local) {
       SetAction action;
       action.name = std::move(name);
@@ -68,9 +70,13 @@ std::optional<std::string> flattenArgs(const pg_query::VariableSetStmt& set, boo
   std::string out;
   for (int i = 0; i < set.args_size(); ++i) {
     const pg_query::Node& arg = set.args(i);
-    if (!arg.has_a_const()) return std::nullopt;  // TypeCast: SET TIME ZONE INTERVAL '...'
+    if (!arg.has_a_const()) {
+      return std::nullopt;  // TypeCast: SET TIME ZONE INTERVAL '...'
+    }
     const pg_query::A_Const& constant = arg.a_const();
-    if (i > 0) out.append(", ");
+    if (i > 0) {
+      out.append(", ");
+    }
     if (constant.has_ival()) {
       out.append(std::to_string(constant.ival().ival()));
     } else if (constant.has_fval()) {
@@ -89,7 +95,9 @@ std::optional<std::string> flattenArgs(const pg_query::VariableSetStmt& set, boo
 MaybeDenial applySetting(std::string_view name, std::optional<std::string_view> value,
                          bool is_local, const ClassifierOptions& options, Verdict& verdict) {
   SettingCheck check = checkSetting(name, value, is_local, options);
-  if (check.denial.has_value()) return check.denial;
+  if (check.denial.has_value()) {
+    return check.denial;
+  }
   verdict.sets.push_back(std::move(check.action));
   return std::nullopt;
 }
@@ -105,7 +113,9 @@ MaybeDenial checkVariableSet(const pg_query::VariableSetStmt& set, const Classif
       const ParameterRule* rule = findParameterRule(name, options);
       std::optional<std::string> value = flattenArgs(set, rule != nullptr && rule->list_quote);
       if (!value.has_value()) {
-        if (rule == nullptr) return checkSetting(name, std::nullopt, false, options).denial;
+        if (rule == nullptr) {
+          return checkSetting(name, std::nullopt, false, options).denial;
+        }
         return unsupportedDenial("SET " + name +
                                  " with an expression is not supported by pgro; use a literal");
       }
@@ -127,7 +137,9 @@ MaybeDenial checkVariableSet(const pg_query::VariableSetStmt& set, const Classif
       if (name == "session characteristics") {
         return checkTransactionModes(set.args(), /*session=*/true, false, verdict);
       }
-      if (name == "transaction snapshot") return std::nullopt;  // pg_dump -j: visibility only
+      if (name == "transaction snapshot") {
+        return std::nullopt;  // pg_dump -j: visibility only
+      }
       return unsupportedDenial("SET " + name + " is not supported by pgro");
     case pg_query::VAR_SET_CURRENT:
       return unsupportedDenial("SET ... FROM CURRENT is not supported by pgro");
@@ -148,7 +160,9 @@ MaybeDenial checkTransaction(const pg_query::TransactionStmt& transaction, Verdi
     case pg_query::TRANS_STMT_ROLLBACK:
       kinds.has_transaction_control = true;
       kinds.ends_transaction = true;
-      if (transaction.chain()) kinds.begins_transaction = true;
+      if (transaction.chain()) {
+        kinds.begins_transaction = true;
+      }
       return std::nullopt;
     case pg_query::TRANS_STMT_SAVEPOINT:
     case pg_query::TRANS_STMT_RELEASE:

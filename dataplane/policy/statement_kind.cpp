@@ -33,23 +33,31 @@ std::string objectTypeName(pg_query::ObjectType type) {
       break;
   }
   std::string name = pg_query::ObjectType_Name(type);
-  if (name.starts_with("OBJECT_")) name.erase(0, 7);
+  if (name.starts_with("OBJECT_")) {
+    name.erase(0, 7);
+  }
   for (char& c : name) {
-    if (c == '_') c = ' ';
+    if (c == '_') {
+      c = ' ';
+    }
   }
   return name;
 }
 
 // Fallback from the node name: AlterDefaultPrivilegesStmt -> "ALTER DEFAULT PRIVILEGES".
 std::string fromNodeName(std::string_view name) {
-  if (name.ends_with("Stmt")) name.remove_suffix(4);
+  if (name.ends_with("Stmt")) {
+    name.remove_suffix(4);
+  }
   std::string out;
   for (std::size_t i = 0; i < name.size(); ++i) {
     const char c = name[i];
     const bool upper = c >= 'A' && c <= 'Z';
     const bool next_lower = i + 1 < name.size() && name[i + 1] >= 'a' && name[i + 1] <= 'z';
     const bool prev_upper = i > 0 && name[i - 1] >= 'A' && name[i - 1] <= 'Z';
-    if (upper && i > 0 && (!prev_upper || next_lower)) out.push_back(' ');
+    if (upper && i > 0 && (!prev_upper || next_lower)) {
+      out.push_back(' ');
+    }
     out.push_back(upper || c < 'a' || c > 'z' ? c : static_cast<char>(c - 'a' + 'A'));
   }
   return out;
@@ -64,37 +72,63 @@ const T* as(const google::protobuf::Message& message) {
 
 std::string statementKind(const google::protobuf::Message& statement) {
   using namespace pg_query;  // NOLINT(google-build-using-namespace): node types below
-  if (as<InsertStmt>(statement)) return "INSERT";
-  if (as<UpdateStmt>(statement)) return "UPDATE";
-  if (as<DeleteStmt>(statement)) return "DELETE";
-  if (as<MergeStmt>(statement)) return "MERGE";
+  if (as<InsertStmt>(statement)) {
+    return "INSERT";
+  }
+  if (as<UpdateStmt>(statement)) {
+    return "UPDATE";
+  }
+  if (as<DeleteStmt>(statement)) {
+    return "DELETE";
+  }
+  if (as<MergeStmt>(statement)) {
+    return "MERGE";
+  }
   if (const auto* s = as<CreateStmt>(statement)) {
-    if (s->relation().relpersistence() == "t") return "CREATE TEMP TABLE";
+    if (s->relation().relpersistence() == "t") {
+      return "CREATE TEMP TABLE";
+    }
     return "CREATE TABLE";
   }
   if (const auto* s = as<CreateTableAsStmt>(statement)) {
-    if (s->is_select_into()) return "SELECT INTO";
-    if (s->objtype() == OBJECT_MATVIEW) return "CREATE MATERIALIZED VIEW";
+    if (s->is_select_into()) {
+      return "SELECT INTO";
+    }
+    if (s->objtype() == OBJECT_MATVIEW) {
+      return "CREATE MATERIALIZED VIEW";
+    }
     return "CREATE TABLE AS";
   }
-  if (const auto* s = as<DropStmt>(statement)) return "DROP " + objectTypeName(s->remove_type());
+  if (const auto* s = as<DropStmt>(statement)) {
+    return "DROP " + objectTypeName(s->remove_type());
+  }
   if (const auto* s = as<RenameStmt>(statement)) {
     return "ALTER " + objectTypeName(s->rename_type());
   }
-  if (const auto* s = as<AlterTableStmt>(statement)) return "ALTER " + objectTypeName(s->objtype());
+  if (const auto* s = as<AlterTableStmt>(statement)) {
+    return "ALTER " + objectTypeName(s->objtype());
+  }
   if (const auto* s = as<AlterObjectSchemaStmt>(statement)) {
     return "ALTER " + objectTypeName(s->object_type());
   }
   if (const auto* s = as<AlterOwnerStmt>(statement)) {
     return "ALTER " + objectTypeName(s->object_type());
   }
-  if (const auto* s = as<DefineStmt>(statement)) return "CREATE " + objectTypeName(s->kind());
+  if (const auto* s = as<DefineStmt>(statement)) {
+    return "CREATE " + objectTypeName(s->kind());
+  }
   if (const auto* s = as<CommentStmt>(statement)) {
     return "COMMENT ON " + objectTypeName(s->objtype());
   }
-  if (const auto* s = as<VacuumStmt>(statement)) return s->is_vacuumcmd() ? "VACUUM" : "ANALYZE";
-  if (const auto* s = as<GrantStmt>(statement)) return s->is_grant() ? "GRANT" : "REVOKE";
-  if (const auto* s = as<GrantRoleStmt>(statement)) return s->is_grant() ? "GRANT" : "REVOKE";
+  if (const auto* s = as<VacuumStmt>(statement)) {
+    return s->is_vacuumcmd() ? "VACUUM" : "ANALYZE";
+  }
+  if (const auto* s = as<GrantStmt>(statement)) {
+    return s->is_grant() ? "GRANT" : "REVOKE";
+  }
+  if (const auto* s = as<GrantRoleStmt>(statement)) {
+    return s->is_grant() ? "GRANT" : "REVOKE";
+  }
   if (const auto* s = as<CreateFunctionStmt>(statement)) {
     return s->is_procedure() ? "CREATE PROCEDURE" : "CREATE FUNCTION";
   }
@@ -159,7 +193,9 @@ std::string statementKind(const google::protobuf::Message& statement) {
       {VariableSetStmt::descriptor(), "SET"},
   };
   for (const auto& [descriptor, name] : kNames) {
-    if (statement.GetDescriptor() == descriptor) return name;
+    if (statement.GetDescriptor() == descriptor) {
+      return name;
+    }
   }
   return fromNodeName(statement.GetDescriptor()->name());
 }

@@ -21,7 +21,9 @@ const Message* nodeMessage(const pg_query::Node& node) {
   const google::protobuf::Reflection* reflection = node.GetReflection();
   const google::protobuf::OneofDescriptor* oneof = node.GetDescriptor()->oneof_decl(0);
   const google::protobuf::FieldDescriptor* field = reflection->GetOneofFieldDescriptor(node, oneof);
-  if (field == nullptr) return nullptr;
+  if (field == nullptr) {
+    return nullptr;
+  }
   return &reflection->GetMessage(node, field);
 }
 
@@ -59,24 +61,36 @@ std::string_view trim(std::string_view text) {
 // The statement's own text: RawStmt offsets are bytes; stmt_len 0 means "to the end".
 std::string_view statementText(const pg_query::RawStmt& raw, std::string_view sql) {
   const auto begin = static_cast<std::size_t>(raw.stmt_location());
-  if (begin > sql.size()) return {};
+  if (begin > sql.size()) {
+    return {};
+  }
   std::string_view rest = sql.substr(begin);
-  if (raw.stmt_len() > 0) rest = rest.substr(0, static_cast<std::size_t>(raw.stmt_len()));
+  if (raw.stmt_len() > 0) {
+    rest = rest.substr(0, static_cast<std::size_t>(raw.stmt_len()));
+  }
   return trim(rest);
 }
 
 // EXPLAIN ANALYZE runs the query; plain EXPLAIN only plans it.
 bool explainAnalyzes(const pg_query::ExplainStmt& explain) {
   for (const pg_query::Node& option : explain.options()) {
-    if (!option.has_def_elem() || option.def_elem().defname() != "analyze") continue;
+    if (!option.has_def_elem() || option.def_elem().defname() != "analyze") {
+      continue;
+    }
     const pg_query::DefElem& def = option.def_elem();
-    if (!def.has_arg()) return true;  // EXPLAIN ANALYZE, EXPLAIN (ANALYZE)
+    if (!def.has_arg()) {
+      return true;  // EXPLAIN ANALYZE, EXPLAIN (ANALYZE)
+    }
     // EXPLAIN (ANALYZE false|off|0): anything unclear counts as "runs".
     if (def.arg().has_string()) {
       const std::optional<bool> value = parsePgBool(def.arg().string().sval());
-      if (value.has_value() && !*value) continue;
+      if (value.has_value() && !*value) {
+        continue;
+      }
     }
-    if (def.arg().has_integer() && def.arg().integer().ival() == 0) continue;
+    if (def.arg().has_integer() && def.arg().integer().ival() == 0) {
+      continue;
+    }
     return true;
   }
   return false;
@@ -85,9 +99,13 @@ bool explainAnalyzes(const pg_query::ExplainStmt& explain) {
 MaybeDenial checkExplain(const pg_query::ExplainStmt& explain) {
   // EXPLAIN [ANALYZE] of SELECT/VALUES/TABLE or EXECUTE; ANALYZE runs the query, so the
   // query must be one pgro would run anyway (checked by the tree walk).
-  if (!explain.has_query()) return std::nullopt;
+  if (!explain.has_query()) {
+    return std::nullopt;
+  }
   const pg_query::Node& query = explain.query();
-  if (query.has_select_stmt() || query.has_execute_stmt()) return std::nullopt;
+  if (query.has_select_stmt() || query.has_execute_stmt()) {
+    return std::nullopt;
+  }
   if (query.has_declare_cursor_stmt()) {
     return unsupportedDenial("EXPLAIN DECLARE is not supported by pgro");
   }
@@ -96,9 +114,15 @@ MaybeDenial checkExplain(const pg_query::ExplainStmt& explain) {
 }
 
 MaybeDenial checkCopy(const pg_query::CopyStmt& copy) {
-  if (copy.is_from()) return writeDenial(copy.is_program() ? "COPY FROM PROGRAM" : "COPY FROM");
-  if (copy.is_program()) return writeDenial("COPY TO PROGRAM");
-  if (!copy.filename().empty()) return writeDenial("COPY TO FILE");
+  if (copy.is_from()) {
+    return writeDenial(copy.is_program() ? "COPY FROM PROGRAM" : "COPY FROM");
+  }
+  if (copy.is_program()) {
+    return writeDenial("COPY TO PROGRAM");
+  }
+  if (!copy.filename().empty()) {
+    return writeDenial("COPY TO FILE");
+  }
   // COPY (query) TO STDOUT: the query must be a SELECT; COPY (INSERT ... RETURNING) is a
   // nested statement and refused by the tree walk.
   return std::nullopt;
@@ -110,7 +134,9 @@ MaybeDenial classifyStatement(const pg_query::RawStmt& raw, std::string_view sql
                               const ClassifierOptions& options, Verdict& verdict, bool& cacheable) {
   const pg_query::Node& node = raw.stmt();
   const Message* statement = nodeMessage(node);
-  if (statement == nullptr) return unsupportedDenial("empty statement node");
+  if (statement == nullptr) {
+    return unsupportedDenial("empty statement node");
+  }
   StatementKinds& kinds = verdict.kinds;
   TreeOptions tree_options;
   bool is_select = false;
@@ -174,22 +200,34 @@ MaybeDenial classifyStatement(const pg_query::RawStmt& raw, std::string_view sql
     default:  // INSERT, UPDATE, DELETE, MERGE, DDL, VACUUM, DO, CALL, NOTIFY, ...: all refused
       return writeDenial(statementKind(*statement));
   }
-  if (denial.has_value()) return denial;
+  if (denial.has_value()) {
+    return denial;
+  }
 
   FunctionFacts facts;
   denial = checkTree(*statement, options, tree_options, facts);
-  if (denial.has_value()) return denial;
+  if (denial.has_value()) {
+    return denial;
+  }
   if (!facts.sets.empty()) {
     // set_config() in a PREPARE or DECLARE body runs later (EXECUTE, FETCH), out of the
     // session's sight: it could not track the setting it makes.
     if (node.has_prepare_stmt() || node.has_declare_cursor_stmt()) {
       return unsupportedDenial("set_config() inside PREPARE or DECLARE is not supported by pgro");
     }
-    if (node.has_explain_stmt() && !explainAnalyzes(node.explain_stmt())) facts.sets.clear();
+    if (node.has_explain_stmt() && !explainAnalyzes(node.explain_stmt())) {
+      facts.sets.clear();
+    }
   }
-  if (!is_select || facts.uncacheable || !facts.sets.empty()) cacheable = false;
-  if (!facts.sets.empty()) kinds.has_set = true;
-  for (SetAction& action : facts.sets) verdict.sets.push_back(std::move(action));
+  if (!is_select || facts.uncacheable || !facts.sets.empty()) {
+    cacheable = false;
+  }
+  if (!facts.sets.empty()) {
+    kinds.has_set = true;
+  }
+  for (SetAction& action : facts.sets) {
+    verdict.sets.push_back(std::move(action));
+  }
   return std::nullopt;
 }
 

@@ -50,9 +50,13 @@ bool mentionsCurrentTime(std::string_view text) {
   for (char c : text) {
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
       word.push_back(static_cast<char>(c | 0x20));
-      if (word.size() > 9) word = "x";  // longer than any time word: keep scanning cheaply
+      if (word.size() > 9) {
+        word = "x";  // longer than any time word: keep scanning cheaply
+      }
     } else {
-      if (isTimeWord(word)) return true;
+      if (isTimeWord(word)) {
+        return true;
+      }
       word.clear();
     }
   }
@@ -66,7 +70,9 @@ const T& as(const Message& message) {
 
 std::string_view lockingKind(const pg_query::SelectStmt& select) {
   const pg_query::Node& first = select.locking_clause(0);
-  if (!first.has_locking_clause()) return "SELECT FOR UPDATE";
+  if (!first.has_locking_clause()) {
+    return "SELECT FOR UPDATE";
+  }
   switch (first.locking_clause().strength()) {
     case pg_query::LCS_FORKEYSHARE:
       return "SELECT FOR KEY SHARE";
@@ -98,13 +104,17 @@ class RuleVisitor final : public TreeVisitor {
       case NodeKind::ColumnRef: {
         // t.col may be attribute notation for col(t); the first field is never a function.
         const auto& ref = as<pg_query::ColumnRef>(message);
-        for (int i = 1; i < ref.fields_size() && !denial_; ++i) checkAttribute(ref.fields(i));
+        for (int i = 1; i < ref.fields_size() && !denial_; ++i) {
+          checkAttribute(ref.fields(i));
+        }
         return !denial_;
       }
       case NodeKind::AIndirection: {
         const auto& indirection = as<pg_query::A_Indirection>(message);
         for (const pg_query::Node& item : indirection.indirection()) {
-          if (denial_) break;
+          if (denial_) {
+            break;
+          }
           checkAttribute(item);
         }
         return !denial_;
@@ -120,7 +130,9 @@ class RuleVisitor final : public TreeVisitor {
         return true;
       }
       case NodeKind::RangeTableSample:
-        if (!as<pg_query::RangeTableSample>(message).has_repeatable()) facts_.uncacheable = true;
+        if (!as<pg_query::RangeTableSample>(message).has_repeatable()) {
+          facts_.uncacheable = true;
+        }
         return true;
       case NodeKind::AConst: {
         const auto& constant = as<pg_query::A_Const>(message);
@@ -141,7 +153,9 @@ class RuleVisitor final : public TreeVisitor {
 
  private:
   bool enterStatement(const Message& message, int depth) {
-    if (depth == 0) return true;  // the root: its kind was checked by the statement rules
+    if (depth == 0) {
+      return true;  // the root: its kind was checked by the statement rules
+    }
     if (tree_options_.allow_nested_execute &&
         message.GetDescriptor() == pg_query::ExecuteStmt::descriptor()) {
       return true;
@@ -159,7 +173,9 @@ class RuleVisitor final : public TreeVisitor {
       denial_ = writeDenial(lockingKind(select));
       return false;
     }
-    if (auto match = matchSettingsSetConfig(select)) settings_set_config_ = std::move(match);
+    if (auto match = matchSettingsSetConfig(select)) {
+      settings_set_config_ = std::move(match);
+    }
     return true;
   }
 
@@ -185,16 +201,22 @@ class RuleVisitor final : public TreeVisitor {
     }
     const std::string schema = lowercase(range.schemaname());
     if (schema.empty() || schema == "pg_catalog") {
-      if (relation.starts_with("pg_stat")) facts_.uncacheable = true;
+      if (relation.starts_with("pg_stat")) {
+        facts_.uncacheable = true;
+      }
       for (std::string_view live : kLiveRelations) {
-        if (relation == live) facts_.uncacheable = true;
+        if (relation == live) {
+          facts_.uncacheable = true;
+        }
       }
     }
     return true;
   }
 
   void checkAttribute(const pg_query::Node& field) {
-    if (field.has_string()) denial_ = checkAttributeName(field.string().sval(), options_, facts_);
+    if (field.has_string()) {
+      denial_ = checkAttributeName(field.string().sval(), options_, facts_);
+    }
   }
 
   const ClassifierOptions& options_;

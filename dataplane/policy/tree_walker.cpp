@@ -24,15 +24,33 @@ struct Plan {
 
 NodeKind kindOf(const Descriptor* descriptor) {
   std::string_view name = descriptor->name();
-  if (name == "SelectStmt") return NodeKind::SelectStmt;
-  if (name == "FuncCall") return NodeKind::FuncCall;
-  if (name == "RangeVar") return NodeKind::RangeVar;
-  if (name == "ColumnRef") return NodeKind::ColumnRef;
-  if (name == "A_Indirection") return NodeKind::AIndirection;
-  if (name == "SQLValueFunction") return NodeKind::SQLValueFunction;
-  if (name == "RangeTableSample") return NodeKind::RangeTableSample;
-  if (name == "A_Const") return NodeKind::AConst;
-  if (name != "RawStmt" && name.ends_with("Stmt")) return NodeKind::Statement;
+  if (name == "SelectStmt") {
+    return NodeKind::SelectStmt;
+  }
+  if (name == "FuncCall") {
+    return NodeKind::FuncCall;
+  }
+  if (name == "RangeVar") {
+    return NodeKind::RangeVar;
+  }
+  if (name == "ColumnRef") {
+    return NodeKind::ColumnRef;
+  }
+  if (name == "A_Indirection") {
+    return NodeKind::AIndirection;
+  }
+  if (name == "SQLValueFunction") {
+    return NodeKind::SQLValueFunction;
+  }
+  if (name == "RangeTableSample") {
+    return NodeKind::RangeTableSample;
+  }
+  if (name == "A_Const") {
+    return NodeKind::AConst;
+  }
+  if (name != "RawStmt" && name.ends_with("Stmt")) {
+    return NodeKind::Statement;
+  }
   return NodeKind::Other;
 }
 
@@ -88,13 +106,17 @@ const PlanTable& planTable() {
 
 void walk(const Message& message, TreeVisitor& visitor, int depth, const PlanTable& table) {
   const Plan& plan = table.planFor(message.GetDescriptor());
-  if (!visitor.enter(message, plan.kind, depth) || visitor.done()) return;
+  if (!visitor.enter(message, plan.kind, depth) || visitor.done()) {
+    return;
+  }
   const Reflection* reflection = message.GetReflection();
   for (const OneofDescriptor* oneof : plan.oneofs) {
     const FieldDescriptor* field = reflection->GetOneofFieldDescriptor(message, oneof);
     if (field != nullptr && field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
       walk(reflection->GetMessage(message, field), visitor, depth + 1, table);
-      if (visitor.done()) return;
+      if (visitor.done()) {
+        return;
+      }
     }
   }
   for (const FieldDescriptor* field : plan.fields) {
@@ -102,11 +124,15 @@ void walk(const Message& message, TreeVisitor& visitor, int depth, const PlanTab
       const int size = reflection->FieldSize(message, field);
       for (int i = 0; i < size; ++i) {
         walk(reflection->GetRepeatedMessage(message, field, i), visitor, depth + 1, table);
-        if (visitor.done()) return;
+        if (visitor.done()) {
+          return;
+        }
       }
     } else if (reflection->HasField(message, field)) {
       walk(reflection->GetMessage(message, field), visitor, depth + 1, table);
-      if (visitor.done()) return;
+      if (visitor.done()) {
+        return;
+      }
     }
   }
 }

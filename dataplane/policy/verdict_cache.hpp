@@ -52,7 +52,9 @@ class VerdictCache {
 
   void insert(std::string_view sql, std::string_view context,
               std::shared_ptr<const Verdict> verdict) {
-    if (sql.size() + context.size() > max_text_bytes_) return;
+    if (sql.size() + context.size() > max_text_bytes_) {
+      return;
+    }
     if (auto it = index_.find(Key{sql, context}); it != index_.end()) {
       slots_[it->second]->verdict = std::move(verdict);
       return;
@@ -77,7 +79,9 @@ class VerdictCache {
   // find(), or classify() and insert().
   std::shared_ptr<const Verdict> classify(std::string_view sql, std::string_view context,
                                           const ClassifierOptions& options = {}) {
-    if (auto cached = find(sql, context)) return cached;
+    if (auto cached = find(sql, context)) {
+      return cached;
+    }
     auto verdict = std::make_shared<const Verdict>(policy::classify(sql, options));
     insert(sql, context, verdict);
     return verdict;
@@ -121,7 +125,9 @@ class VerdictCache {
       Slot& slot = *slots_[hand_];
       const std::size_t at = hand_;
       hand_ = (hand_ + 1) % slots_.size();
-      if (!slot.referenced) return at;
+      if (!slot.referenced) {
+        return at;
+      }
       slot.referenced = false;
     }
   }

@@ -14,6 +14,7 @@ namespace pgro::session {
 
 namespace {
 namespace sqlstate = protocol::sqlstate;
+std::atomic<uint64_t> g_next_session_id{1};
 // PostgreSQL's authentication_timeout default.
 constexpr auto kLoginTimeout = std::chrono::seconds(60);
 constexpr auto kFinalFlushTimeout = std::chrono::seconds(2);
@@ -25,7 +26,8 @@ ClientSession::ClientSession(asio::ip::tcp::socket socket, std::shared_ptr<Proxy
       ctx_(std::move(context)),
       loop_(loop),
       to_client_(client_.get_executor()),
-      to_server_(client_.get_executor()) {
+      to_server_(client_.get_executor()),
+      session_id_(g_next_session_id.fetch_add(1, std::memory_order_relaxed)) {
   boost::system::error_code ec;
   auto remote = client_.remote_endpoint(ec);
   client_address_ = ec ? std::string("?") : remote.address().to_string() + ":" +

@@ -131,6 +131,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::string user_;
   std::string database_;
   std::map<std::string, std::string> client_params_;  // the client's session settings
+  const uint64_t session_id_;         // process-unique, never reused
+  uint64_t params_generation_ = 1;    // bumped whenever client_params_ changes
   int32_t proxy_pid_ = 0;
   int32_t proxy_key_ = 0;
   bool registered_ = false;

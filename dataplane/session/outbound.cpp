@@ -29,7 +29,7 @@ void Outbound::appendOwned(std::string&& bytes) {
 }
 
 void Outbound::kick() {
-  if (writing_ || pending_.empty() || socket_ == nullptr) return;
+  if (corked_ || writing_ || pending_.empty() || socket_ == nullptr) return;
   boost::system::error_code ec;
   if (!socket_->non_blocking()) socket_->non_blocking(true, ec);
   const std::size_t n = socket_->write_some(asio::buffer(pending_), ec);

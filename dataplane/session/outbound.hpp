@@ -29,6 +29,14 @@ class Outbound {
   void detach() { socket_ = nullptr; }
 
   void append(std::string_view bytes);
+
+  // While corked, appends only queue; uncork() writes everything queued with one syscall.
+  // A producer that emits several messages from one input batch corks around it.
+  void cork() { corked_ = true; }
+  void uncork() {
+    corked_ = false;
+    kick();
+  }
   // Takes ownership of a buffer (no copy when nothing is queued).
   void appendOwned(std::string&& bytes);
 
@@ -53,6 +61,7 @@ class Outbound {
   std::string pending_;
   std::string inflight_;
   bool writing_ = false;
+  bool corked_ = false;
   bool failed_ = false;
   std::size_t wait_limit_ = 0;
   bool waiting_ = false;

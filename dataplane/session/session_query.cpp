@@ -401,6 +401,8 @@ void ClientSession::trackSettings(const policy::Verdict& verdict) {
   // the others are recorded here. SET LOCAL ends with the transaction: nothing to keep.
   for (const auto& set : verdict.sets) {
     if (set.is_local || set.proxy_only) continue;
+    ++params_generation_;
+    if (server_ != nullptr) server_->markSettings(session_id_, params_generation_);
     if (set.is_reset_all) {
       for (auto it = client_params_.begin(); it != client_params_.end();) {
         it = isReportedParameter(it->first) ? std::next(it) : client_params_.erase(it);

@@ -85,6 +85,8 @@ std::string quoteIdent(std::string_view v) {
 }  // namespace
 
 asio::awaitable<bool> ClientSession::syncParameters() {
+  if (server_->settingsMatch(session_id_, params_generation_)) co_return true;
+  server_->markSettings(session_id_, params_generation_);
   std::string sql;
   const auto& reported = server_->parameters();
   auto& applied = server_->appliedSettings();
@@ -166,6 +168,7 @@ asio::awaitable<void> ClientSession::serverPump(std::shared_ptr<ClientSession> s
     std::string_view data = buf;
     std::size_t pos = 0;
     std::size_t forwarded = 0;
+    to_client_.cork();  // one write per server read, whatever it holds
     while (pos < data.size()) {
       if (passthrough > 0) {
         const std::size_t take = std::min(passthrough, data.size() - pos);
@@ -199,6 +202,7 @@ asio::awaitable<void> ClientSession::serverPump(std::shared_ptr<ClientSession> s
       }
     }
     to_client_.append(data.substr(forwarded, pos - forwarded));
+    to_client_.uncork();
     buf.erase(0, pos);
     if (detach) {
       pump_running_ = false;
@@ -262,7 +266,10 @@ bool ClientSession::handleServerMessage(char type, std::string_view body, std::s
         return false;
       }
       server_->setParameter(name, value);
-      if (isSyncableParameter(name)) client_params_[name] = std::move(value);
+      if (isSyncableParameter(name)) {
+        client_params_[name] = std::move(value);
+        server_->markSettings(session_id_, ++params_generation_);
+      }
       to_client_.append(raw);
       return true;
     }
@@ -344,6 +351,7 @@ void ClientSession::detachServer(bool reusable) {
 
 void ClientSession::serverLost(const std::string& reason) {
   pump_running_ = false;
+  to_client_.uncork();
   if (server_ != nullptr) {
     spdlog::warn("upstream connection lost (user={} client={}): {}", user_, client_address_,
                  reason);

@@ -20,7 +20,7 @@ Pool::Pool(UpstreamSettings settings, int size, std::chrono::milliseconds wait_t
       wait_timeout_(wait_timeout),
       idle_(static_cast<std::size_t>(std::max(loops, 1))) {}
 
-ServerConnectionPtr Pool::takeIdleLocked(int loop) {
+ServerConnectionPtr Pool::takeIdleLocked(int loop, bool steal) {
   auto take_from = [&](std::vector<ServerConnectionPtr>& list) -> ServerConnectionPtr {
     if (list.empty()) return nullptr;
     auto c = std::move(list.back());
@@ -31,6 +31,7 @@ ServerConnectionPtr Pool::takeIdleLocked(int loop) {
   if (loop >= 0 && static_cast<std::size_t>(loop) < idle_.size()) {
     if (auto c = take_from(idle_[static_cast<std::size_t>(loop)])) return c;
   }
+  if (!steal) return nullptr;
   for (auto& list : idle_) {
     if (auto c = take_from(list)) return c;
   }
@@ -70,7 +71,10 @@ asio::awaitable<ConnectResult> Pool::acquire(asio::any_io_executor executor, int
     std::shared_ptr<Waiter> waiter;
     {
       std::lock_guard lock(mu_);
-      conn = takeIdleLocked(loop);
+      // Prefer a connection already on this loop; below the pool size, open one here rather
+      // than steal another loop's (re-homing a socket costs two epoll_ctl calls and a hop).
+      conn = takeIdleLocked(loop, false);
+      if (!conn && open_ >= size_) conn = takeIdleLocked(loop, true);
       if (!conn) {
         if (open_ < size_) {
           ++open_;

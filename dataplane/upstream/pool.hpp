@@ -57,7 +57,7 @@ class Pool {
     bool served = false;
   };
 
-  ServerConnectionPtr takeIdleLocked(int loop);
+  ServerConnectionPtr takeIdleLocked(int loop, bool steal);
   void wake(const std::shared_ptr<Waiter>& waiter);
   asio::awaitable<ConnectResult> openNew(asio::any_io_executor executor, int loop);
 

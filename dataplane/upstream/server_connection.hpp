@@ -74,6 +74,16 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
   }
   void forgetPrepared(const std::string& key) { prepared_.erase(key); }
 
+  // Which client session's settings this connection last matched, and at which version of
+  // them: when both are unchanged, borrowing it needs no settings comparison.
+  bool settingsMatch(uint64_t session_id, uint64_t generation) const {
+    return synced_session_ == session_id && synced_generation_ == generation;
+  }
+  void markSettings(uint64_t session_id, uint64_t generation) {
+    synced_session_ = session_id;
+    synced_generation_ = generation;
+  }
+
   int32_t backendPid() const { return backend_pid_; }
   int32_t backendKey() const { return backend_key_; }
 
@@ -103,6 +113,8 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
   std::map<std::string, std::string> applied_;
   std::unordered_map<std::string, std::string> prepared_;
   uint64_t prepared_counter_ = 0;
+  uint64_t synced_session_ = 0;
+  uint64_t synced_generation_ = 0;
   int32_t backend_pid_ = 0;
   int32_t backend_key_ = 0;
   bool broken_ = false;

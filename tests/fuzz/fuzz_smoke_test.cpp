@@ -19,7 +19,9 @@ const std::string kCorpusDir = PGRO_SECURITY_CORPUS_DIR;
 std::vector<std::string> corpusTexts() {
   std::vector<std::string> texts;
   for (const char* file : {"/allow.sql", "/refuse.sql"}) {
-    for (const auto& entry : testing::loadCorpus(kCorpusDir + file)) texts.push_back(entry.sql);
+    for (const auto& entry : testing::loadCorpus(kCorpusDir + file)) {
+      texts.push_back(entry.sql);
+    }
   }
   return texts;
 }
@@ -32,7 +34,9 @@ bool holds(const std::string& sql) {
     EXPECT_FALSE(verdict.message.empty()) << sql;
     return true;
   }
-  if (verdict.statement_count == 0) return true;
+  if (verdict.statement_count == 0) {
+    return true;
+  }
   const testing::OracleResult oracle = testing::findWriteNode(sql);
   EXPECT_TRUE(oracle.parsed) << "allowed but unparsable:\n" << sql;
   EXPECT_EQ(oracle.violation, "") << "allowed:\n" << sql;
@@ -43,7 +47,9 @@ TEST(FuzzSmoke, OracleSeesTheWritesOfTheCorpus) {
   // The oracle is not vacuous: it flags the plain writes of refuse.sql on its own.
   int flagged = 0;
   for (const auto& entry : testing::loadCorpus(kCorpusDir + "/refuse.sql")) {
-    if (entry.section.find("Plain writes") == std::string::npos) continue;
+    if (entry.section.find("Plain writes") == std::string::npos) {
+      continue;
+    }
     const auto oracle = testing::findWriteNode(entry.sql);
     EXPECT_FALSE(oracle.violation.empty()) << entry.sql;
     flagged += oracle.violation.empty() ? 0 : 1;
@@ -55,7 +61,9 @@ TEST(FuzzSmoke, OracleSeesTheWritesOfTheCorpus) {
 }
 
 TEST(FuzzSmoke, CorpusEntriesHoldTheProperty) {
-  for (const std::string& sql : corpusTexts()) holds(sql);
+  for (const std::string& sql : corpusTexts()) {
+    holds(sql);
+  }
 }
 
 TEST(FuzzSmoke, SeededMutationsHoldTheProperty) {
@@ -119,10 +127,15 @@ TEST(FuzzSmoke, SeededMutationsHoldTheProperty) {
           sql.insert(at, kTokens[pick(kTokens.size())]);
           break;
         case 1:  // delete a range
-          if (!sql.empty()) sql.erase(std::min(at, sql.size() - 1), 1 + pick(16));
+          if (!sql.empty()) {
+            sql.erase(std::min(at, sql.size() - 1), 1 + pick(16));
+          }
           break;
-        case 2:  // replace a byte with printable ASCII
-          if (!sql.empty()) sql[std::min(at, sql.size() - 1)] = static_cast<char>(32 + pick(95));
+        case 2:  // replace a byte: printable ASCII, or a high byte (non-UTF-8 clients)
+          if (!sql.empty()) {
+            sql[std::min(at, sql.size() - 1)] =
+                static_cast<char>(pick(4) == 0 ? 0x80 + pick(128) : 32 + pick(95));
+          }
           break;
         case 3:  // duplicate a range
           if (!sql.empty()) {
@@ -144,7 +157,9 @@ TEST(FuzzSmoke, SeededMutationsHoldTheProperty) {
       ADD_FAILURE() << "mutation " << i << " broke the property";
       break;
     }
-    if (classify(sql).allowed) ++allowed;
+    if (classify(sql).allowed) {
+      ++allowed;
+    }
   }
   RecordProperty("mutations", kMutations);
   RecordProperty("allowed_mutations", allowed);

@@ -47,7 +47,9 @@ bool contains(const std::array<std::string_view, N>& list, std::string_view valu
 }
 
 std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : s) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
   return s;
 }
 
@@ -69,7 +71,9 @@ class JsonScan {
   };
 
   void skipSpace() {
-    while (pos_ < json_.size() && std::isspace(static_cast<unsigned char>(json_[pos_]))) ++pos_;
+    while (pos_ < json_.size() && std::isspace(static_cast<unsigned char>(json_[pos_]))) {
+      ++pos_;
+    }
   }
 
   std::string string() {
@@ -130,7 +134,9 @@ class JsonScan {
 
   bool inside(std::string_view key) const {
     for (const Frame& frame : stack_) {
-      if (frame.key == key) return true;
+      if (frame.key == key) {
+        return true;
+      }
     }
     return false;
   }
@@ -140,51 +146,72 @@ class JsonScan {
   }
 
   void flag(std::string what) {
-    if (violation_.empty()) violation_ = std::move(what);
+    if (violation_.empty()) {
+      violation_ = std::move(what);
+    }
   }
 
   void onKey(const std::string& key) {
     if (key.size() > 4 && key.ends_with("Stmt") && !contains(kReadOnlyStatements, key)) {
       flag("statement node " + key);
     }
-    if (key == "intoClause") flag("SELECT INTO");
-    if (key == "lockingClause") flag("locking clause");
+    if (key == "intoClause") {
+      flag("SELECT INTO");
+    }
+    if (key == "lockingClause") {
+      flag("locking clause");
+    }
   }
 
   void onString(const std::string& value) {
     const std::string_view key = currentKey();
-    if (key == "filename" && inside("CopyStmt")) flag("COPY to or from a file");
+    if (key == "filename" && inside("CopyStmt")) {
+      flag("COPY to or from a file");
+    }
     if (key == "kind" && (value == "TRANS_STMT_PREPARE" || value == "TRANS_STMT_COMMIT_PREPARED" ||
                           value == "TRANS_STMT_ROLLBACK_PREPARED")) {
       flag("two-phase commit");
     }
     if (key == "relname" && inside("RangeVar")) {
       const std::string name = lower(value);
-      if (name == "pg_authid" || name == "pg_shadow") flag("secret relation " + name);
+      if (name == "pg_authid" || name == "pg_shadow") {
+        flag("secret relation " + name);
+      }
     }
-    if (key == "sval" && inside("funcname")) last_funcname_ = lower(value);
+    if (key == "sval" && inside("funcname")) {
+      last_funcname_ = lower(value);
+    }
   }
 
   void onLiteral(std::string_view literal) {
     const std::string_view key = currentKey();
-    if ((key == "is_from" || key == "is_program") && literal == "true") flag("COPY FROM/PROGRAM");
-    if (key == "mode" && inside("LockStmt") && literal != "1")
+    if ((key == "is_from" || key == "is_program") && literal == "true") {
+      flag("COPY FROM/PROGRAM");
+    }
+    if (key == "mode" && inside("LockStmt") && literal != "1") {
       flag("LOCK mode " + std::string(literal));
+    }
   }
 
   void value() {
     skipSpace();
-    if (pos_ >= json_.size()) return;
+    if (pos_ >= json_.size()) {
+      return;
+    }
     const char c = json_[pos_];
     if (c == '{' || c == '[') {
       const bool object = c == '{';
       const bool funcname = currentKey() == "funcname";
-      if (funcname) last_funcname_.clear();
+      if (funcname) {
+        last_funcname_.clear();
+      }
       ++pos_;
       stack_.push_back(Frame{object, {}});
       for (;;) {
         skipSpace();
-        if (pos_ >= json_.size()) return;
+        if (pos_ >= json_.size()) {
+          return;
+        }
         if (json_[pos_] == '}' || json_[pos_] == ']') {
           ++pos_;
           break;

@@ -34,7 +34,9 @@ TEST(SecurityCorpus, EveryRefuseEntryIsRefusedForTheRightReason) {
   for (const auto& entry : entries) {
     const Verdict v = classify(entry.sql);
     EXPECT_FALSE(v.allowed) << "refuse.sql:" << entry.line << " allowed:\n" << entry.sql;
-    if (v.allowed) continue;
+    if (v.allowed) {
+      continue;
+    }
     EXPECT_FALSE(v.sqlstate.empty());
     EXPECT_TRUE(v.sets.empty() && v.kinds.prepares.empty()) << "refused strings carry no facts";
     // An attack string refused only because of a typo proves nothing: outside the

@@ -306,11 +306,15 @@ TEST(FunctionRules, EveryPostgres15VolatileBuiltinWasReviewed) {
   ASSERT_TRUE(in.good());
   std::vector<std::string> names;
   for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) names.push_back(line);
+    if (!line.empty()) {
+      names.push_back(line);
+    }
   }
   ASSERT_GT(names.size(), 150U);
   std::vector<FunctionInfo> infos;
-  for (const std::string& name : names) infos.push_back({"pg_catalog", name, 'v'});
+  for (const std::string& name : names) {
+    infos.push_back({"pg_catalog", name, 'v'});
+  }
   FunctionCatalog catalog(infos);
   ClassifierOptions options;
   options.catalog = &catalog;

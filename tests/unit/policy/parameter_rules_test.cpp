@@ -73,6 +73,7 @@ TEST(ParameterRules, SessionCharacteristicsBecomeSessionDefaults) {
   EXPECT_EQ(v.sets[0].name, "default_transaction_isolation");
   EXPECT_EQ(v.sets[0].value, "read uncommitted");
   EXPECT_FALSE(v.sets[0].is_local);
+  EXPECT_TRUE(v.kinds.isolation.empty()) << "a session default, not this transaction's level";
   Verdict ro = classify("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY, DEFERRABLE");
   ASSERT_TRUE(ro.allowed) << ro.message;
   ASSERT_EQ(ro.sets.size(), 2U);
@@ -82,7 +83,9 @@ TEST(ParameterRules, SessionCharacteristicsBecomeSessionDefaults) {
   Verdict tx = classify("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE, READ ONLY, DEFERRABLE");
   ASSERT_TRUE(tx.allowed);
   EXPECT_EQ(tx.kinds.isolation, "serializable");
-  for (const SetAction& action : tx.sets) EXPECT_TRUE(action.is_local) << action.name;
+  for (const SetAction& action : tx.sets) {
+    EXPECT_TRUE(action.is_local) << action.name;
+  }
 }
 
 TEST(ParameterRules, ForbiddenParameters) {

@@ -10,7 +10,9 @@ namespace {
 
 ::testing::AssertionResult allowed(const std::string& sql) {
   Verdict v = classify(sql);
-  if (v.allowed) return ::testing::AssertionSuccess();
+  if (v.allowed) {
+    return ::testing::AssertionSuccess();
+  }
   return ::testing::AssertionFailure()
          << "refused " << sql << ": " << v.sqlstate << " " << v.message;
 }
@@ -237,6 +239,15 @@ TEST(StatementRules, ParseErrorsAreRefusedWithThePostgresMessage) {
   EXPECT_EQ(zero.refusal, Refusal::ParseError);
 }
 
+TEST(StatementRules, NonUtf8ClientBytesAreClassified) {
+  // A LATIN1 or WIN1252 session sends its own bytes; they must not fail the tree decoding.
+  EXPECT_TRUE(allowed("SELECT 'caf\xe9', 1 AS \"na\xefve\" FROM t WHERE name = '\xff\xfe'"));
+  EXPECT_TRUE(allowed("SET application_name = 'r\xe9sum\xe9'"));
+  EXPECT_EQ(classify("SELECT pg_read_file('\xe9')").refusal, Refusal::ForbiddenFunction);
+  EXPECT_EQ(classify("SELECT * FROM \"pg_authid\" WHERE rolname = '\xe9'").refusal,
+            Refusal::SecretRead);
+}
+
 TEST(StatementRules, SecretsAreRefused) {
   for (const char* sql :
        {"SELECT rolpassword FROM pg_authid", "SELECT * FROM pg_catalog.pg_authid",
@@ -254,17 +265,23 @@ TEST(StatementRules, SecretsAreRefused) {
 
 TEST(StatementRules, TooDeepChainsAreRefusedNotCrashed) {
   std::string chain = "SELECT 1";
-  for (int i = 0; i < 60'000; ++i) chain += "+1";
+  for (int i = 0; i < 60'000; ++i) {
+    chain += "+1";
+  }
   Verdict v = classify(chain);
   EXPECT_EQ(v.refusal, Refusal::TooComplex);
   EXPECT_EQ(v.sqlstate, "54001");
   // Deep but within bounds: parsed on a helper thread with a bigger stack.
   std::string deep = "SELECT 1";
-  for (int i = 0; i < 15'000; ++i) deep += "+1";
+  for (int i = 0; i < 15'000; ++i) {
+    deep += "+1";
+  }
   EXPECT_TRUE(classify(deep).allowed);
   // Wide is not deep: a big IN list stays on the caller's thread and is allowed.
   std::string wide = "SELECT * FROM t WHERE id IN (0";
-  for (int i = 1; i < 50'000; ++i) wide += "," + std::to_string(i);
+  for (int i = 1; i < 50'000; ++i) {
+    wide += "," + std::to_string(i);
+  }
   wide += ")";
   EXPECT_TRUE(classify(wide).allowed);
   ClassifierOptions small;

@@ -1,0 +1,201 @@
+#include "cli_options.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <optional>
+
+namespace pgro::admincli {
+
+namespace {
+
+std::vector<std::string> splitAddrs(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = text.find(',', start);
+    const std::size_t end = comma == std::string::npos ? text.size() : comma;
+    std::string part = text.substr(start, end - start);
+    while (!part.empty() && part.front() == ' ') part.erase(part.begin());
+    while (!part.empty() && part.back() == ' ') part.pop_back();
+    if (!part.empty()) out.push_back(part);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+bool validAddr(const std::string& a) {
+  const std::size_t colon = a.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 >= a.size()) return false;
+  int port = 0;
+  const char* first = a.data() + colon + 1;
+  const char* last = a.data() + a.size();
+  auto [p, ec] = std::from_chars(first, last, port);
+  return ec == std::errc{} && p == last && port > 0 && port <= 65535;
+}
+
+std::optional<Command> commandOf(const std::vector<std::string>& words, int64_t& ttl,
+                                 std::string& error) {
+  const auto n = words.size();
+  auto is = [&](std::initializer_list<const char*> w) {
+    if (w.size() != n) return false;
+    std::size_t i = 0;
+    for (const char* s : w) {
+      if (words[i++] != s) return false;
+    }
+    return true;
+  };
+  if (is({"cache", "reset"})) return Command::CacheReset;
+  if (is({"cache", "stats"})) return Command::CacheStats;
+  if (is({"cache", "enable"})) return Command::CacheEnable;
+  if (is({"cache", "disable"})) return Command::CacheDisable;
+  if (is({"stats"})) return Command::Stats;
+  if (is({"sessions"})) return Command::Sessions;
+  if (is({"config"})) return Command::Config;
+  if (is({"reload"})) return Command::Reload;
+  if (n == 3 && words[0] == "cache" && words[1] == "ttl") {
+    const std::string& v = words[2];
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), ttl);
+    if (ec != std::errc{} || p != v.data() + v.size() || ttl <= 0) {
+      error = "cache ttl: expected a positive whole number of seconds, got '" + v + "'";
+      return std::nullopt;
+    }
+    return Command::CacheTtl;
+  }
+  if (n == 2 && words[0] == "cache" && words[1] == "ttl") {
+    error = "cache ttl: missing SECONDS";
+  } else if (n == 0) {
+    error = "missing command";
+  } else {
+    std::string joined;
+    for (const auto& w : words) joined += (joined.empty() ? "" : " ") + w;
+    error = "unknown command '" + joined + "'";
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+ParseResult parseArgs(const std::vector<std::string>& args,
+                      const std::map<std::string, std::string>& env) {
+  Options o;
+  std::string addr_text = "127.0.0.1:50051";
+  if (auto it = env.find("PGRO_ADMIN_ADDR"); it != env.end() && !it->second.empty()) {
+    addr_text = it->second;
+  }
+  if (auto it = env.find("PGRO_ADMIN_TOKEN"); it != env.end()) o.token = it->second;
+  std::vector<std::string> words;
+  bool only_words = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    // "-5" is a (bad) TTL, not an option: let the command report it.
+    const bool negative_number = a.size() > 1 && a[0] == '-' && a[1] >= '0' && a[1] <= '9';
+    if (only_words || a.empty() || a[0] != '-' || a == "-" || negative_number) {
+      words.push_back(a);
+      continue;
+    }
+    if (a == "--") {
+      only_words = true;
+      continue;
+    }
+    std::string name = a;
+    std::optional<std::string> value;
+    if (const auto eq = a.find('='); eq != std::string::npos) {
+      name = a.substr(0, eq);
+      value = a.substr(eq + 1);
+    }
+    auto take = [&]() -> std::optional<std::string> {
+      if (value) return value;
+      if (i + 1 < args.size()) return args[++i];
+      return std::nullopt;
+    };
+    if (name == "--help" || name == "-h") return ShowHelp{};
+    if (name == "--version") return ShowVersion{};
+    if (name == "--json" || name == "--tls") {
+      if (value) return UsageError{name + " takes no value"};
+      (name == "--json" ? o.json : o.tls) = true;
+      continue;
+    }
+    if (name == "--addr" || name == "--token" || name == "--timeout" || name == "--ca" ||
+        name == "--tls-server-name") {
+      const auto v = take();
+      if (!v) return UsageError{name + " needs a value"};
+      if (name == "--addr") {
+        addr_text = *v;
+      } else if (name == "--token") {
+        o.token = *v;
+      } else if (name == "--ca") {
+        o.ca_file = *v;
+      } else if (name == "--tls-server-name") {
+        o.tls_server_name = *v;
+      } else {
+        double secs = 0;
+        auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), secs);
+        if (ec != std::errc{} || p != v->data() + v->size() || !(secs > 0) || secs > 3600) {
+          return UsageError{"--timeout: expected seconds in (0, 3600], got '" + *v + "'"};
+        }
+        o.timeout = std::chrono::milliseconds(static_cast<int64_t>(std::ceil(secs * 1000)));
+      }
+      continue;
+    }
+    return UsageError{"unknown option '" + name + "'"};
+  }
+  o.addrs = splitAddrs(addr_text);
+  if (o.addrs.empty()) return UsageError{"--addr: no address given"};
+  for (const auto& a : o.addrs) {
+    if (!validAddr(a)) return UsageError{"--addr: expected host:port, got '" + a + "'"};
+  }
+  if ((!o.ca_file.empty() || !o.tls_server_name.empty()) && !o.tls) {
+    return UsageError{"--ca and --tls-server-name need --tls"};
+  }
+  std::string error;
+  const auto command = commandOf(words, o.ttl_seconds, error);
+  if (!command) return UsageError{error};
+  o.command = *command;
+  return o;
+}
+
+std::string helpText() {
+  return R"(Usage: pgro-admin [OPTIONS] COMMAND
+
+Administers one pgro daemon, or several at once, through its gRPC admin API.
+
+Commands:
+  cache reset          empty the result cache (prints the entries cleared)
+  cache stats          cache size, hits, misses, hit ratio, TTL
+  cache ttl SECONDS    set the TTL of results cached from now on (SECONDS > 0)
+  cache enable         turn the result cache on
+  cache disable        turn the result cache off
+  stats                clients, queries, refusals, pool, cache, upstream, uptime
+  sessions             the client sessions open now
+  config               every setting, secrets redacted
+  reload               reload users and the function catalog (as SIGHUP does)
+
+Options:
+  --addr HOST:PORT[,HOST:PORT...]
+                       daemon(s) to talk to (default $PGRO_ADMIN_ADDR or 127.0.0.1:50051);
+                       with several, the command runs on each and each result is reported
+  --token TOKEN        ADMIN_TOKEN of the daemon(s) (default $PGRO_ADMIN_TOKEN); sent as
+                       "authorization: Bearer TOKEN"
+  --timeout SECONDS    deadline of each call (default 5)
+  --json               print JSON: one object; with several addresses, an object keyed by
+                       address (a failed daemon gets {"error": {...}})
+  --tls                use TLS (the daemon has ADMIN_TLS_CERT_FILE/ADMIN_TLS_KEY_FILE)
+  --ca FILE            PEM CA certificate(s) to verify the daemon (default: system CAs)
+  --tls-server-name NAME
+                       name expected in the daemon's certificate (default: the host)
+  -h, --help           this text
+  --version            pgro-admin's version
+
+Exit codes:
+  0  success
+  2  usage error
+  3  daemon unreachable or timed out
+  4  unauthenticated (missing or wrong token)
+  5  the daemon refused or failed the request
+  6  several daemons: some failed, or they failed in different ways
+Errors are one line each on stderr.
+)";
+}
+
+}  // namespace pgro::admincli

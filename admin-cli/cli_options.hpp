@@ -1,0 +1,60 @@
+// pgro-admin's command line: options, the command, and the documented exit codes.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace pgro::admincli {
+
+// Exit codes (also listed by --help).
+enum ExitCode : int {
+  kOk = 0,
+  kUsage = 2,
+  kUnreachable = 3,      // connection failed or the deadline passed
+  kUnauthenticated = 4,  // missing or wrong token
+  kServerError = 5,      // the daemon refused or failed the request
+  kPartial = 6,          // several daemons: some failed (or failed in different ways)
+};
+
+enum class Command {
+  CacheReset,
+  CacheStats,
+  CacheTtl,
+  CacheEnable,
+  CacheDisable,
+  Stats,
+  Sessions,
+  Config,
+  Reload,
+};
+
+struct Options {
+  std::vector<std::string> addrs;  // host:port, at least one
+  std::string token;
+  std::chrono::milliseconds timeout{5000};
+  bool json = false;
+  bool tls = false;
+  std::string ca_file;
+  std::string tls_server_name;
+  Command command = Command::Stats;
+  int64_t ttl_seconds = 0;  // cache ttl
+};
+
+struct ShowHelp {};
+struct ShowVersion {};
+struct UsageError {
+  std::string message;
+};
+
+using ParseResult = std::variant<Options, ShowHelp, ShowVersion, UsageError>;
+
+// `args` without argv[0]; `env` supplies PGRO_ADMIN_ADDR and PGRO_ADMIN_TOKEN.
+ParseResult parseArgs(const std::vector<std::string>& args,
+                      const std::map<std::string, std::string>& env);
+
+std::string helpText();
+
+}  // namespace pgro::admincli

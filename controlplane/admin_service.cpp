@@ -1,0 +1,178 @@
+#include "controlplane/admin_service.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <exception>
+
+#include "controlplane/admin_security.hpp"
+
+namespace pgro::controlplane {
+
+namespace {
+
+constexpr std::size_t kQueryChars = 200;
+// Ten years: far beyond any useful TTL, and far from overflowing a clock's time_point.
+constexpr int64_t kMaxTtlSeconds = 10LL * 365 * 24 * 3600;
+
+std::string peerOf(const grpc::ServerContext* ctx) {
+  return ctx->peer();
+}
+
+}  // namespace
+
+template <typename Fn>
+grpc::Status AdminService::guarded(grpc::ServerContext* ctx, const char* method, Fn&& fn) {
+  if (!token_.empty()) {
+    const auto& md = ctx->client_metadata();
+    const auto it = md.find("authorization");
+    const bool ok = it != md.end() &&
+                    bearerMatches(std::string_view(it->second.data(), it->second.size()), token_);
+    if (!ok) {
+      spdlog::warn("admin: {} from {} refused: {} bearer token", method, peerOf(ctx),
+                   it == md.end() ? "no" : "wrong");
+      return {grpc::StatusCode::UNAUTHENTICATED,
+              "missing or wrong admin token (metadata authorization: Bearer <ADMIN_TOKEN>)"};
+    }
+  }
+  try {
+    return fn();
+  } catch (const std::exception& e) {
+    spdlog::error("admin: {} from {} failed: {}", method, peerOf(ctx), e.what());
+    return {grpc::StatusCode::INTERNAL, validUtf8(e.what())};
+  }
+}
+
+void toProto(const server::StatsSnapshot& s, adminpb::GetStatsResponse& out) {
+  auto& c = *out.mutable_cache();
+  c.set_enabled(s.cache.enabled);
+  c.set_ttl_seconds(s.cache.ttl_seconds);
+  c.set_entries(s.cache.entries);
+  c.set_bytes(s.cache.bytes);
+  c.set_max_entries(s.cache.max_entries);
+  c.set_max_bytes(s.cache.max_bytes);
+  c.set_hits(s.cache.hits);
+  c.set_misses(s.cache.misses);
+  c.set_evictions(s.cache.evictions);
+  c.set_coalesced(s.cache.coalesced);
+  c.set_hit_ratio(s.cache.hit_ratio);
+  auto& q = *out.mutable_queries();
+  q.set_forwarded(s.queries.forwarded);
+  q.set_cache_hits(s.queries.cache_hits);
+  q.set_refused(s.queries.refused);
+  for (const auto& [reason, n] : s.queries.refused_by_reason) {
+    (*q.mutable_refused_by_reason())[validUtf8(reason)] = n;
+  }
+  q.set_protocol_errors(s.queries.protocol_errors);
+  auto& p = *out.mutable_pool();
+  p.set_size(s.pool.size);
+  p.set_open(s.pool.open);
+  p.set_idle(s.pool.idle);
+  p.set_busy(s.pool.busy);
+  p.set_waiting(s.pool.waiting);
+  p.set_connects(s.pool.connects);
+  p.set_connect_errors(s.pool.connect_errors);
+  p.set_timeouts(s.pool.timeouts);
+  p.set_tripwire_trips(s.pool.tripwire_trips);
+  auto& cl = *out.mutable_clients();
+  cl.set_current(s.clients_current);
+  cl.set_total(s.clients_total);
+  cl.set_refused(s.clients_refused);
+  cl.set_auth_failures(s.auth_failures);
+  out.mutable_upstream()->set_up(s.upstream_up);
+  out.set_uptime_seconds(s.uptime_seconds);
+  out.set_version(validUtf8(s.version));
+}
+
+void toProto(const server::SessionView& s, adminpb::Session& out) {
+  out.set_user(validUtf8(s.user));
+  out.set_client_address(validUtf8(s.client_address));
+  out.set_application_name(validUtf8(s.application_name));
+  out.set_state(validUtf8(s.state));
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(s.since.time_since_epoch());
+  const auto secs = std::chrono::floor<std::chrono::seconds>(ns);
+  out.mutable_since()->set_seconds(secs.count());
+  out.mutable_since()->set_nanos(static_cast<int32_t>((ns - secs).count()));
+  out.set_query(truncateUtf8(validUtf8(s.query), kQueryChars));
+}
+
+grpc::Status AdminService::ResetCache(grpc::ServerContext* ctx, const adminpb::ResetCacheRequest*,
+                                      adminpb::ResetCacheResponse* resp) {
+  return guarded(ctx, "ResetCache", [&] {
+    resp->set_entries_cleared(target_.resetCache());
+    spdlog::info("admin: cache reset by {}: {} entries cleared", peerOf(ctx),
+                 resp->entries_cleared());
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status AdminService::GetStats(grpc::ServerContext* ctx, const adminpb::GetStatsRequest*,
+                                    adminpb::GetStatsResponse* resp) {
+  return guarded(ctx, "GetStats", [&] {
+    toProto(target_.stats(), *resp);
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status AdminService::SetCacheTtl(grpc::ServerContext* ctx,
+                                       const adminpb::SetCacheTtlRequest* req,
+                                       adminpb::SetCacheTtlResponse* resp) {
+  return guarded(ctx, "SetCacheTtl", [&] {
+    if (req->seconds() <= 0 || req->seconds() > kMaxTtlSeconds) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "cache TTL must be 1.." + std::to_string(kMaxTtlSeconds) +
+                              " seconds, got " + std::to_string(req->seconds()));
+    }
+    target_.setCacheTtl(std::chrono::seconds(req->seconds()));
+    resp->set_ttl_seconds(req->seconds());
+    spdlog::info("admin: cache TTL set to {}s by {}", req->seconds(), peerOf(ctx));
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status AdminService::SetCacheEnabled(grpc::ServerContext* ctx,
+                                           const adminpb::SetCacheEnabledRequest* req,
+                                           adminpb::SetCacheEnabledResponse* resp) {
+  return guarded(ctx, "SetCacheEnabled", [&] {
+    target_.setCacheEnabled(req->enabled());
+    resp->set_enabled(req->enabled());
+    spdlog::info("admin: cache {} by {}", req->enabled() ? "enabled" : "disabled", peerOf(ctx));
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status AdminService::ListSessions(grpc::ServerContext* ctx,
+                                        const adminpb::ListSessionsRequest*,
+                                        adminpb::ListSessionsResponse* resp) {
+  return guarded(ctx, "ListSessions", [&] {
+    for (const auto& s : target_.sessions()) toProto(s, *resp->add_sessions());
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status AdminService::GetConfig(grpc::ServerContext* ctx, const adminpb::GetConfigRequest*,
+                                     adminpb::GetConfigResponse* resp) {
+  return guarded(ctx, "GetConfig", [&] {
+    for (const auto& [name, value] : target_.config()) {
+      auto& s = *resp->add_settings();
+      s.set_name(validUtf8(name));
+      // The data plane redacts already; a secret that slipped through is redacted here too.
+      s.set_value(isSecretSetting(name) && !value.empty() ? "***" : validUtf8(value));
+    }
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status AdminService::ReloadPolicy(grpc::ServerContext* ctx,
+                                        const adminpb::ReloadPolicyRequest*,
+                                        adminpb::ReloadPolicyResponse* resp) {
+  return guarded(ctx, "ReloadPolicy", [&] {
+    const auto r = target_.reload();
+    resp->set_ok(r.ok);
+    resp->set_message(validUtf8(r.message));
+    spdlog::info("admin: reload requested by {}: {}", peerOf(ctx), r.ok ? "ok" : r.message);
+    return grpc::Status::OK;
+  });
+}
+
+}  // namespace pgro::controlplane

@@ -1,0 +1,132 @@
+#include "controlplane/stats_metrics.hpp"
+
+#include <vector>
+
+namespace pgro::controlplane {
+
+namespace {
+
+using metrics::MetricType;
+using metrics::SampleWriter;
+using server::StatsSnapshot;
+
+constexpr MetricType kCounter = MetricType::Counter;
+constexpr MetricType kGauge = MetricType::Gauge;
+
+// One row per family read from the stats snapshot: adding a metric is one line here.
+struct StatsMetric {
+  metrics::MetricDesc desc;
+  void (*fill)(const StatsSnapshot&, SampleWriter&);
+};
+
+double d(uint64_t v) {
+  return static_cast<double>(v);
+}
+
+const std::vector<StatsMetric>& statsMetrics() {
+  static const std::vector<StatsMetric> table = {
+      {{"pgro_build_info", "pgro version (always 1).", kGauge, {"version"}},
+       [](const StatsSnapshot& s, SampleWriter& w) { w.add({s.version}, 1); }},
+      {{"pgro_uptime_seconds", "Seconds since pgro started.", kGauge},
+       [](const StatsSnapshot& s, SampleWriter& w) { w.add(s.uptime_seconds); }},
+      // Clients
+      {{"pgro_client_connections", "Client connections open now.", kGauge},
+       [](const StatsSnapshot& s, SampleWriter& w) {
+         w.add(static_cast<double>(s.clients_current));
+       }},
+      {{"pgro_client_connections_total", "Client connections accepted.", kCounter},
+       [](const StatsSnapshot& s, SampleWriter& w) { w.add(d(s.clients_total)); }},
+      {{"pgro_client_connections_refused_total",
+        "Client connections refused: too_many (MAX_CLIENT_CONNECTIONS), auth_failed.",
+        kCounter,
+        {"reason"}},
+       [](const StatsSnapshot& s, SampleWriter& w) {
+         w.add({"too_many"}, d(s.clients_refused));
+         w.add({"auth_failed"}, d(s.auth_failures));
+       }},
+      // Queries
+      {{"pgro_queries_total",
+        "Statements by outcome: forwarded upstream, cache_hit, refused.",
+        kCounter,
+        {"outcome"}},
+       [](const StatsSnapshot& s, SampleWriter& w) {
+         w.add({"forwarded"}, d(s.queries.forwarded));
+         w.add({"cache_hit"}, d(s.queries.cache_hits));
+         w.add({"refused"}, d(s.queries.refused));
+       }},
+      {{"pgro_queries_refused_total",
+        "Statements refused by the read-only policy, by reason.",
+        kCounter,
+        {"reason"}},
+       [](const StatsSnapshot& s, SampleWriter& w) {
+         for (const auto& [reason, n] : s.queries.refused_by_reason) w.add({reason}, d(n));
+       }},
+      {{"pgro_protocol_errors_total", "Malformed or out-of-sequence client messages.", kCounter},
+       [](const StatsSnapshot& s, SampleWriter& w) { w.add(d(s.queries.protocol_errors)); }},
+      // Cache
+      {{"pgro_cache_entries", "Results held in the cache.", kGauge},
+       [](const StatsSnapshot& s, SampleWriter& w) { w.add(d(s.cache.entries)); }},
+      {{"pgro_cache_bytes", "Bytes of results held in the cache.", kGauge},
+       [](const StatsSnapshot& s, SampleWriter& w) { w.add(d(s.cache.bytes)); }},
+      {{"pgro_cache_max_entries", "MAX_CACHE_ENTRIES.", kGauge},
+       [](const StatsSnapshot& s, SampleWriter& w) { w.add(d(s.cache.max_entries)); }},
+      {{"pgro_cache_max_bytes", "MAX_CACHE_BYTES.", kGauge},
+       [](const StatsSnapshot& s, SampleWriter& w) { w.add(d(s.cache.max_bytes)); }},
+      {{"pgro_cache_hits_total", "Cache lookups answered from the cache.", kCounter},
+       [](const StatsSnapshot& s, SampleWriter& w) { w.add(d(s.cache.hits)); }},
+      {{"pgro_cache_misses_total", "Cache lookups that went upstream.", kCounter},
+       [](const StatsSnapshot& s, SampleWriter& w) { w.add(d(s.cache.misses)); }},
+      {{"pgro_cache_evictions_total", "Results evicted to stay within the cache limits.", kCounter},
+       [](const StatsSnapshot& s, SampleWriter& w) { w.add(d(s.cache.evictions)); }},
+      {{"pgro_cache_coalesced_total", "Misses answered by another client's in-flight query.",
+        kCounter},
+       [](const StatsSnapshot& s, SampleWriter& w) { w.add(d(s.cache.coalesced)); }},
+      {{"pgro_cache_enabled", "1 when the result cache is on.", kGauge},
+       [](const StatsSnapshot& s, SampleWriter& w) { w.add(s.cache.enabled ? 1 : 0); }},
+      {{"pgro_cache_ttl_seconds", "Time to live of newly cached results.", kGauge},
+       [](const StatsSnapshot& s, SampleWriter& w) {
+         w.add(static_cast<double>(s.cache.ttl_seconds));
+       }},
+      // Pool and upstream
+      {{"pgro_pool_size", "Most upstream connections (POOL_SIZE).", kGauge},
+       [](const StatsSnapshot& s, SampleWriter& w) { w.add(s.pool.size); }},
+      {{"pgro_pool_connections", "Upstream connections open, by state.", kGauge, {"state"}},
+       [](const StatsSnapshot& s, SampleWriter& w) {
+         w.add({"idle"}, s.pool.idle);
+         w.add({"busy"}, s.pool.busy);
+       }},
+      {{"pgro_pool_waiting_clients", "Clients waiting for a free upstream connection.", kGauge},
+       [](const StatsSnapshot& s, SampleWriter& w) { w.add(s.pool.waiting); }},
+      {{"pgro_pool_wait_timeouts_total",
+        "Clients that gave up waiting for an upstream connection (POOL_TIMEOUT_SECONDS).",
+        kCounter},
+       [](const StatsSnapshot& s, SampleWriter& w) { w.add(d(s.pool.timeouts)); }},
+      {{"pgro_upstream_up", "1 when the upstream answered recently.", kGauge},
+       [](const StatsSnapshot& s, SampleWriter& w) { w.add(s.upstream_up ? 1 : 0); }},
+      {{"pgro_upstream_connects_total", "Upstream connections opened.", kCounter},
+       [](const StatsSnapshot& s, SampleWriter& w) { w.add(d(s.pool.connects)); }},
+      {{"pgro_upstream_connect_errors_total", "Upstream connection attempts that failed.",
+        kCounter},
+       [](const StatsSnapshot& s, SampleWriter& w) { w.add(d(s.pool.connect_errors)); }},
+      {{"pgro_upstream_tripwire_total",
+        "Upstream connections closed because default_transaction_read_only was found off.",
+        kCounter},
+       [](const StatsSnapshot& s, SampleWriter& w) { w.add(d(s.pool.tripwire_trips)); }},
+  };
+  return table;
+}
+
+}  // namespace
+
+metrics::DataPlaneMetrics registerDataPlaneMetrics(metrics::Registry& registry,
+                                                   server::AdminTarget& target) {
+  std::vector<metrics::MetricDesc> descs;
+  for (const auto& m : statsMetrics()) descs.push_back(m.desc);
+  registry.addCollector(std::move(descs), [&target](metrics::CollectorSink& sink) {
+    const StatsSnapshot snapshot = target.stats();
+    for (const auto& m : statsMetrics()) m.fill(snapshot, sink.family(m.desc.name));
+  });
+  return metrics::registerDataPlaneHistograms(registry);
+}
+
+}  // namespace pgro::controlplane

@@ -1,0 +1,262 @@
+#include "cache/result_cache.hpp"
+
+#include <algorithm>
+#include <functional>
+#include <list>
+#include <mutex>
+#include <unordered_map>
+#include <utility>
+
+#include "cache/frequency_sketch.hpp"
+
+namespace pgro::cache {
+namespace {
+
+// Each shard must hold this many entries of max_entry_bytes, or the cache uses fewer shards.
+constexpr std::size_t kLargestEntriesPerShard = 4;
+
+// Release a value's spare capacity when it exceeds this share of its size (1/8) plus a
+// little: a reply recorded into a growing buffer can hold twice the memory it uses.
+bool hasSlack(const std::string& s) {
+  return s.capacity() - s.size() > s.size() / 8 + 64;
+}
+
+struct Entry {
+  std::string key;
+  std::size_t hash;
+  std::shared_ptr<const CachedReply> reply;
+  std::size_t charge;  // key + value + kEntryOverheadBytes
+};
+
+using Lru = std::list<Entry>;  // front: most recently used
+
+// The index stores views into the keys owned by the list nodes (which never move) together
+// with the hash computed once per call, so neither lookup nor rehash hashes a key again.
+struct KeyRef {
+  std::string_view text;
+  std::size_t hash;
+};
+struct KeyRefHash {
+  std::size_t operator()(const KeyRef& key) const noexcept { return key.hash; }
+};
+struct KeyRefEqual {
+  bool operator()(const KeyRef& a, const KeyRef& b) const noexcept {
+    return a.hash == b.hash && a.text == b.text;
+  }
+};
+using Index = std::unordered_map<KeyRef, Lru::iterator, KeyRefHash, KeyRefEqual>;
+
+std::size_t shardCountFor(const CacheLimits& limits, std::size_t requested) {
+  std::size_t n = std::max<std::size_t>(requested, 1);
+  n = std::min(n, std::max<std::size_t>(limits.max_entries, 1));
+  const std::size_t largest = limits.max_entry_bytes + ResultCache::kEntryOverheadBytes;
+  n = std::min(n, std::max<std::size_t>(limits.max_bytes / (kLargestEntriesPerShard * largest), 1));
+  return n;
+}
+
+// The i-th of n equal parts of total, the remainder going to the first parts.
+std::size_t share(std::size_t total, std::size_t n, std::size_t i) {
+  return total / n + (i < total % n ? 1 : 0);
+}
+
+}  // namespace
+
+// Cache-line aligned so neighbouring shards' mutexes do not share a line.
+struct alignas(64) ResultCache::Shard {
+  Shard(std::size_t entries, std::size_t bytes)
+      : max_entries(entries), max_bytes(bytes), sketch(entries) {}
+
+  // Unlinks the entry from the index and moves its node to `graveyard`, whose destruction
+  // (after the lock is released) frees the key and, unless a reader holds it, the reply.
+  void retire(Lru::iterator it, Lru& graveyard) {
+    index.erase(KeyRef{it->key, it->hash});
+    bytes -= it->charge;
+    graveyard.splice(graveyard.end(), lru, it);
+  }
+
+  const std::size_t max_entries;
+  const std::size_t max_bytes;
+
+  std::mutex mutex;  // guards everything below
+  Lru lru;
+  Index index;
+  FrequencySketch sketch;
+  std::size_t bytes = 0;
+  std::uint64_t hits = 0;
+  std::uint64_t misses = 0;
+  std::uint64_t evictions = 0;
+  std::uint64_t expirations = 0;
+  std::uint64_t admissions_rejected = 0;
+  std::uint64_t inserts = 0;
+};
+
+ResultCache::ResultCache(CacheLimits limits, std::shared_ptr<const Clock> clock, std::size_t shards)
+    : limits_(limits),
+      clock_(clock ? std::move(clock) : std::make_shared<const SteadyClock>()),
+      ttl_seconds_(limits.ttl.count()) {
+  const std::size_t n = shardCountFor(limits_, shards);
+  shards_.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    shards_.push_back(
+        std::make_unique<Shard>(share(limits_.max_entries, n, i), share(limits_.max_bytes, n, i)));
+  }
+}
+
+ResultCache::~ResultCache() = default;
+
+ResultCache::Shard& ResultCache::shardFor(std::size_t hash) const {
+  // Multiply-shift on the upper half: even over any shard count, and independent of the low
+  // bits the index's buckets use.
+  const std::uint64_t high = static_cast<std::uint64_t>(hash) >> 32;
+  return *shards_[static_cast<std::size_t>((high * shards_.size()) >> 32)];
+}
+
+std::shared_ptr<const CachedReply> ResultCache::get(std::string_view key) {
+  if (!enabled_.load(std::memory_order_relaxed)) {
+    return nullptr;
+  }
+  const std::size_t hash = std::hash<std::string_view>{}(key);
+  Shard& shard = shardFor(hash);
+  const auto now = clock_->now();
+  Lru graveyard;  // declared before the lock: freed after it is released
+
+  std::lock_guard lock(shard.mutex);
+  shard.sketch.increment(hash);
+  const auto found = shard.index.find(KeyRef{key, hash});
+  if (found == shard.index.end()) {
+    ++shard.misses;
+    return nullptr;
+  }
+  const Lru::iterator it = found->second;
+  if (now >= it->reply->expires) {
+    shard.retire(it, graveyard);
+    ++shard.expirations;
+    ++shard.misses;
+    return nullptr;
+  }
+  shard.lru.splice(shard.lru.begin(), shard.lru, it);
+  ++shard.hits;
+  return it->reply;
+}
+
+bool ResultCache::put(std::string_view key, std::string bytes, std::chrono::microseconds cost) {
+  const std::chrono::seconds ttl{ttl_seconds_.load(std::memory_order_relaxed)};
+  if (!enabled_.load(std::memory_order_relaxed) || ttl <= std::chrono::seconds::zero() ||
+      bytes.size() > limits_.max_entry_bytes) {
+    return false;
+  }
+  const std::size_t hash = std::hash<std::string_view>{}(key);
+  Shard& shard = shardFor(hash);
+  const std::size_t charge = key.size() + bytes.size() + kEntryOverheadBytes;
+  if (charge > shard.max_bytes || shard.max_entries == 0) {
+    return false;
+  }
+
+  // Allocate and copy outside the lock.
+  if (hasSlack(bytes)) {
+    bytes.shrink_to_fit();
+  }
+  const auto now = clock_->now();
+  auto reply = std::make_shared<const CachedReply>(
+      CachedReply{.bytes = std::move(bytes), .stored = now, .expires = now + ttl, .cost = cost});
+  Lru node;
+  node.push_back(
+      Entry{.key = std::string(key), .hash = hash, .reply = std::move(reply), .charge = charge});
+  Lru graveyard;  // declared before the lock: freed after it is released
+
+  std::lock_guard lock(shard.mutex);
+  // Checked again under the lock: setEnabled(false) clears each shard under its lock after
+  // storing the flag, so no put can slip an entry in behind it.
+  if (!enabled_.load(std::memory_order_acquire)) {
+    return false;
+  }
+  bool resident = false;
+  if (const auto found = shard.index.find(KeyRef{key, hash}); found != shard.index.end()) {
+    shard.retire(found->second, graveyard);
+    resident = true;
+  }
+
+  // Victims from the LRU tail until the entry fits. This ends before the list does: with
+  // every entry gone, 1 <= max_entries and charge <= max_bytes.
+  std::size_t entries_after = shard.lru.size() + 1;
+  std::size_t bytes_after = shard.bytes + charge;
+  auto first_victim = shard.lru.end();
+  bool live_victim = false;
+  unsigned strongest_victim = 0;
+  while (entries_after > shard.max_entries || bytes_after > shard.max_bytes) {
+    --first_victim;
+    --entries_after;
+    bytes_after -= first_victim->charge;
+    if (now < first_victim->reply->expires) {
+      live_victim = true;
+      strongest_victim = std::max(strongest_victim, shard.sketch.estimate(first_victim->hash));
+    }
+  }
+  if (live_victim && !resident && shard.sketch.estimate(hash) <= strongest_victim) {
+    ++shard.admissions_rejected;
+    return false;
+  }
+  while (first_victim != shard.lru.end()) {
+    const Lru::iterator victim = first_victim++;
+    ++(now < victim->reply->expires ? shard.evictions : shard.expirations);
+    shard.retire(victim, graveyard);
+  }
+
+  shard.lru.splice(shard.lru.begin(), node);
+  Entry& entry = shard.lru.front();
+  shard.index.emplace(KeyRef{entry.key, hash}, shard.lru.begin());
+  shard.bytes += charge;
+  ++shard.inserts;
+  return true;
+}
+
+std::uint64_t ResultCache::clear() {
+  std::uint64_t removed = 0;
+  for (const auto& shard : shards_) {
+    Lru graveyard;  // both declared before the lock: freed after it is released
+    Index index;
+    std::lock_guard lock(shard->mutex);
+    removed += shard->lru.size();
+    graveyard.splice(graveyard.end(), shard->lru);
+    index.swap(shard->index);
+    shard->bytes = 0;
+  }
+  return removed;
+}
+
+void ResultCache::setTtl(std::chrono::seconds ttl) {
+  ttl_seconds_.store(ttl.count(), std::memory_order_relaxed);
+}
+
+std::chrono::seconds ResultCache::ttl() const {
+  return std::chrono::seconds{ttl_seconds_.load(std::memory_order_relaxed)};
+}
+
+void ResultCache::setEnabled(bool enabled) {
+  enabled_.store(enabled, std::memory_order_release);
+  if (!enabled) {
+    clear();
+  }
+}
+
+bool ResultCache::enabled() const {
+  return enabled_.load(std::memory_order_relaxed);
+}
+
+ResultCache::Stats ResultCache::stats() const {
+  Stats total;
+  for (const auto& shard : shards_) {
+    std::lock_guard lock(shard->mutex);
+    total.entries += shard->lru.size();
+    total.bytes += shard->bytes;
+    total.hits += shard->hits;
+    total.misses += shard->misses;
+    total.evictions += shard->evictions;
+    total.expirations += shard->expirations;
+    total.admissions_rejected += shard->admissions_rejected;
+    total.inserts += shard->inserts;
+  }
+  return total;
+}
+
+}  // namespace pgro::cache

@@ -1,0 +1,134 @@
+// The result cache (DESIGN.md section 4): a bounded, thread-safe map from an opaque key to an
+// opaque reply. It knows nothing of the wire: the session builds the key (database, session
+// settings that change results, query text, parameters and formats) and records the raw
+// backend messages it will replay; here they are only bytes with a size, a cost and an expiry.
+//
+// Concurrency: the key space is split over shards by std::hash<std::string_view>; each shard
+// has its own mutex, LRU list, hash index and frequency sketch, and nothing is global but two
+// atomics (enabled, TTL). A hit takes one shard lock for a hash lookup, an O(1) move to the
+// LRU head and a shared_ptr copy. Replies are immutable and shared: a reader keeps its
+// shared_ptr after the entry is evicted, expired or cleared. Memory of removed entries is
+// released after the shard lock is dropped.
+//
+// Bounds, per shard: the limits are split over the shards (max_entries / shards and
+// max_bytes / shards, the remainders spread over the first shards), so the sums never exceed
+// the configured limits and no operation needs a global budget or a second lock. An entry is
+// charged key size + value size + kEntryOverheadBytes. Since a shard must hold several of
+// the largest entries to be useful, the shard count is lowered (down to 1) until each shard
+// can hold 4 entries of max_entry_bytes, and until no shard is left without an entry.
+// Hashing spreads keys evenly, so per-shard budgets cost little capacity in practice.
+//
+// Eviction and admission (TinyLFU over LRU; Einziger et al., 2017): each shard evicts from
+// its LRU tail. Every get() records the key's hash in the shard's count-min sketch
+// (frequency_sketch.hpp), so the estimate counts client requests, hit or miss. put() does
+// not record: the session stores only after a get() missed, and counting that request twice
+// would rank a one-off miss above a key served once from the cache. When a shard must evict
+// to make room, the candidate is admitted only if its estimate is strictly higher than that
+// of every live victim it would displace; expired victims never block it, and ties go to the
+// resident entries. A shard with room admits everything, and replacing a resident key is
+// never refused. There is no admission window (W-TinyLFU) and no doorkeeper: the sketch is
+// accurate enough without one (32 bytes per entry of max_entries, allocated up front and not
+// charged to max_bytes), and for repeated analytics queries a query seen once is the one not
+// worth keeping; a refused query gets in on a later run, once it outscores the victim. Aging
+// (halving the sketch every 10 x capacity requests) makes old popularity fade, so entries
+// that stopped being asked for are displaced in the end.
+//
+// Expiry: an entry expires at stored + TTL, with the TTL in force when it was stored
+// (setTtl() affects later puts only). get() drops an expired entry when it finds one; the
+// eviction walk from the LRU tail drops expired victims for free and counts them as
+// expirations, not evictions.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cache/clock.hpp"
+
+namespace pgro::cache {
+
+struct CacheLimits {
+  std::size_t max_entries = 10000;
+  std::size_t max_bytes = 256 << 20;
+  std::size_t max_entry_bytes = 1 << 20;  // largest value accepted; the key is not counted
+  std::chrono::seconds ttl{900};
+};
+
+// One cached reply. Immutable once stored; shared by all readers.
+struct CachedReply {
+  std::string bytes;
+  std::chrono::steady_clock::time_point stored;
+  std::chrono::steady_clock::time_point expires;  // expired when now() >= expires
+  std::chrono::microseconds cost{0};  // what producing it took; kept for metrics, not weighed
+};
+
+class ResultCache {
+ public:
+  // Memory charged per entry besides key and value: the LRU list node with its Entry, the
+  // index node and bucket, the CachedReply and its shared_ptr control block (libstdc++,
+  // x86-64, rounded up).
+  static constexpr std::size_t kEntryOverheadBytes = 256;
+
+  struct Stats {
+    std::uint64_t entries = 0;
+    std::uint64_t bytes = 0;  // charged bytes, see kEntryOverheadBytes
+    std::uint64_t hits = 0;
+    std::uint64_t misses = 0;  // including expired entries found by get()
+    std::uint64_t evictions = 0;
+    std::uint64_t expirations = 0;
+    std::uint64_t admissions_rejected = 0;
+    std::uint64_t inserts = 0;
+  };
+
+  // `clock` may be null: the steady clock is used. `shards` is an upper bound, see above.
+  ResultCache(CacheLimits limits, std::shared_ptr<const Clock> clock, std::size_t shards = 16);
+  ~ResultCache();
+  ResultCache(const ResultCache&) = delete;
+  ResultCache& operator=(const ResultCache&) = delete;
+
+  // The reply stored under `key`, or nullptr on a miss, an expired entry (dropped now) or a
+  // disabled cache. Counts a hit or a miss and records the request for admission (neither
+  // when disabled).
+  [[nodiscard]] std::shared_ptr<const CachedReply> get(std::string_view key);
+
+  // Stores `bytes` under `key`, replacing any entry there, expiring TTL from now. false when
+  // the value is over max_entry_bytes, the entry cannot fit a shard, the TTL is 0, the cache
+  // is disabled, or TinyLFU refused it (call get() first: admission ranks by requests seen). Spare
+  // capacity of `bytes` is released first, so the memory held matches the bytes charged.
+  bool put(std::string_view key, std::string bytes, std::chrono::microseconds cost);
+
+  // Removes every entry; returns how many there were. The frequency sketch is kept: how
+  // popular a query is does not change when its results are dropped.
+  std::uint64_t clear();
+
+  // Applies to entries stored from now on. 0 (or less) makes put() refuse everything.
+  void setTtl(std::chrono::seconds ttl);
+  [[nodiscard]] std::chrono::seconds ttl() const;
+
+  // Disabled: get() misses, put() refuses, and the entries are dropped at once (a disabled
+  // cache holds no memory but its sketches). Enabled again, it starts empty.
+  void setEnabled(bool enabled);
+  [[nodiscard]] bool enabled() const;
+
+  [[nodiscard]] Stats stats() const;
+  [[nodiscard]] const CacheLimits& limits() const { return limits_; }  // as constructed
+  [[nodiscard]] std::size_t shardCount() const { return shards_.size(); }
+
+ private:
+  struct Shard;
+
+  [[nodiscard]] Shard& shardFor(std::size_t hash) const;
+
+  const CacheLimits limits_;
+  const std::shared_ptr<const Clock> clock_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::atomic<bool> enabled_{true};
+  std::atomic<std::int64_t> ttl_seconds_;
+};
+
+}  // namespace pgro::cache

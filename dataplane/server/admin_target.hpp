@@ -1,0 +1,94 @@
+// The narrow interface through which the control plane (gRPC admin API, Prometheus exposer)
+// sees the data plane. The data plane implements it; nothing in the data plane includes gRPC.
+// Every method is thread-safe and cheap: it reads counters or posts work to the loops.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace pgro::server {
+
+struct CacheStatsView {
+  bool enabled = false;
+  int64_t ttl_seconds = 0;
+  uint64_t entries = 0;
+  uint64_t bytes = 0;
+  uint64_t max_entries = 0;
+  uint64_t max_bytes = 0;
+  uint64_t hits = 0;
+  uint64_t misses = 0;
+  uint64_t evictions = 0;
+  uint64_t coalesced = 0;  // misses answered by another client's in-flight query
+  double hit_ratio = 0;    // hits / (hits + misses), 0 when both are 0
+};
+
+struct QueryStatsView {
+  uint64_t forwarded = 0;   // statements sent upstream
+  uint64_t cache_hits = 0;  // statements answered from the cache
+  uint64_t refused = 0;     // statements refused by the policy
+  std::map<std::string, uint64_t> refused_by_reason;  // write, forbidden_function, ...
+  uint64_t protocol_errors = 0;
+};
+
+struct PoolStatsView {
+  int size = 0;
+  int open = 0;
+  int idle = 0;
+  int busy = 0;
+  int waiting = 0;
+  uint64_t connects = 0;
+  uint64_t connect_errors = 0;
+  uint64_t timeouts = 0;
+  uint64_t tripwire_trips = 0;
+};
+
+struct StatsSnapshot {
+  CacheStatsView cache;
+  QueryStatsView queries;
+  PoolStatsView pool;
+  int64_t clients_current = 0;
+  uint64_t clients_total = 0;
+  uint64_t clients_refused = 0;
+  uint64_t auth_failures = 0;
+  bool upstream_up = false;
+  double uptime_seconds = 0;
+  std::string version;
+};
+
+struct SessionView {
+  std::string user;
+  std::string client_address;
+  std::string application_name;
+  std::string state;  // idle, active, idle in transaction, ...
+  std::chrono::system_clock::time_point since;
+  std::string query;  // the current or last statement, first 200 characters
+};
+
+struct ReloadResult {
+  bool ok = false;
+  std::string message;
+};
+
+class AdminTarget {
+ public:
+  virtual ~AdminTarget() = default;
+  // Empties the result cache; returns the entries cleared.
+  virtual uint64_t resetCache() = 0;
+  virtual StatsSnapshot stats() = 0;
+  // Applies to entries stored from now on.
+  virtual void setCacheTtl(std::chrono::seconds ttl) = 0;
+  virtual void setCacheEnabled(bool enabled) = 0;
+  virtual std::vector<SessionView> sessions() = 0;
+  // Every setting as name=value, secrets redacted.
+  virtual std::vector<std::pair<std::string, std::string>> config() = 0;
+  // Reloads users and the function catalog (as SIGHUP does).
+  virtual ReloadResult reload() = 0;
+  // Whether the upstream answered recently (readiness).
+  virtual bool upstreamReady() = 0;
+};
+
+}  // namespace pgro::server

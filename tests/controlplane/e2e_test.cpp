@@ -1,0 +1,111 @@
+// The real pgro (in front of a PostgreSQL the test starts) driven by pgro-admin and scraped
+// over HTTP: the control plane wired to the data plane end to end.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "controlplane_fixture.hpp"
+#include "support/pgro_process.hpp"
+#include "support/run_command.hpp"
+#include "support/temp_postgres.hpp"
+
+namespace pgro::test {
+namespace {
+
+using Json = nlohmann::json;
+
+uint16_t portOf(const std::string& host_port) {
+  return static_cast<uint16_t>(std::stoi(host_port.substr(host_port.rfind(':') + 1)));
+}
+
+CommandResult admin(const PgroProcess& pgro, std::vector<std::string> args,
+                    const std::string& token = {}) {
+  args.insert(args.begin(), {PGRO_ADMIN_BINARY, "--addr", pgro.env().at("ADMIN_LISTEN")});
+  return runCommand(args, {{"PGRO_ADMIN_TOKEN", token}, {"PGRO_ADMIN_ADDR", ""}},
+                    std::chrono::seconds(30));
+}
+
+CommandResult psql(const PgroProcess& pgro, const std::string& sql) {
+  return runCommand({"psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", sql}, pgro.libpqEnv(),
+                    std::chrono::seconds(30));
+}
+
+// The HTTP endpoint may come up a moment after the client listener.
+HttpReply getWhenUp(uint16_t port, const std::string& path) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (;;) {
+    try {
+      return httpGet(port, path);
+    } catch (const std::exception&) {
+      if (std::chrono::steady_clock::now() > deadline) throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+}
+
+TEST(ControlPlaneE2E, AdminCliMetricsAndProbes) {
+  PgroProcess pgro(PGRO_BINARY, TempPostgres::shared());
+  const uint16_t metrics_port = portOf(pgro.env().at("METRICS_LISTEN"));
+  EXPECT_EQ(getWhenUp(metrics_port, "/healthz").status, 200);
+  EXPECT_EQ(getWhenUp(metrics_port, "/readyz").status, 200);
+
+  ASSERT_EQ(psql(pgro, "SELECT 1").exit_code, 0) << pgro.log();
+  ASSERT_EQ(psql(pgro, "SELECT 1").exit_code, 0);
+  EXPECT_NE(psql(pgro, "CREATE TABLE e2e_nope(a int)").exit_code, 0);
+
+  const auto stats = admin(pgro, {"--json", "stats"});
+  ASSERT_EQ(stats.exit_code, 0) << stats.describe() << pgro.log();
+  const Json s = Json::parse(stats.out);
+  EXPECT_EQ(s["version"], PGRO_VERSION);
+  EXPECT_GE(s["queries"]["forwarded"].get<uint64_t>() + s["queries"]["cache_hits"].get<uint64_t>(),
+            1u);
+  EXPECT_GE(s["queries"]["refused"].get<uint64_t>(), 1u);
+  EXPECT_TRUE(s["upstream"]["up"].get<bool>());
+  EXPECT_GE(s["clients"]["total"].get<uint64_t>(), 3u);
+
+  const auto cfg = admin(pgro, {"--json", "config"});
+  ASSERT_EQ(cfg.exit_code, 0) << cfg.describe();
+  const Json c = Json::parse(cfg.out)["settings"];
+  EXPECT_EQ(c["LISTEN_PORT"], std::to_string(pgro.port()));
+  EXPECT_EQ(c["PROXY_PASSWORD"], "***");
+  EXPECT_EQ(cfg.out.find(pgro.password()), std::string::npos);
+
+  EXPECT_EQ(admin(pgro, {"sessions"}).exit_code, 0);
+  EXPECT_EQ(admin(pgro, {"cache", "ttl", "60"}).exit_code, 0);
+  EXPECT_EQ(Json::parse(admin(pgro, {"--json", "cache", "stats"}).out)["ttl_seconds"], 60);
+  EXPECT_EQ(admin(pgro, {"cache", "ttl", "0"}).exit_code, 2);
+  EXPECT_EQ(admin(pgro, {"cache", "reset"}).exit_code, 0);
+
+  const auto m = getWhenUp(metrics_port, "/metrics");
+  ASSERT_EQ(m.status, 200);
+  SpawnOptions o{.argv = {"promtool", "check", "metrics"}, .inherit_env = true};
+  const auto lint = runCommand(o, std::chrono::seconds(60), m.body);
+  EXPECT_EQ(lint.exit_code, 0) << lint.describe();
+  EXPECT_NE(m.body.find("pgro_build_info{version=\"" PGRO_VERSION "\"} 1\n"), std::string::npos);
+  const auto names = sampleNames(m.body);
+  for (const auto& name : dashboardMetricNames()) {
+    EXPECT_TRUE(names.count(name)) << name << " (dashboard) missing from pgro's /metrics";
+  }
+}
+
+TEST(ControlPlaneE2E, TokenRequiredWhenSet) {
+  PgroProcess pgro(PGRO_BINARY, TempPostgres::shared(), {{"ADMIN_TOKEN", "e2e-token-123"}});
+  getWhenUp(portOf(pgro.env().at("METRICS_LISTEN")), "/healthz");
+  EXPECT_EQ(admin(pgro, {"stats"}).exit_code, 4);
+  EXPECT_EQ(admin(pgro, {"stats"}, "wrong").exit_code, 4);
+  EXPECT_EQ(admin(pgro, {"stats"}, "e2e-token-123").exit_code, 0);
+}
+
+TEST(ControlPlaneE2E, AdminPortInUseStopsStartup) {
+  auto& pg = TempPostgres::shared();
+  PgroProcess first(PGRO_BINARY, pg);
+  Env env = pgroBaseEnv(pg);
+  env["ADMIN_LISTEN"] = first.env().at("ADMIN_LISTEN");
+  const auto r = runPgro(PGRO_BINARY, env, {}, std::chrono::seconds(30));
+  EXPECT_NE(r.exit_code, 0) << r.describe();
+  EXPECT_NE((r.out + r.err).find("ADMIN_LISTEN"), std::string::npos) << r.describe();
+}
+
+}  // namespace
+}  // namespace pgro::test
