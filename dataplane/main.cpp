@@ -16,6 +16,10 @@
 #include "config/config.hpp"
 #include "config/logging.hpp"
 #include "policy/classifier.hpp"
+#include "controlplane/control_plane.hpp"
+#include "controlplane/stats_metrics.hpp"
+#include "metrics/registry.hpp"
+#include "server/data_plane_admin.hpp"
 #include "server/proxy_server.hpp"
 #include "session/session_registry.hpp"
 
@@ -201,6 +205,14 @@ int runProxy(const std::vector<std::string>& args) {
   context->pool = std::make_shared<pgro::upstream::Pool>(
       settings, cfg->pool_size, std::chrono::seconds(cfg->pool_timeout_seconds), loops);
   context->registry = std::make_shared<pgro::session::SessionRegistry>();
+  pgro::cache::CacheLimits limits;
+  limits.max_entries = cfg->max_cache_entries;
+  limits.max_bytes = cfg->max_cache_bytes;
+  limits.max_entry_bytes = cfg->max_cache_entry_bytes;
+  limits.ttl = std::chrono::seconds(cfg->cache_ttl_seconds);
+  context->cache = std::make_shared<pgro::cache::ResultCache>(limits, nullptr);
+  context->cache->setEnabled(cfg->cache_enabled);
+  context->inflight = std::make_shared<pgro::cache::InFlight>();
 
   pgro::server::ProxyServer server(context);
   try {
@@ -209,8 +221,30 @@ int runProxy(const std::vector<std::string>& args) {
     spdlog::error("{}", e.what());
     return 1;
   }
+  // The control plane sees the data plane only through AdminTarget.
+  pgro::metrics::Registry registry;
+  pgro::server::DataPlaneAdmin admin(context, [] {
+    return pgro::server::ReloadResult{
+        .ok = false, .message = "live reload is not implemented yet: restart pgro to reload"};
+  });
+  context->metrics = pgro::controlplane::registerDataPlaneMetrics(registry, admin);
+  pgro::controlplane::ControlPlane control(
+      admin, registry,
+      {.admin_listen = cfg->admin_listen,
+       .admin_token = cfg->admin_token,
+       .tls_cert_file = cfg->admin_tls_cert_file,
+       .tls_key_file = cfg->admin_tls_key_file,
+       .metrics_listen = cfg->metrics_listen});
+  try {
+    control.start();
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+  spdlog::info("Admin API on {}, metrics on {}", cfg->admin_listen, cfg->metrics_listen);
   spdlog::info("Proxy server listening on {}:{}", cfg->listen_host, server.port());
   const int code = server.run();
+  control.stop();
   spdlog::info("pgro stopped");
   return code;
 }

@@ -37,6 +37,17 @@ ClientSession::ClientSession(asio::ip::tcp::socket socket, std::shared_ptr<Proxy
   ctx_->counters.connections_total.fetch_add(1, std::memory_order_relaxed);
 }
 
+SessionInfo ClientSession::info() const {
+  std::lock_guard lock(info_mu_);
+  return info_;
+}
+
+void ClientSession::setActivity(const char* state, std::string_view query) {
+  std::lock_guard lock(info_mu_);
+  info_.state = state;
+  if (!query.empty()) info_.query.assign(query.substr(0, 200));
+}
+
 ClientSession::~ClientSession() {
   if (registered_) ctx_->registry->remove(proxy_pid_, proxy_key_);
   ctx_->counters.clients_current.fetch_sub(1, std::memory_order_relaxed);

@@ -16,10 +16,14 @@
 #include <chrono>
 #include <deque>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <memory>
 #include <string>
 #include <unordered_map>
 
+#include "cache/inflight.hpp"
+#include "cache/result_cache.hpp"
 #include "policy/classifier.hpp"
 #include "protocol/framing.hpp"
 #include "protocol/messages.hpp"
@@ -48,6 +52,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   void start();
 
+  // Thread-safe snapshot for the admin API's session listing.
+  SessionInfo info() const;
+
   // Thread-safe entry points (they post to the session's loop).
   void requestShutdown();  // end the session once it is outside a transaction
   void terminate();        // end it now with 57P01
@@ -63,6 +70,22 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   };
   // What the client is owed, in order: one entry per forwarded message the server answers,
   // and the replies pgro makes itself. The pump matches server replies to the front entry.
+  // Recording of a cacheable reply as it streams to the client.
+  struct CacheCapture {
+    std::string key;
+    std::string bytes;
+    bool ok = true;
+    std::optional<cache::InFlight::Leader> leader;  // waiters are released when it ends
+    std::chrono::steady_clock::time_point started;
+  };
+  // A follower of a coalesced miss waits here for the leader's reply.
+  struct CoalesceWait {
+    explicit CoalesceWait(asio::any_io_executor ex) : timer(ex) {}
+    asio::steady_timer timer;
+    std::shared_ptr<const cache::CachedReply> reply;
+    bool done = false;
+  };
+
   struct Pending {
     enum class Kind : uint8_t {
       Forward,  // a client message: its replies go to the client
@@ -74,6 +97,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     bool ready = false;  // Local: append ReadyForQuery with the status current at emission
     std::string bytes;   // Local: the reply. Parse: the statement key (to forget on error)
     std::string statement;  // Parse: the client's statement name
+    std::unique_ptr<CacheCapture> capture;  // Query: the reply is recorded for the cache
+    std::chrono::steady_clock::time_point sent;  // Query/Sync: for the latency histogram
   };
 
   asio::awaitable<void> run(std::shared_ptr<ClientSession> self);
@@ -87,7 +112,20 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   asio::awaitable<void> clientLoop();
   asio::awaitable<bool> readMore();
   void handleMessage(char type, std::string_view body, std::string_view raw, bool server_ready);
-  bool admitStatement(std::string_view sql, bool extended);
+  // The verdict when allowed and the statement still needs an answer; nullptr when refused
+  // or already answered by pgro.
+  std::shared_ptr<const policy::Verdict> admitStatement(std::string_view sql, bool extended);
+  bool admitParse(std::string_view body);
+  asio::awaitable<void> handleQuery(std::string_view raw, std::string_view body);
+  // Result cache (simple protocol): key, admission, replay.
+  bool cacheAllowed(const policy::Verdict& verdict) const;
+  std::string cacheKey(char kind, std::string_view text);
+  void replyFromCache(const cache::CachedReply& reply,
+                      std::chrono::steady_clock::time_point started);
+  void finishCapture(Pending& entry);
+  void emitStreamed(std::string_view bytes);
+  void captureReply(CacheCapture& capture, std::string_view bytes);
+  bool defaultIsolationIsSnapshot() const;
   void answerCacheReset(std::string_view sql);
   void trackSettings(const policy::Verdict& verdict);
   void protocolViolation(const std::string& message);
@@ -150,7 +188,15 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool pump_running_ = false;
   bool swallow_next_error_ = false;  // the error that answers our CopyFail
   bool shutdown_requested_ = false;
-  std::chrono::system_clock::time_point since_ = std::chrono::system_clock::now();
+  bool cache_opt_out_ = false;        // SET pgro.cache = off
+  bool snapshot_transaction_ = false; // inside a REPEATABLE READ / SERIALIZABLE block
+  std::string cache_key_prefix_;      // database + result-changing settings
+  uint64_t cache_key_generation_ = 0;
+  void setActivity(const char* state, std::string_view query);
+
+  // What info() reports; written by the session's loop at statement boundaries only.
+  mutable std::mutex info_mu_;
+  SessionInfo info_;
 };
 
 }  // namespace pgro::session

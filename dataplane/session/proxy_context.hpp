@@ -5,11 +5,15 @@
 #include <atomic>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <string>
 
 #include "auth/users.hpp"
+#include "cache/inflight.hpp"
+#include "cache/result_cache.hpp"
 #include "config/config.hpp"
+#include "metrics/data_plane_metrics.hpp"
 #include "policy/classifier.hpp"
 #include "upstream/pool.hpp"
 
@@ -24,9 +28,15 @@ struct SessionCounters {
   std::atomic<uint64_t> auth_failures{0};
   std::atomic<uint64_t> queries_forwarded{0};
   std::atomic<uint64_t> queries_refused{0};
+  std::atomic<uint64_t> cache_hits{0};
+  std::atomic<uint64_t> cache_coalesced{0};
   std::atomic<uint64_t> protocol_errors{0};
   std::atomic<uint64_t> tripwire_trips{0};
   std::atomic<int64_t> clients_current{0};
+  // Refusals by policy reason (write, forbidden_function, ...): refusals are rare, a lock
+  // is fine here.
+  mutable std::mutex refusals_mu;
+  std::map<std::string, uint64_t> refused_by_reason;
 };
 
 struct ProxyContext {
@@ -41,9 +51,11 @@ struct ProxyContext {
   std::shared_ptr<const policy::ClassifierOptions> classifier_options =
       std::make_shared<policy::ClassifierOptions>();
   std::shared_ptr<const policy::FunctionCatalog> catalog;
-  // Clears the result cache; returns the entries cleared (unset while no cache is built).
-  std::function<uint64_t()> cache_reset;
+  std::shared_ptr<cache::ResultCache> cache;
+  std::shared_ptr<cache::InFlight> inflight;
   SessionCounters counters;
+  // Latency histograms the data path observes into (null-safe).
+  metrics::DataPlaneMetrics metrics;
   std::atomic<bool> shutting_down{false};
 };
 

@@ -7,6 +7,11 @@
 #include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <array>
+
+#include <boost/asio/post.hpp>
+
 #include "protocol/message_reader.hpp"
 #include "protocol/message_writer.hpp"
 #include "protocol/sqlstate.hpp"
@@ -31,7 +36,7 @@ thread_local char t_read_chunk[kReadChunk];
 // Messages that need an upstream connection (everything forwarded).
 bool needsServer(char type) {
   switch (type) {
-    case 'Q': case 'P': case 'B': case 'D': case 'E': case 'C': case 'H':
+    case 'P': case 'B': case 'D': case 'E': case 'C': case 'H':
       return true;
     default:
       return false;
@@ -75,6 +80,16 @@ asio::awaitable<void> ClientSession::clientLoop() {
     if (r.status == protocol::FrameStatus::Message) {
       const char type = r.frame.type;
       const std::size_t total = r.frame.total_size;
+      if (type == 'Q' && state_ == State::Ready) {
+        // Policy, cache and coalescing come before an upstream connection is needed.
+        co_await handleQuery(std::string_view(in_).substr(in_pos_, total), r.frame.body);
+        in_pos_ += total;
+        continue;
+      }
+      if (type == 'P' && state_ == State::Ready && !admitParse(r.frame.body)) {
+        in_pos_ += total;
+        continue;
+      }
       bool server_ready = server_ != nullptr;
       if (!server_ready && needsServer(type) && state_ == State::Ready) {
         server_ready = co_await ensureServer();
@@ -114,6 +129,7 @@ void ClientSession::forwardToServer(std::string_view raw, char type) {
   }
   pending_.push_back({.kind = Pending::Kind::Forward, .message = type});
   if (type == 'Q' || type == 'S') {
+    pending_.back().sent = std::chrono::steady_clock::now();
     ++pending_syncs_;
     unsynced_ = false;
   } else {
@@ -172,22 +188,8 @@ void ClientSession::handleMessage(char type, std::string_view body, std::string_
                                   bool server_ready) {
   if (state_ == State::SkipUntilSync && type != 'S' && type != 'X') return;
   switch (type) {
-    case 'Q': {  // Query
-      protocol::MessageReader reader(body);
-      const std::string_view sql = reader.cstring();
-      if (!reader.ok() || !reader.atEnd()) {
-        protocolViolation("invalid Query message");
-        return;
-      }
-      if (!admitStatement(sql, false)) return;
-      if (!server_ready) {
-        refuse(last_error_, false);
-        return;
-      }
-      ctx_->counters.queries_forwarded.fetch_add(1, std::memory_order_relaxed);
-      forwardToServer(raw, 'Q');
+    case 'Q':  // Query: handled by handleQuery() (dropped here while skipping to Sync)
       return;
-    }
     case 'P': {  // Parse
       protocol::MessageReader reader(body);
       const std::string_view statement = reader.cstring();
@@ -197,7 +199,6 @@ void ClientSession::handleMessage(char type, std::string_view body, std::string_
         protocolViolation("invalid Parse message");
         return;
       }
-      if (!admitStatement(sql, true)) return;
       if (!server_ready) {
         refuse(last_error_, true);
         return;
@@ -357,35 +358,185 @@ void ClientSession::protocolViolation(const std::string& message) {
          .message = message});
 }
 
-bool ClientSession::admitStatement(std::string_view sql, bool extended) {
+bool ClientSession::admitParse(std::string_view body) {
+  protocol::MessageReader reader(body);
+  (void)reader.cstring();  // statement name
+  const std::string_view sql = reader.cstring();
+  if (!reader.ok()) {
+    protocolViolation("invalid Parse message");
+    return false;
+  }
+  return admitStatement(sql, true) != nullptr;
+}
+
+asio::awaitable<void> ClientSession::handleQuery(std::string_view raw, std::string_view body) {
+  const auto started = std::chrono::steady_clock::now();
+  protocol::MessageReader reader(body);
+  const std::string_view sql = reader.cstring();
+  if (!reader.ok() || !reader.atEnd()) {
+    protocolViolation("invalid Query message");
+    co_return;
+  }
+  const auto verdict = admitStatement(sql, false);
+  if (verdict == nullptr) co_return;
+  if (!verdict->sets.empty() &&
+      std::all_of(verdict->sets.begin(), verdict->sets.end(),
+                  [](const policy::SetAction& a) { return a.proxy_only; }) &&
+      static_cast<std::size_t>(verdict->statement_count) == verdict->sets.size()) {
+    // Only pgro's own settings (SET pgro.cache = off): answered here, never forwarded.
+    std::string out;
+    for (std::size_t i = 0; i < verdict->sets.size(); ++i) {
+      protocol::appendCommandComplete(out, verdict->sets[i].is_reset ? "RESET" : "SET");
+    }
+    replyLocal(std::move(out), true);
+    co_return;
+  }
+  std::string key;
+  std::optional<cache::InFlight::Leader> leader;
+  if (cacheAllowed(*verdict)) {
+    key = cacheKey('Q', sql);
+    if (auto hit = ctx_->cache->get(key)) {
+      replyFromCache(*hit, started);
+      co_return;
+    }
+    // Concurrent identical misses: one goes upstream, the others wait for its reply.
+    auto wait = std::make_shared<CoalesceWait>(client_.get_executor());
+    auto ex = client_.get_executor();
+    const bool leads = ctx_->inflight->joinOrLead(
+        key, [wait, ex](std::shared_ptr<const cache::CachedReply> reply) {
+          asio::post(ex, [wait, reply = std::move(reply)]() mutable {
+            wait->reply = std::move(reply);
+            wait->done = true;
+            wait->timer.cancel();
+          });
+        });
+    if (leads) {
+      leader.emplace(*ctx_->inflight, key);
+    } else {
+      wait->timer.expires_at(asio::steady_timer::time_point::max());
+      boost::system::error_code ec;
+      while (!wait->done && state_ != State::Closing) {
+        co_await wait->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      }
+      if (state_ == State::Closing) co_return;
+      if (wait->reply) {
+        ctx_->counters.cache_coalesced.fetch_add(1, std::memory_order_relaxed);
+        replyFromCache(*wait->reply, started);
+        co_return;
+      }
+      key.clear();  // the leader's reply was not cacheable: ask upstream ourselves
+    }
+  }
+  // raw views into in_, which only this loop changes; still valid after the suspension.
+  if (server_ == nullptr && !co_await ensureServer()) {
+    refuse(last_error_, false);
+    co_return;
+  }
+  ctx_->counters.queries_forwarded.fetch_add(1, std::memory_order_relaxed);
+  forwardToServer(raw, 'Q');
+  if (!key.empty()) {
+    auto capture = std::make_unique<CacheCapture>();
+    capture->key = std::move(key);
+    capture->leader = std::move(leader);
+    capture->started = std::chrono::steady_clock::now();
+    pending_.back().capture = std::move(capture);
+  }
+}
+
+bool ClientSession::defaultIsolationIsSnapshot() const {
+  auto it = client_params_.find("default_transaction_isolation");
+  return it != client_params_.end() &&
+         (it->second == "repeatable read" || it->second == "serializable");
+}
+
+bool ClientSession::cacheAllowed(const policy::Verdict& verdict) const {
+  if (!verdict.cacheable || cache_opt_out_ || ctx_->cache == nullptr || !ctx_->cache->enabled()) {
+    return false;
+  }
+  if (verdict.statement_count != 1) return false;
+  // In a failed transaction PostgreSQL answers every statement with an error; in a
+  // REPEATABLE READ / SERIALIZABLE one the client asked for one snapshot across statements.
+  if (tx_status_ == 'E') return false;
+  if (tx_status_ == 'T' && snapshot_transaction_) return false;
+  return true;
+}
+
+std::string ClientSession::cacheKey(char kind, std::string_view text) {
+  // Everything that changes the bytes of a result: the database and the settings that
+  // change how values are rendered or which objects names resolve to.
+  if (cache_key_generation_ != params_generation_) {
+    static constexpr std::array<std::string_view, 12> kResultSettings = {
+        "search_path", "TimeZone", "DateStyle", "IntervalStyle", "extra_float_digits",
+        "bytea_output", "client_encoding", "standard_conforming_strings", "lc_monetary",
+        "lc_numeric", "lc_time", "xmloption"};
+    cache_key_prefix_.clear();
+    cache_key_prefix_ += database_;
+    cache_key_prefix_.push_back('\0');
+    for (std::string_view name : kResultSettings) {
+      auto it = client_params_.find(std::string(name));
+      if (it != client_params_.end()) cache_key_prefix_ += it->second;
+      cache_key_prefix_.push_back('\0');
+    }
+    cache_key_generation_ = params_generation_;
+  }
+  std::string key;
+  key.reserve(cache_key_prefix_.size() + 1 + text.size());
+  key += cache_key_prefix_;
+  key.push_back(kind);
+  key += text;
+  return key;
+}
+
+void ClientSession::replyFromCache(const cache::CachedReply& reply,
+                                   std::chrono::steady_clock::time_point started) {
+  ctx_->counters.cache_hits.fetch_add(1, std::memory_order_relaxed);
+  metrics::observe(ctx_->metrics.query_duration_cache_hit,
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
+                       .count());
+  std::string out;
+  out.reserve(reply.bytes.size() + 6);
+  out += reply.bytes;
+  replyLocal(std::move(out), true);
+}
+
+std::shared_ptr<const policy::Verdict> ClientSession::admitStatement(std::string_view sql,
+                                                                    bool extended) {
   auto search_path = client_params_.find("search_path");
   const auto verdict = classifyStatement(
       *ctx_, sql, search_path == client_params_.end() ? std::string_view() : search_path->second);
   if (!verdict->allowed) {
     ctx_->counters.queries_refused.fetch_add(1, std::memory_order_relaxed);
+    {
+      std::lock_guard lock(ctx_->counters.refusals_mu);
+      ++ctx_->counters.refused_by_reason[std::string(policy::refusalName(verdict->refusal))];
+    }
     spdlog::warn("refused: user={} client={} reason=\"{}\" query=\"{}\"", user_, client_address_,
                  verdict->message, sql.substr(0, 200));
     refuse(refusalError(*verdict), extended);
-    return false;
+    return nullptr;
   }
   if (spdlog::should_log(spdlog::level::debug)) {
     spdlog::debug("query user={} client={}: {}", user_, client_address_, sql.substr(0, 200));
   }
+  setActivity("active", sql);
   if (verdict->is_cache_reset && !extended) {
     answerCacheReset(sql);
-    return false;
+    return nullptr;
   }
   trackSettings(*verdict);
-  return true;
+  return verdict;
 }
 
 void ClientSession::answerCacheReset(std::string_view sql) {
   // `SELECT rustproxy_cache_reset()` / `SELECT pgro_cache_reset()`: answered by pgro, one
   // row, one bigint column named like the function: the entries cleared.
-  const std::string column =
-      sql.find("rustproxy_cache_reset") != std::string_view::npos ? "rustproxy_cache_reset"
-                                                                  : "pgro_cache_reset";
-  const uint64_t cleared = ctx_->cache_reset ? ctx_->cache_reset() : 0;
+  std::string lowered(sql);
+  std::transform(lowered.begin(), lowered.end(), lowered.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const std::string column = lowered.find("rustproxy_cache_reset") != std::string::npos
+                                 ? "rustproxy_cache_reset"
+                                 : "pgro_cache_reset";
+  const uint64_t cleared = ctx_->cache != nullptr ? ctx_->cache->clear() : 0;
   spdlog::info("cache reset by user={} client={}: {} entries cleared", user_, client_address_,
                cleared);
   std::string out;
@@ -396,11 +547,29 @@ void ClientSession::answerCacheReset(std::string_view sql) {
 }
 
 void ClientSession::trackSettings(const policy::Verdict& verdict) {
+  const auto& kinds = verdict.kinds;
+  if (kinds.begins_transaction) {
+    snapshot_transaction_ = kinds.isolation == "repeatable read" ||
+                            kinds.isolation == "serializable" || defaultIsolationIsSnapshot();
+  } else if (kinds.ends_transaction) {
+    snapshot_transaction_ = false;
+  } else if (!kinds.isolation.empty()) {  // SET TRANSACTION ISOLATION LEVEL ...
+    snapshot_transaction_ = kinds.isolation == "repeatable read" || kinds.isolation == "serializable";
+  }
   // Session settings the client changes with SET are replayed on whichever server connection
   // it borrows next (transaction pooling). Reported parameters come back by ParameterStatus;
   // the others are recorded here. SET LOCAL ends with the transaction: nothing to keep.
   for (const auto& set : verdict.sets) {
-    if (set.is_local || set.proxy_only) continue;
+    if (set.proxy_only) {
+      if (set.name == "pgro.cache") {
+        cache_opt_out_ = !set.is_reset && !set.is_reset_all &&
+                         (set.value == "off" || set.value == "false" || set.value == "0" ||
+                          set.value == "no");
+      }
+      continue;
+    }
+    if (set.is_reset_all) cache_opt_out_ = false;
+    if (set.is_local) continue;
     ++params_generation_;
     if (server_ != nullptr) server_->markSettings(session_id_, params_generation_);
     if (set.is_reset_all) {
@@ -424,7 +593,11 @@ void ClientSession::trackSettings(const policy::Verdict& verdict) {
 
 asio::awaitable<bool> ClientSession::ensureServer() {
   if (server_ != nullptr) co_return true;
+  const auto wait_started = std::chrono::steady_clock::now();
   auto result = co_await ctx_->pool->acquire(client_.get_executor(), loop_);
+  metrics::observe(ctx_->metrics.pool_wait,
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - wait_started)
+                       .count());
   if (!result.connection) {
     last_error_ = result.error;
     last_error_.severity = "ERROR";

@@ -87,7 +87,10 @@ std::string quoteIdent(std::string_view v) {
 asio::awaitable<bool> ClientSession::syncParameters() {
   if (server_->settingsMatch(session_id_, params_generation_)) co_return true;
   server_->markSettings(session_id_, params_generation_);
-  std::string sql;
+  // set_config() stores the value exactly as PostgreSQL reported or stored it; `SET x TO '...'`
+  // would re-parse list values (search_path = '"$user", public' would become one schema).
+  std::string sets;
+  std::string resets;
   const auto& reported = server_->parameters();
   auto& applied = server_->appliedSettings();
   for (const auto& [name, value] : client_params_) {
@@ -97,17 +100,19 @@ asio::awaitable<bool> ClientSession::syncParameters() {
     if (!is_reported) it = applied.find(name);
     const bool known = is_reported || it != applied.end();
     if (known && it->second == value) continue;
-    sql += "SET " + quoteIdent(name) + " TO " + quoteLiteral(value) + ";";
+    sets += sets.empty() ? "SELECT " : ", ";
+    sets += "pg_catalog.set_config(" + quoteLiteral(name) + ", " + quoteLiteral(value) + ", false)";
     if (!is_reported) applied[name] = value;
   }
   for (auto it = applied.begin(); it != applied.end();) {
     if (!client_params_.count(it->first)) {
-      sql += "RESET " + quoteIdent(it->first) + ";";
+      resets += "RESET " + quoteIdent(it->first) + ";";
       it = applied.erase(it);
     } else {
       ++it;
     }
   }
+  std::string sql = sets.empty() ? resets : sets + ";" + resets;
   if (sql.empty()) co_return true;
 
   std::string out;
@@ -189,7 +194,7 @@ asio::awaitable<void> ClientSession::serverPump(std::shared_ptr<ClientSession> s
         continue;
       }
       if (data.size() - pos < total) break;
-      to_client_.append(data.substr(forwarded, pos - forwarded));
+      emitStreamed(data.substr(forwarded, pos - forwarded));
       const std::string_view raw = data.substr(pos, total);
       pos += total;
       forwarded = pos;
@@ -201,7 +206,7 @@ asio::awaitable<void> ClientSession::serverPump(std::shared_ptr<ClientSession> s
         break;
       }
     }
-    to_client_.append(data.substr(forwarded, pos - forwarded));
+    emitStreamed(data.substr(forwarded, pos - forwarded));
     to_client_.uncork();
     buf.erase(0, pos);
     if (detach) {
@@ -306,14 +311,30 @@ bool ClientSession::handleServerMessage(char type, std::string_view body, std::s
     } else {
       to_client_.append(raw);
     }
+    if (front.capture) front.capture->ok = false;  // errors are never cached
     onServerError();
     return true;
   }
-  if (front.kind != Pending::Kind::Swallow) to_client_.append(raw);
+  if (front.kind != Pending::Kind::Swallow) {
+    to_client_.append(raw);
+    if (front.capture && type != 'Z') captureReply(*front.capture, raw);
+  }
   if (!endsReply(front.message, type)) return true;
   if (type == 'Z') {
     tx_status_ = r.byte();
     --pending_syncs_;
+    if (front.kind == Pending::Kind::Forward) {
+      metrics::observe(ctx_->metrics.query_duration_forwarded,
+                       std::chrono::duration<double>(std::chrono::steady_clock::now() - front.sent)
+                           .count());
+    }
+    if (pending_syncs_ == 0) {
+      setActivity(tx_status_ == 'I'   ? "idle"
+                  : tx_status_ == 'T' ? "idle in transaction"
+                                      : "idle in transaction (aborted)",
+                  {});
+    }
+    if (front.capture) finishCapture(front);
   }
   pending_.pop_front();
   emitLocalReplies();
@@ -334,6 +355,42 @@ void ClientSession::onServerError() {
     }
     pending_.pop_front();
   }
+}
+
+void ClientSession::emitStreamed(std::string_view bytes) {
+  if (bytes.empty()) return;
+  to_client_.append(bytes);
+  if (!pending_.empty() && pending_.front().capture) captureReply(*pending_.front().capture, bytes);
+}
+
+void ClientSession::captureReply(CacheCapture& capture, std::string_view bytes) {
+  if (!capture.ok) return;
+  if (capture.bytes.size() + bytes.size() > ctx_->cache->limits().max_entry_bytes) {
+    // Too large to cache: it streams through; stop recording and free what was kept.
+    capture.ok = false;
+    std::string().swap(capture.bytes);
+    return;
+  }
+  capture.bytes.append(bytes);
+}
+
+void ClientSession::finishCapture(Pending& entry) {
+  auto& capture = *entry.capture;
+  std::shared_ptr<const cache::CachedReply> reply;
+  if (capture.ok && !capture.bytes.empty()) {
+    const auto now = std::chrono::steady_clock::now();
+    const auto cost =
+        std::chrono::duration_cast<std::chrono::microseconds>(now - capture.started);
+    auto stored = std::make_shared<cache::CachedReply>();
+    stored->bytes = capture.bytes;
+    stored->stored = now;
+    stored->expires = now + ctx_->cache->ttl();
+    stored->cost = cost;
+    ctx_->cache->put(capture.key, std::move(capture.bytes), cost);
+    reply = std::move(stored);
+  }
+  if (capture.leader) capture.leader->finish(reply);
+  entry.capture.reset();
 }
 
 bool ClientSession::releasable() const {

@@ -263,6 +263,14 @@ void ClientSession::sendStartupReply() {
   protocol::appendReadyForQuery(out, 'I');
   to_client_.appendOwned(std::move(out));
   state_ = State::Ready;
+  {
+    std::lock_guard lock(info_mu_);
+    info_.user = user_;
+    info_.client_address = client_address_;
+    info_.application_name = client_params_["application_name"];
+    info_.state = "idle";
+    info_.since = std::chrono::system_clock::now();
+  }
   spdlog::info("client connected: user={} database={} client={} application_name={}", user_,
                database_, client_address_, client_params_["application_name"]);
 }

@@ -47,9 +47,11 @@ asio::awaitable<ConnectResult> Pool::openNew(asio::any_io_executor executor, int
   auto result = co_await ServerConnection::open(executor, settings_);
   if (result.connection) {
     connects_.fetch_add(1, std::memory_order_relaxed);
+    last_ok_.store(nowTicks(), std::memory_order_relaxed);
     result.connection->setHomeLoop(loop);
   } else {
     connect_errors_.fetch_add(1, std::memory_order_relaxed);
+    last_failure_.store(nowTicks(), std::memory_order_relaxed);
     spdlog::warn("upstream connection failed: {}", result.error.message);
     // Give the slot back; a waiter may try in its turn.
     std::lock_guard lock(mu_);
@@ -143,6 +145,7 @@ void Pool::release(ServerConnectionPtr connection, bool reusable) {
     return;
   }
   connection->touch();
+  last_ok_.store(nowTicks(), std::memory_order_relaxed);
   std::lock_guard lock(mu_);
   if (!waiters_.empty()) {
     auto w = waiters_.front();
@@ -172,6 +175,15 @@ void Pool::closeIdle() {
   }
   // Sockets belong to their loops; closing a socket with no pending operation is safe here.
   for (auto& c : doomed) c->close();
+}
+
+bool Pool::upstreamUp() const {
+  return last_ok_.load(std::memory_order_relaxed) >= last_failure_.load(std::memory_order_relaxed);
+}
+
+bool Pool::recentlyConnected(std::chrono::steady_clock::duration window) const {
+  const int64_t ok = last_ok_.load(std::memory_order_relaxed);
+  return ok != 0 && upstreamUp() && nowTicks() - ok < window.count();
 }
 
 PoolStats Pool::stats() const {

@@ -46,6 +46,11 @@ class Pool {
   void closeIdle();
 
   PoolStats stats() const;
+
+  // The upstream answered last time it was tried (a login or a completed transaction).
+  bool upstreamUp() const;
+  // A login or a completed transaction within `window`.
+  bool recentlyConnected(std::chrono::steady_clock::duration window) const;
   const UpstreamSettings& settings() const { return settings_; }
 
  private:
@@ -71,6 +76,11 @@ class Pool {
   int idle_count_ = 0;
   std::deque<std::shared_ptr<Waiter>> waiters_;
 
+  static int64_t nowTicks() {
+    return std::chrono::steady_clock::now().time_since_epoch().count();
+  }
+  std::atomic<int64_t> last_ok_{0};
+  std::atomic<int64_t> last_failure_{0};
   std::atomic<uint64_t> connects_{0};
   std::atomic<uint64_t> connect_errors_{0};
   std::atomic<uint64_t> timeouts_{0};

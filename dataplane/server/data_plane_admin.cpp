@@ -1,0 +1,127 @@
+#include "server/data_plane_admin.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <spdlog/spdlog.h>
+
+#include "session/client_session.hpp"
+#include "session/session_registry.hpp"
+
+namespace pgro::server {
+
+DataPlaneAdmin::DataPlaneAdmin(std::shared_ptr<session::ProxyContext> context,
+                               std::function<ReloadResult()> reload)
+    : ctx_(std::move(context)), reload_(std::move(reload)) {}
+
+uint64_t DataPlaneAdmin::resetCache() {
+  const uint64_t cleared = ctx_->cache->clear();
+  spdlog::info("cache reset through the admin API: {} entries cleared", cleared);
+  return cleared;
+}
+
+StatsSnapshot DataPlaneAdmin::stats() {
+  StatsSnapshot s;
+  const auto& c = ctx_->counters;
+  const auto cache = ctx_->cache->stats();
+  s.cache.enabled = ctx_->cache->enabled();
+  s.cache.ttl_seconds = ctx_->cache->ttl().count();
+  s.cache.entries = cache.entries;
+  s.cache.bytes = cache.bytes;
+  s.cache.max_entries = ctx_->cache->limits().max_entries;
+  s.cache.max_bytes = ctx_->cache->limits().max_bytes;
+  s.cache.hits = c.cache_hits.load(std::memory_order_relaxed);
+  s.cache.misses = cache.misses;
+  s.cache.evictions = cache.evictions;
+  s.cache.coalesced = c.cache_coalesced.load(std::memory_order_relaxed);
+  const uint64_t lookups = cache.hits + cache.misses;
+  s.cache.hit_ratio = lookups == 0 ? 0.0 : static_cast<double>(cache.hits) / lookups;
+
+  s.queries.forwarded = c.queries_forwarded.load(std::memory_order_relaxed);
+  s.queries.cache_hits = s.cache.hits;
+  s.queries.refused = c.queries_refused.load(std::memory_order_relaxed);
+  {
+    std::lock_guard lock(c.refusals_mu);
+    s.queries.refused_by_reason = c.refused_by_reason;
+  }
+  s.queries.protocol_errors = c.protocol_errors.load(std::memory_order_relaxed);
+
+  const auto pool = ctx_->pool->stats();
+  s.pool.size = pool.size;
+  s.pool.open = pool.open;
+  s.pool.idle = pool.idle;
+  s.pool.busy = std::max(0, pool.open - pool.idle);
+  s.pool.waiting = pool.waiting;
+  s.pool.connects = pool.connects;
+  s.pool.connect_errors = pool.connect_errors;
+  s.pool.timeouts = pool.timeouts;
+  s.pool.tripwire_trips = c.tripwire_trips.load(std::memory_order_relaxed);
+
+  s.clients_current = c.clients_current.load(std::memory_order_relaxed);
+  s.clients_total = c.connections_total.load(std::memory_order_relaxed);
+  s.clients_refused = c.connections_refused.load(std::memory_order_relaxed);
+  s.auth_failures = c.auth_failures.load(std::memory_order_relaxed);
+  s.upstream_up = ctx_->pool->upstreamUp();
+  s.uptime_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  s.version = PGRO_VERSION;
+  return s;
+}
+
+void DataPlaneAdmin::setCacheTtl(std::chrono::seconds ttl) {
+  ctx_->cache->setTtl(ttl);
+  spdlog::info("cache TTL set to {} s through the admin API", ttl.count());
+}
+
+void DataPlaneAdmin::setCacheEnabled(bool enabled) {
+  ctx_->cache->setEnabled(enabled);
+  spdlog::info("cache {} through the admin API", enabled ? "enabled" : "disabled");
+}
+
+std::vector<SessionView> DataPlaneAdmin::sessions() {
+  std::vector<SessionView> out;
+  ctx_->registry->forEach([&](const std::shared_ptr<session::ClientSession>& s) {
+    auto info = s->info();
+    out.push_back({.user = std::move(info.user),
+                   .client_address = std::move(info.client_address),
+                   .application_name = std::move(info.application_name),
+                   .state = std::move(info.state),
+                   .since = info.since,
+                   .query = std::move(info.query)});
+  });
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> DataPlaneAdmin::config() {
+  return config::describe(*ctx_->config);
+}
+
+ReloadResult DataPlaneAdmin::reload() {
+  if (!reload_) return {.ok = false, .message = "reload is not available"};
+  return reload_();
+}
+
+bool DataPlaneAdmin::upstreamReady() {
+  if (ctx_->pool->recentlyConnected(std::chrono::seconds(10))) return true;
+  // No recent evidence: try a TCP connection to the upstream (bounded by one second).
+  namespace asio = boost::asio;
+  asio::io_context io;
+  asio::ip::tcp::resolver resolver(io);
+  asio::ip::tcp::socket socket(io);
+  boost::system::error_code result = asio::error::timed_out;
+  const auto& settings = ctx_->pool->settings();
+  resolver.async_resolve(
+      settings.host, std::to_string(settings.port),
+      [&](boost::system::error_code ec, asio::ip::tcp::resolver::results_type endpoints) {
+        if (ec) {
+          result = ec;
+          return;
+        }
+        asio::async_connect(socket, endpoints,
+                            [&](boost::system::error_code e, const auto&) { result = e; });
+      });
+  io.run_for(std::chrono::seconds(1));
+  return !result;
+}
+
+}  // namespace pgro::server

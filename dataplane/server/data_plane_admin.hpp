@@ -1,0 +1,35 @@
+// The data plane's implementation of AdminTarget: reads the counters, the cache and the
+// pool; changes the cache live. Thread-safe (called from control-plane threads).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+
+#include "server/admin_target.hpp"
+#include "session/proxy_context.hpp"
+
+namespace pgro::server {
+
+class DataPlaneAdmin : public AdminTarget {
+ public:
+  // `reload` reloads users and the function catalog (also used for SIGHUP).
+  DataPlaneAdmin(std::shared_ptr<session::ProxyContext> context,
+                 std::function<ReloadResult()> reload);
+
+  uint64_t resetCache() override;
+  StatsSnapshot stats() override;
+  void setCacheTtl(std::chrono::seconds ttl) override;
+  void setCacheEnabled(bool enabled) override;
+  std::vector<SessionView> sessions() override;
+  std::vector<std::pair<std::string, std::string>> config() override;
+  ReloadResult reload() override;
+  bool upstreamReady() override;
+
+ private:
+  std::shared_ptr<session::ProxyContext> ctx_;
+  std::function<ReloadResult()> reload_;
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace pgro::server

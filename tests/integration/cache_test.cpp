@@ -1,0 +1,219 @@
+// Result cache through the real pgro against a real PostgreSQL: what is cached, what never
+// is, coalescing, bounds. Upstream executions are counted in PostgreSQL's own statement log
+// (log_statement=all), each test with markers of its own.
+#include <gtest/gtest.h>
+
+#include <thread>
+#include <vector>
+
+#include "integration_common.hpp"
+
+namespace pgro::it {
+namespace {
+
+// How many times PostgreSQL received a statement containing `marker` since `mark`: its
+// `LOG:  statement:` lines (an error repeats the text on a STATEMENT: line, not counted).
+int upstreamRuns(std::size_t mark, std::string_view marker) {
+  const std::string log = postgres().serverLogSince(mark);
+  int n = 0;
+  std::size_t start = 0;
+  while (start < log.size()) {
+    std::size_t end = log.find('\n', start);
+    if (end == std::string::npos) end = log.size();
+    const std::string_view line(log.data() + start, end - start);
+    if (line.find("LOG:  statement: ") != std::string_view::npos &&
+        line.find(marker) != std::string_view::npos) {
+      ++n;
+    }
+    start = end + 1;
+  }
+  return n;
+}
+
+std::string rawReply(RawPgClient& client, std::string_view sql) {
+  client.send(wire::query(sql));
+  return client.rawBytesUntilReadyForQuery();
+}
+
+int64_t resetCache(RawPgClient& client, std::string_view function) {
+  auto reply = client.query("SELECT " + std::string(function) + "()");
+  auto rows = dataRows(reply);
+  EXPECT_EQ(rows.size(), 1u) << typeSequence(reply);
+  if (rows.empty() || rows[0].empty() || !rows[0][0]) return -1;
+  return std::stoll(*rows[0][0]);
+}
+
+TEST(CacheTest, HitIsByteIdenticalToTheMissAndSkipsUpstream) {
+  auto pgro = startPgro();
+  RawPgClient client = connectProxy(*pgro);
+  const std::size_t mark = postgres().logOffset();
+  const std::string sql =
+      "SELECT id, label, id * 1.5 AS n FROM (VALUES (1, 'a'), (2, NULL)) v(id, label) "
+      "/* cache-hit-1 */";
+  const std::string miss = rawReply(client, sql);
+  const std::string hit = rawReply(client, sql);
+  EXPECT_EQ(miss, hit);
+  RawPgClient other = connectProxy(*pgro);  // another client with equal settings shares it
+  EXPECT_EQ(rawReply(other, sql), miss);
+  EXPECT_EQ(upstreamRuns(mark, "cache-hit-1"), 1);
+}
+
+TEST(CacheTest, ResetEmptiesTheCacheAndReportsTheCount) {
+  auto pgro = startPgro();
+  RawPgClient client = connectProxy(*pgro);
+  const std::size_t mark = postgres().logOffset();
+  client.query("SELECT 1 /* cache-reset-a */");
+  client.query("SELECT 2 /* cache-reset-b */");
+  EXPECT_EQ(resetCache(client, "rustproxy_cache_reset"), 2);
+  client.query("SELECT 1 /* cache-reset-a */");
+  EXPECT_EQ(upstreamRuns(mark, "cache-reset-a"), 2);
+  auto reply = client.query("SELECT pgro_cache_reset()");
+  ASSERT_FALSE(reply.empty());
+  EXPECT_NE(reply[0].body.find("pgro_cache_reset"), std::string::npos);  // column name
+  EXPECT_EQ(dataRows(reply).at(0).at(0), std::optional<std::string>("1"));
+}
+
+TEST(CacheTest, EntriesExpireAfterTheTtl) {
+  auto pgro = startPgro({{"CACHE_TTL_SECONDS", "1"}});
+  RawPgClient client = connectProxy(*pgro);
+  const std::size_t mark = postgres().logOffset();
+  client.query("SELECT 42 /* cache-ttl */");
+  client.query("SELECT 42 /* cache-ttl */");
+  EXPECT_EQ(upstreamRuns(mark, "cache-ttl"), 1);
+  std::this_thread::sleep_for(1200ms);
+  client.query("SELECT 42 /* cache-ttl */");
+  EXPECT_EQ(upstreamRuns(mark, "cache-ttl"), 2);
+}
+
+TEST(CacheTest, FiftyConcurrentIdenticalMissesRunUpstreamOnce) {
+  auto pgro = startPgro({{"POOL_SIZE", "4"}, {"MAX_CLIENT_CONNECTIONS", "200"}});
+  std::vector<RawPgClient> clients;
+  for (int i = 0; i < 50; ++i) clients.push_back(connectProxy(*pgro));
+  const std::size_t mark = postgres().logOffset();
+  const std::string sql =
+      "SELECT count(*) FROM generate_series(1, 3000000) g /* cache-coalesce */";
+  for (auto& c : clients) c.send(wire::query(sql));
+  std::vector<std::string> replies;
+  for (auto& c : clients) replies.push_back(c.rawBytesUntilReadyForQuery(60s));
+  for (const auto& r : replies) EXPECT_EQ(r, replies.front());
+  EXPECT_EQ(upstreamRuns(mark, "cache-coalesce"), 1);
+}
+
+TEST(CacheTest, SettingsThatChangeResultsGetSeparateEntries) {
+  TempPostgres& pg = postgres();
+  pg.execDirect(
+      "CREATE SCHEMA IF NOT EXISTS cs1; CREATE SCHEMA IF NOT EXISTS cs2;"
+      "CREATE TABLE IF NOT EXISTS cs1.t (v text); CREATE TABLE IF NOT EXISTS cs2.t (v text);"
+      "TRUNCATE cs1.t, cs2.t; INSERT INTO cs1.t VALUES ('one'); INSERT INTO cs2.t VALUES ('two')");
+  auto pgro = startPgro();
+  RawPgClient a = connectProxy(*pgro);
+  RawPgClient b = connectProxy(*pgro);
+  const std::size_t mark = postgres().logOffset();
+  a.query("SET search_path = cs1");
+  b.query("SET search_path = cs2");
+  EXPECT_EQ(dataRows(a.query("SELECT v FROM t /* cache-sp */")).at(0).at(0),
+            std::optional<std::string>("one"));
+  EXPECT_EQ(dataRows(b.query("SELECT v FROM t /* cache-sp */")).at(0).at(0),
+            std::optional<std::string>("two"));
+  EXPECT_EQ(upstreamRuns(mark, "cache-sp"), 2);
+
+  a.query("SET TimeZone = 'UTC'");
+  b.query("SET TimeZone = 'Asia/Tokyo'");
+  const std::string tz = "SELECT '2020-01-01 00:00+00'::timestamptz::text /* cache-tz */";
+  auto ra = dataRows(a.query(tz)).at(0).at(0);
+  auto rb = dataRows(b.query(tz)).at(0).at(0);
+  EXPECT_NE(ra, rb);
+  EXPECT_EQ(upstreamRuns(mark, "cache-tz"), 2);
+}
+
+TEST(CacheTest, ParametersOfTheQueryTextAreTheKey) {
+  auto pgro = startPgro();
+  RawPgClient client = connectProxy(*pgro);
+  const std::size_t mark = postgres().logOffset();
+  EXPECT_EQ(dataRows(client.query("SELECT 1 + 1 /* cache-param */")).at(0).at(0),
+            std::optional<std::string>("2"));
+  EXPECT_EQ(dataRows(client.query("SELECT 1 + 2 /* cache-param */")).at(0).at(0),
+            std::optional<std::string>("3"));
+  EXPECT_EQ(upstreamRuns(mark, "cache-param"), 2);
+}
+
+TEST(CacheTest, VolatileFunctionsAndSnapshotTransactionsAreNeverCached) {
+  auto pgro = startPgro();
+  RawPgClient client = connectProxy(*pgro);
+  const std::size_t mark = postgres().logOffset();
+  for (int i = 0; i < 2; ++i) {
+    client.query("SELECT random() /* cache-random */");
+    client.query("SELECT now() /* cache-now */");
+    client.query("SELECT clock_timestamp() /* cache-clock */");
+  }
+  EXPECT_EQ(upstreamRuns(mark, "cache-random"), 2);
+  EXPECT_EQ(upstreamRuns(mark, "cache-now"), 2);
+  EXPECT_EQ(upstreamRuns(mark, "cache-clock"), 2);
+
+  for (const char* level : {"REPEATABLE READ", "SERIALIZABLE"}) {
+    client.query(std::string("BEGIN ISOLATION LEVEL ") + level);
+    client.query("SELECT 7 /* cache-snapshot */");
+    client.query("SELECT 7 /* cache-snapshot */");
+    client.query("COMMIT");
+  }
+  EXPECT_EQ(upstreamRuns(mark, "cache-snapshot"), 4);
+}
+
+TEST(CacheTest, ReadCommittedTransactionBlocksAreCached) {
+  // psycopg2 and SQLAlchemy wrap every query in BEGIN ... COMMIT by default.
+  auto pgro = startPgro();
+  RawPgClient client = connectProxy(*pgro);
+  const std::size_t mark = postgres().logOffset();
+  for (int i = 0; i < 3; ++i) {
+    client.query("BEGIN");
+    auto rows = dataRows(client.query("SELECT 99 /* cache-rc */"));
+    EXPECT_EQ(rows.at(0).at(0), std::optional<std::string>("99"));
+    client.query("COMMIT");
+  }
+  EXPECT_EQ(upstreamRuns(mark, "cache-rc"), 1);
+}
+
+TEST(CacheTest, SessionAndQueryOptOuts) {
+  auto pgro = startPgro();
+  RawPgClient client = connectProxy(*pgro);
+  const std::size_t mark = postgres().logOffset();
+  client.query("SELECT 5 /* pgro:nocache */ /* cache-comment */");
+  client.query("SELECT 5 /* pgro:nocache */ /* cache-comment */");
+  EXPECT_EQ(upstreamRuns(mark, "cache-comment"), 2);
+  auto set = client.query("SET pgro.cache = off");
+  EXPECT_EQ(firstError(set), std::nullopt);
+  client.query("SELECT 6 /* cache-optout */");
+  client.query("SELECT 6 /* cache-optout */");
+  EXPECT_EQ(upstreamRuns(mark, "cache-optout"), 2);
+  EXPECT_FALSE(postgres().logContains("pgro.cache", mark)) << "pgro's own setting went upstream";
+  client.query("SET pgro.cache = on");
+  client.query("SELECT 6 /* cache-optout */");
+  client.query("SELECT 6 /* cache-optout */");
+  EXPECT_EQ(upstreamRuns(mark, "cache-optout"), 3);
+}
+
+TEST(CacheTest, AFloodOfDistinctQueriesStaysWithinMaxCacheEntries) {
+  auto pgro = startPgro({{"MAX_CACHE_ENTRIES", "40"}});
+  RawPgClient client = connectProxy(*pgro);
+  for (int i = 0; i < 400; ++i) {
+    client.query("SELECT " + std::to_string(i) + " /* cache-flood */");
+  }
+  const int64_t cleared = resetCache(client, "pgro_cache_reset");
+  EXPECT_GT(cleared, 0);
+  EXPECT_LE(cleared, 40);
+}
+
+TEST(CacheTest, ErrorsAreNotCached) {
+  auto pgro = startPgro();
+  RawPgClient client = connectProxy(*pgro);
+  const std::size_t mark = postgres().logOffset();
+  for (int i = 0; i < 2; ++i) {
+    auto reply = client.query("SELECT 1 / 0 /* cache-error */");
+    ASSERT_TRUE(firstError(reply));
+    EXPECT_EQ(firstError(reply)->sqlstate(), "22012");
+  }
+  EXPECT_EQ(upstreamRuns(mark, "cache-error"), 2);
+}
+
+}  // namespace
+}  // namespace pgro::it
