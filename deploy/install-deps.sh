@@ -19,6 +19,7 @@ TEST_PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev clang
   pgbouncer python3 python3-psycopg2 python3-psycopg procps iproute2
   prometheus openssl
+  openjdk-17-jdk-headless libpostgresql-jdbc-java python3-psycopg-pool nodejs
 )
 
 want=("${BUILD_PKGS[@]}" "${RUN_PKGS[@]}")

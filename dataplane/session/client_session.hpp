@@ -97,7 +97,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     bool ready = false;  // Local: append ReadyForQuery with the status current at emission
     std::string bytes;   // Local: the reply. Parse: the statement key (to forget on error)
     std::string statement;  // Parse: the client's statement name
-    std::unique_ptr<CacheCapture> capture;  // Query: the reply is recorded for the cache
+    std::shared_ptr<CacheCapture> capture;  // the reply is recorded for the cache
     std::chrono::steady_clock::time_point sent;  // Query/Sync: for the latency histogram
   };
 
@@ -117,6 +117,13 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::shared_ptr<const policy::Verdict> admitStatement(std::string_view sql, bool extended);
   bool admitParse(std::string_view body);
   asio::awaitable<void> handleQuery(std::string_view raw, std::string_view body);
+  // An extended-protocol batch Parse?/Bind/Describe?/Execute/Sync already buffered whole:
+  // answered from the cache, or forwarded with its reply recorded. False: not cacheable,
+  // nothing consumed.
+  asio::awaitable<bool> tryCachedBatch();
+  // Waits for another session's identical in-flight miss, or becomes its leader.
+  asio::awaitable<std::shared_ptr<const cache::CachedReply>> coalesce(
+      const std::string& key, std::optional<cache::InFlight::Leader>& leader);
   // Result cache (simple protocol): key, admission, replay.
   bool cacheAllowed(const policy::Verdict& verdict) const;
   std::string cacheKey(char kind, std::string_view text);
@@ -191,6 +198,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool cache_opt_out_ = false;        // SET pgro.cache = off
   bool snapshot_transaction_ = false; // inside a REPEATABLE READ / SERIALIZABLE block
   std::string cache_key_prefix_;      // database + result-changing settings
+  std::shared_ptr<CacheCapture> batch_capture_;  // set while a recorded batch is processed
+  // The unnamed Parse of a batch answered from the cache: the server never saw it, so it is
+  // sent first if a later message uses the unnamed statement.
+  std::string unnamed_parse_;
   uint64_t cache_key_generation_ = 0;
   void setActivity(const char* state, std::string_view query);
 

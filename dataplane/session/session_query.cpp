@@ -86,6 +86,10 @@ asio::awaitable<void> ClientSession::clientLoop() {
         in_pos_ += total;
         continue;
       }
+      if ((type == 'P' || type == 'B') && state_ == State::Ready && ctx_->cache->enabled() &&
+          !cache_opt_out_ && co_await tryCachedBatch()) {
+        continue;
+      }
       if (type == 'P' && state_ == State::Ready && !admitParse(r.frame.body)) {
         in_pos_ += total;
         continue;
@@ -128,6 +132,7 @@ void ClientSession::forwardToServer(std::string_view raw, char type) {
     return;
   }
   pending_.push_back({.kind = Pending::Kind::Forward, .message = type});
+  pending_.back().capture = batch_capture_;
   if (type == 'Q' || type == 'S') {
     pending_.back().sent = std::chrono::steady_clock::now();
     ++pending_syncs_;
@@ -149,17 +154,20 @@ void ClientSession::injectToServer(std::string bytes, char type) {
 
 void ClientSession::replyLocal(std::string bytes, bool ready) {
   if (pending_.empty()) {
+    if (batch_capture_ && !ready) captureReply(*batch_capture_, bytes);
     if (ready) protocol::appendReadyForQuery(bytes, tx_status_);
     to_client_.appendOwned(std::move(bytes));
     return;
   }
   pending_.push_back({.kind = Pending::Kind::Local, .ready = ready, .bytes = std::move(bytes)});
+  pending_.back().capture = batch_capture_;
 }
 
 void ClientSession::emitLocalReplies() {
   while (!pending_.empty() && pending_.front().kind == Pending::Kind::Local) {
     auto entry = std::move(pending_.front());
     pending_.pop_front();
+    if (entry.capture && !entry.ready) captureReply(*entry.capture, entry.bytes);
     if (entry.ready) protocol::appendReadyForQuery(entry.bytes, tx_status_);
     to_client_.appendOwned(std::move(entry.bytes));
   }
@@ -204,6 +212,7 @@ void ClientSession::handleMessage(char type, std::string_view body, std::string_
         return;
       }
       if (statement.empty()) {
+        unnamed_parse_.clear();  // replaced by this one
         forwardToServer(raw, 'P');
       } else {
         handleNamedParse(statement, sql, param_types);
@@ -232,6 +241,11 @@ void ClientSession::handleMessage(char type, std::string_view body, std::string_
         return;
       }
       if (target == 'P' || statement.empty()) {
+        if (target == 'S' && statement.empty() && !unnamed_parse_.empty()) {
+          // The unnamed statement was answered from the cache: create it upstream first.
+          injectToServer(std::move(unnamed_parse_), 'P');
+          unnamed_parse_.clear();
+        }
         forwardToServer(raw, type);
         return;
       }
@@ -399,33 +413,14 @@ asio::awaitable<void> ClientSession::handleQuery(std::string_view raw, std::stri
       replyFromCache(*hit, started);
       co_return;
     }
-    // Concurrent identical misses: one goes upstream, the others wait for its reply.
-    auto wait = std::make_shared<CoalesceWait>(client_.get_executor());
-    auto ex = client_.get_executor();
-    const bool leads = ctx_->inflight->joinOrLead(
-        key, [wait, ex](std::shared_ptr<const cache::CachedReply> reply) {
-          asio::post(ex, [wait, reply = std::move(reply)]() mutable {
-            wait->reply = std::move(reply);
-            wait->done = true;
-            wait->timer.cancel();
-          });
-        });
-    if (leads) {
-      leader.emplace(*ctx_->inflight, key);
-    } else {
-      wait->timer.expires_at(asio::steady_timer::time_point::max());
-      boost::system::error_code ec;
-      while (!wait->done && state_ != State::Closing) {
-        co_await wait->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      }
-      if (state_ == State::Closing) co_return;
-      if (wait->reply) {
-        ctx_->counters.cache_coalesced.fetch_add(1, std::memory_order_relaxed);
-        replyFromCache(*wait->reply, started);
-        co_return;
-      }
-      key.clear();  // the leader's reply was not cacheable: ask upstream ourselves
+    auto reply = co_await coalesce(key, leader);
+    if (state_ == State::Closing) co_return;
+    if (reply) {
+      ctx_->counters.cache_coalesced.fetch_add(1, std::memory_order_relaxed);
+      replyFromCache(*reply, started);
+      co_return;
     }
+    if (!leader) key.clear();  // the leader's reply was not cacheable: ask upstream ourselves
   }
   // raw views into in_, which only this loop changes; still valid after the suspension.
   if (server_ == nullptr && !co_await ensureServer()) {
@@ -433,14 +428,167 @@ asio::awaitable<void> ClientSession::handleQuery(std::string_view raw, std::stri
     co_return;
   }
   ctx_->counters.queries_forwarded.fetch_add(1, std::memory_order_relaxed);
+  unnamed_parse_.clear();  // a simple Query drops the unnamed statement
   forwardToServer(raw, 'Q');
   if (!key.empty()) {
-    auto capture = std::make_unique<CacheCapture>();
+    auto capture = std::make_shared<CacheCapture>();
     capture->key = std::move(key);
     capture->leader = std::move(leader);
     capture->started = std::chrono::steady_clock::now();
     pending_.back().capture = std::move(capture);
   }
+}
+
+asio::awaitable<std::shared_ptr<const cache::CachedReply>> ClientSession::coalesce(
+    const std::string& key, std::optional<cache::InFlight::Leader>& leader) {
+  // Concurrent identical misses: one goes upstream, the others wait for its reply.
+  auto wait = std::make_shared<CoalesceWait>(client_.get_executor());
+  auto ex = client_.get_executor();
+  const bool leads = ctx_->inflight->joinOrLead(
+      key, [wait, ex](std::shared_ptr<const cache::CachedReply> reply) {
+        asio::post(ex, [wait, reply = std::move(reply)]() mutable {
+          wait->reply = std::move(reply);
+          wait->done = true;
+          wait->timer.cancel();
+        });
+      });
+  if (leads) {
+    leader.emplace(*ctx_->inflight, key);
+    co_return nullptr;
+  }
+  wait->timer.expires_at(asio::steady_timer::time_point::max());
+  boost::system::error_code ec;
+  while (!wait->done && state_ != State::Closing) {
+    co_await wait->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  co_return wait->reply;
+}
+
+asio::awaitable<bool> ClientSession::tryCachedBatch() {
+  struct Frame {
+    char type;
+    std::string_view body;
+    std::string_view raw;
+  };
+  std::array<Frame, 5> frames{};
+  std::size_t count = 0;
+  std::size_t end = in_pos_;
+  const uint32_t max_len = ctx_->config->max_message_bytes;
+  while (count < frames.size()) {
+    auto r = protocol::nextFrame(std::string_view(in_).substr(end), max_len);
+    if (r.status != protocol::FrameStatus::Message) co_return false;
+    frames[count++] = {r.frame.type, r.frame.body,
+                       std::string_view(in_).substr(end, r.frame.total_size)};
+    end += r.frame.total_size;
+    if (r.frame.type == 'S') break;
+  }
+  std::string shape;
+  for (std::size_t i = 0; i < count; ++i) shape.push_back(frames[i].type);
+  if (shape != "PBDES" && shape != "PBES" && shape != "BDES" && shape != "BES") co_return false;
+
+  std::size_t i = 0;
+  std::string_view parse_name;
+  std::string_view query;
+  std::string_view param_types;
+  if (frames[0].type == 'P') {
+    protocol::MessageReader r(frames[0].body);
+    parse_name = r.cstring();
+    query = r.cstring();
+    param_types = r.rest();
+    if (!r.ok() || (!parse_name.empty() && statements_.count(std::string(parse_name)) != 0)) {
+      co_return false;
+    }
+    i = 1;
+  }
+  protocol::MessageReader bind(frames[i].body);
+  const std::string_view portal = bind.cstring();
+  const std::string_view bind_statement = bind.cstring();
+  const std::string_view bind_rest = bind.rest();
+  if (!bind.ok() || !portal.empty()) co_return false;
+  if (i == 1) {
+    if (bind_statement != parse_name) co_return false;
+  } else {
+    auto it = statements_.find(std::string(bind_statement));
+    if (bind_statement.empty() || it == statements_.end()) co_return false;
+    const std::string& stored = it->second;
+    const auto nul = stored.find('\0');
+    query = std::string_view(stored).substr(0, nul);
+    param_types = std::string_view(stored).substr(nul + 1);
+  }
+  char describe_target = 0;
+  if (shape.find('D') != std::string::npos) {
+    protocol::MessageReader d(frames[i + 1].body);
+    describe_target = d.byte();
+    const std::string_view name = d.cstring();
+    if (!d.ok() || !((describe_target == 'P' && name.empty()) ||
+                     (describe_target == 'S' && name == bind_statement))) {
+      co_return false;
+    }
+  }
+  protocol::MessageReader exec(frames[count - 2].body);
+  const std::string_view exec_portal = exec.cstring();
+  const int32_t max_rows = exec.int32();
+  if (!exec.ok() || !exec_portal.empty() || max_rows != 0) co_return false;
+
+  auto search_path = client_params_.find("search_path");
+  const auto verdict = classifyStatement(
+      *ctx_, query, search_path == client_params_.end() ? std::string_view() : search_path->second);
+  if (!verdict->allowed || !cacheAllowed(*verdict)) co_return false;
+
+  const auto started = std::chrono::steady_clock::now();
+  std::string key = cacheKey('X', shape);
+  key.push_back('\0');
+  key += query;
+  key.push_back('\0');
+  key += param_types;
+  key.push_back('\0');
+  key += bind_rest;
+  key.push_back(describe_target);
+
+  // What the batch leaves behind on the client's side, also when it is answered from cache.
+  auto remember_parse = [&] {
+    if (i == 0) return;
+    if (parse_name.empty()) {
+      unnamed_parse_.assign(frames[0].raw);
+    } else {
+      std::string stored(query);
+      stored.push_back('\0');
+      stored.append(param_types);
+      statements_.emplace(std::string(parse_name), std::move(stored));
+    }
+  };
+  std::optional<cache::InFlight::Leader> leader;
+  auto reply = ctx_->cache->get(key);
+  if (!reply) {
+    reply = co_await coalesce(key, leader);
+    if (reply) ctx_->counters.cache_coalesced.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (state_ == State::Closing) co_return true;
+  if (reply) {
+    setActivity("active", query);
+    remember_parse();
+    replyFromCache(*reply, started);
+    in_pos_ = end;
+    co_return true;
+  }
+  if (!leader) co_return false;  // the leader's reply was not cacheable: the normal path
+
+  // This session asks upstream; everything the client receives for the batch is recorded.
+  auto capture = std::make_shared<CacheCapture>();
+  capture->key = std::move(key);
+  capture->leader = std::move(leader);
+  capture->started = started;
+  batch_capture_ = capture;
+  for (std::size_t k = 0; k < count && state_ != State::Closing; ++k) {
+    const Frame& f = frames[k];
+    if (f.type == 'P' && !admitParse(f.body)) continue;
+    bool server_ready = server_ != nullptr;
+    if (!server_ready && state_ == State::Ready) server_ready = co_await ensureServer();
+    handleMessage(f.type, f.body, f.raw, server_ready);
+  }
+  batch_capture_.reset();
+  in_pos_ = end;
+  co_return true;
 }
 
 bool ClientSession::defaultIsolationIsSnapshot() const {
