@@ -80,43 +80,118 @@ int passwd(const std::vector<std::string>& args) {
   return 0;
 }
 
-// The seed's connectivity check, through libpqxx; also loads pg_proc's volatility for the
-// function policy (a volatile function not on the safe list is refused).
-bool checkUpstream(const Config& cfg, std::vector<pgro::policy::FunctionInfo>& functions) {
+std::string upstreamConninfo(const Config& cfg) {
+  return "host=" + conninfoValue(cfg.upstream_host) + " port=" + std::to_string(cfg.upstream_port) +
+         " user=" + conninfoValue(cfg.upstream_user) +
+         " password=" + conninfoValue(cfg.upstream_password) +
+         " dbname=" + conninfoValue(cfg.upstream_database) +
+         " connect_timeout=" + std::to_string(cfg.upstream_connect_timeout_seconds) +
+         " application_name=pgro options='-c default_transaction_read_only=on'";
+}
+
+std::string oneLine(std::string msg) {
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  for (auto& c : msg) {
+    if (c == '\n') c = ' ';
+  }
+  return msg;
+}
+
+// The seed's connectivity check, through libpqxx.
+bool checkUpstream(const Config& cfg) {
   spdlog::info("Testing upstream connection...");
   try {
-    std::string conninfo = "host=" + conninfoValue(cfg.upstream_host) +
-                           " port=" + std::to_string(cfg.upstream_port) +
-                           " user=" + conninfoValue(cfg.upstream_user) +
-                           " password=" + conninfoValue(cfg.upstream_password) +
-                           " dbname=" + conninfoValue(cfg.upstream_database) +
-                           " connect_timeout=" +
-                           std::to_string(cfg.upstream_connect_timeout_seconds) +
-                           " application_name=pgro options='-c default_transaction_read_only=on'";
-    pqxx::connection c(conninfo);
+    pqxx::connection c(upstreamConninfo(cfg));
     pqxx::nontransaction tx(c);
     auto row = tx.exec1("SELECT current_setting('server_version')");
     spdlog::info("Successfully connected to upstream database (PostgreSQL {})",
                  row[0].c_str());
+    return true;
+  } catch (const std::exception& e) {
+    spdlog::error("Could not connect to upstream database {}:{}/{}: {}", cfg.upstream_host,
+                  cfg.upstream_port, cfg.upstream_database, oneLine(e.what()));
+    return false;
+  }
+}
+
+// pg_proc's volatility for the function policy (a volatile function not on the safe list
+// is refused), through libpqxx.
+std::optional<std::vector<pgro::policy::FunctionInfo>> loadCatalog(const Config& cfg,
+                                                                    std::string& error) {
+  try {
+    pqxx::connection c(upstreamConninfo(cfg));
+    pqxx::nontransaction tx(c);
     const auto procs = tx.exec(
         "SELECT n.nspname, p.proname, p.provolatile FROM pg_catalog.pg_proc p "
         "JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace");
+    std::vector<pgro::policy::FunctionInfo> functions;
     functions.reserve(procs.size());
     for (const auto& r : procs) {
       functions.push_back({r[0].c_str(), r[1].c_str(), r[2].c_str()[0]});
     }
-    spdlog::info("Loaded {} functions from pg_proc for the function policy", functions.size());
-    return true;
+    return functions;
   } catch (const std::exception& e) {
-    std::string msg = e.what();
-    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-    for (auto& c : msg) {
-      if (c == '\n') c = ' ';
-    }
-    spdlog::error("Could not connect to upstream database {}:{}/{}: {}", cfg.upstream_host,
-                  cfg.upstream_port, cfg.upstream_database, msg);
-    return false;
+    error = oneLine(e.what());
+    return std::nullopt;
   }
+}
+
+// pgro's own logins: USERS_FILE, or PROXY_USER + PROXY_PASSWORD (a verifier is made at
+// once), or none (AUTH=trust).
+std::shared_ptr<const pgro::auth::UserStore> loadUsers(const Config& cfg, std::string& error) {
+  try {
+    if (!cfg.users_file.empty()) {
+      auto store = pgro::auth::UserStore::fromFile(cfg.users_file);
+      if (!store.ok()) {
+        error = "USERS_FILE: " + store.error().message;
+        return nullptr;
+      }
+      return std::make_shared<pgro::auth::UserStore>(std::move(*store));
+    }
+    if (!cfg.proxy_user.empty()) {
+      return std::make_shared<pgro::auth::UserStore>(
+          pgro::auth::UserStore::single(cfg.proxy_user, cfg.proxy_password));
+    }
+    return std::make_shared<pgro::auth::UserStore>();
+  } catch (const std::exception& e) {
+    error = std::string("logins: ") + e.what();
+    return nullptr;
+  }
+}
+
+pgro::session::ProxyContext::PolicyState makePolicy(
+    std::shared_ptr<const pgro::auth::UserStore> users,
+    const std::vector<pgro::policy::FunctionInfo>& functions) {
+  pgro::session::ProxyContext::PolicyState state;
+  state.users = std::move(users);
+  state.catalog = std::make_shared<pgro::policy::FunctionCatalog>(functions);
+  auto options = std::make_shared<pgro::policy::ClassifierOptions>();
+  options->catalog = state.catalog.get();
+  state.options = std::move(options);
+  return state;
+}
+
+// SIGHUP and the ReloadPolicy RPC: logins from USERS_FILE and the function catalog again.
+// PROXY_USER/PROXY_PASSWORD come from the environment, which a running process cannot
+// re-read: that login is kept as it is.
+pgro::server::ReloadResult reloadPolicy(const Config& cfg, pgro::session::ProxyContext& context) {
+  std::string error;
+  auto users = cfg.users_file.empty() ? context.users() : loadUsers(cfg, error);
+  if (!users) {
+    spdlog::error("reload failed: {}", error);
+    return {.ok = false, .message = error};
+  }
+  auto functions = loadCatalog(cfg, error);
+  if (!functions) {
+    spdlog::error("reload failed: could not load pg_proc: {}", error);
+    return {.ok = false, .message = "could not load pg_proc from upstream: " + error};
+  }
+  const std::size_t user_count = users->size();
+  context.setPolicy(makePolicy(std::move(users), *functions));
+  const std::string message = "reloaded " + std::to_string(user_count) + " login(s) and " +
+                              std::to_string(functions->size()) + " functions";
+  spdlog::info("{}", message);
+  return {.ok = true, .message = message};
 }
 
 pgro::upstream::UpstreamSettings upstreamSettings(const Config& cfg) {
@@ -170,31 +245,20 @@ int runProxy(const std::vector<std::string>& args) {
 
   auto context = std::make_shared<pgro::session::ProxyContext>();
   context->config = cfg;
-  try {
-    if (!cfg->users_file.empty()) {
-      auto store = pgro::auth::UserStore::fromFile(cfg->users_file);
-      if (!store.ok()) {
-        spdlog::error("USERS_FILE: {}", store.error().message);
-        return 2;
-      }
-      context->users = std::make_shared<pgro::auth::UserStore>(std::move(*store));
-    } else if (!cfg->proxy_user.empty()) {
-      context->users = std::make_shared<pgro::auth::UserStore>(
-          pgro::auth::UserStore::single(cfg->proxy_user, cfg->proxy_password));
-    } else {
-      context->users = std::make_shared<pgro::auth::UserStore>();
-    }
-  } catch (const std::exception& e) {
-    spdlog::error("USERS_FILE: {}", e.what());
+  std::string error;
+  auto users = loadUsers(*cfg, error);
+  if (!users) {
+    spdlog::error("{}", error);
     return 2;
   }
-
-  std::vector<pgro::policy::FunctionInfo> functions;
-  if (!checkUpstream(*cfg, functions)) return 1;
-  context->catalog = std::make_shared<pgro::policy::FunctionCatalog>(functions);
-  auto options = std::make_shared<pgro::policy::ClassifierOptions>();
-  options->catalog = context->catalog.get();
-  context->classifier_options = std::move(options);
+  if (!checkUpstream(*cfg)) return 1;
+  auto functions = loadCatalog(*cfg, error);
+  if (!functions) {
+    spdlog::error("Could not load pg_proc from upstream: {}", error);
+    return 1;
+  }
+  spdlog::info("Loaded {} functions from pg_proc for the function policy", functions->size());
+  context->setPolicy(makePolicy(std::move(users), *functions));
   const auto settings = upstreamSettings(*cfg);
   auto params = learnUpstreamParameters(settings);
   if (!params) return 1;
@@ -223,10 +287,8 @@ int runProxy(const std::vector<std::string>& args) {
   }
   // The control plane sees the data plane only through AdminTarget.
   pgro::metrics::Registry registry;
-  pgro::server::DataPlaneAdmin admin(context, [] {
-    return pgro::server::ReloadResult{
-        .ok = false, .message = "live reload is not implemented yet: restart pgro to reload"};
-  });
+  pgro::server::DataPlaneAdmin admin(context, [cfg, context] { return reloadPolicy(*cfg, *context); });
+  server.setReloadHandler([&admin] { (void)admin.reload(); });
   context->metrics = pgro::controlplane::registerDataPlaneMetrics(registry, admin);
   pgro::controlplane::ControlPlane control(
       admin, registry,

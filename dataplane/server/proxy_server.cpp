@@ -131,12 +131,20 @@ asio::awaitable<void> ProxyServer::shutdownSequence() {
 }
 
 int ProxyServer::run() {
-  asio::signal_set signals(*loops_[0], SIGTERM, SIGINT);
+  asio::signal_set signals(*loops_[0], SIGTERM, SIGINT, SIGHUP);
   std::function<void(const boost::system::error_code&, int)> on_signal =
       [&](const boost::system::error_code& ec, int signo) {
         if (ec) return;
-        spdlog::info("Received signal {}", signo == SIGTERM ? "SIGTERM" : "SIGINT");
-        requestShutdown();
+        if (signo == SIGHUP) {
+          spdlog::info("Received SIGHUP: reloading logins and the function catalog");
+          if (reload_ && !stopping_) {
+            if (reload_thread_.joinable()) reload_thread_.join();
+            reload_thread_ = std::thread(reload_);
+          }
+        } else {
+          spdlog::info("Received signal {}", signo == SIGTERM ? "SIGTERM" : "SIGINT");
+          requestShutdown();
+        }
         signals.async_wait(on_signal);
       };
   signals.async_wait(on_signal);
@@ -151,6 +159,7 @@ int ProxyServer::run() {
   for (auto& loop : loops_) loop->stop();
   for (auto& t : threads_) t.join();
   threads_.clear();
+  if (reload_thread_.joinable()) reload_thread_.join();
   return 0;
 }
 

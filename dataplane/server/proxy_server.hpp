@@ -5,6 +5,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <functional>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -28,6 +29,8 @@ class ProxyServer {
   // process exit code.
   int run();
   void requestShutdown();
+  // Called on SIGHUP, on a thread of its own (a reload does blocking catalog queries).
+  void setReloadHandler(std::function<void()> handler) { reload_ = std::move(handler); }
 
   const std::shared_ptr<session::ProxyContext>& context() const { return ctx_; }
 
@@ -41,6 +44,8 @@ class ProxyServer {
   std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
   std::size_t next_loop_ = 0;
   bool stopping_ = false;
+  std::function<void()> reload_;
+  std::thread reload_thread_;
 };
 
 }  // namespace pgro::server

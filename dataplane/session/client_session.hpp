@@ -13,6 +13,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <array>
 #include <chrono>
 #include <deque>
 #include <map>
@@ -121,6 +122,20 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // answered from the cache, or forwarded with its reply recorded. False: not cacheable,
   // nothing consumed.
   asio::awaitable<bool> tryCachedBatch();
+  // A Parse?/Bind/Describe?/Execute/Sync batch whose messages are all buffered already.
+  struct BufferedBatch {
+    struct Frame {
+      char type = 0;
+      std::string_view body;
+      std::string_view raw;
+    };
+    std::array<Frame, 5> frames{};
+    std::size_t count = 0;
+    std::size_t end = 0;  // in_ offset after the Sync
+    std::string shape;    // the message types, e.g. "PBDES"
+  };
+  bool bufferedBatch(BufferedBatch& batch) const;
+  bool tryLocalDeallocate();
   // Waits for another session's identical in-flight miss, or becomes its leader.
   asio::awaitable<std::shared_ptr<const cache::CachedReply>> coalesce(
       const std::string& key, std::optional<cache::InFlight::Leader>& leader);
@@ -133,6 +148,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void emitStreamed(std::string_view bytes);
   void captureReply(CacheCapture& capture, std::string_view bytes);
   bool defaultIsolationIsSnapshot() const;
+  bool answerDeallocate(const policy::StatementKinds& kinds);
   void answerCacheReset(std::string_view sql);
   void trackSettings(const policy::Verdict& verdict);
   void protocolViolation(const std::string& message);

@@ -41,22 +41,47 @@ struct SessionCounters {
 
 struct ProxyContext {
   std::shared_ptr<const config::Config> config;
-  std::shared_ptr<const auth::UserStore> users;
   std::shared_ptr<upstream::Pool> pool;
   std::shared_ptr<SessionRegistry> registry;
   // ParameterStatus values learned from upstream at startup (server_version, encodings...).
   std::map<std::string, std::string> upstream_parameters;
-  // Classifier settings, with the function catalog loaded from pg_proc when available. A
-  // reload swaps the pointer; sessions read it per statement.
-  std::shared_ptr<const policy::ClassifierOptions> classifier_options =
-      std::make_shared<policy::ClassifierOptions>();
-  std::shared_ptr<const policy::FunctionCatalog> catalog;
+  // What a reload (SIGHUP, ReloadPolicy) replaces: the logins and the classifier settings
+  // with the function catalog loaded from pg_proc. Readers take a copy of the pointer; the
+  // statement path checks only `policy_generation` (one relaxed load) per statement.
+  struct PolicyState {
+    std::shared_ptr<const auth::UserStore> users = std::make_shared<auth::UserStore>();
+    std::shared_ptr<const policy::FunctionCatalog> catalog;
+    std::shared_ptr<const policy::ClassifierOptions> options =
+        std::make_shared<policy::ClassifierOptions>();
+  };
+  std::shared_ptr<const auth::UserStore> users() const {
+    std::lock_guard lock(policy_mu_);
+    return policy_.users;
+  }
+  std::shared_ptr<const policy::ClassifierOptions> classifierOptions() const {
+    std::lock_guard lock(policy_mu_);
+    return policy_.options;
+  }
+  void setPolicy(PolicyState state) {
+    std::lock_guard lock(policy_mu_);
+    policy_ = std::move(state);
+    policy_generation.fetch_add(1, std::memory_order_release);
+  }
+  PolicyState policy() const {
+    std::lock_guard lock(policy_mu_);
+    return policy_;
+  }
+  std::atomic<uint64_t> policy_generation{1};
   std::shared_ptr<cache::ResultCache> cache;
   std::shared_ptr<cache::InFlight> inflight;
   SessionCounters counters;
   // Latency histograms the data path observes into (null-safe).
   metrics::DataPlaneMetrics metrics;
   std::atomic<bool> shutting_down{false};
+
+ private:
+  mutable std::mutex policy_mu_;
+  PolicyState policy_;
 };
 
 }  // namespace pgro::session

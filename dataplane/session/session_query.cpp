@@ -90,6 +90,7 @@ asio::awaitable<void> ClientSession::clientLoop() {
           !cache_opt_out_ && co_await tryCachedBatch()) {
         continue;
       }
+      if (type == 'P' && state_ == State::Ready && tryLocalDeallocate()) continue;
       if (type == 'P' && state_ == State::Ready && !admitParse(r.frame.body)) {
         in_pos_ += total;
         continue;
@@ -405,6 +406,7 @@ asio::awaitable<void> ClientSession::handleQuery(std::string_view raw, std::stri
     replyLocal(std::move(out), true);
     co_return;
   }
+  if (verdict->statement_count == 1 && answerDeallocate(verdict->kinds)) co_return;
   std::string key;
   std::optional<cache::InFlight::Leader> leader;
   if (cacheAllowed(*verdict)) {
@@ -464,27 +466,62 @@ asio::awaitable<std::shared_ptr<const cache::CachedReply>> ClientSession::coales
   co_return wait->reply;
 }
 
-asio::awaitable<bool> ClientSession::tryCachedBatch() {
-  struct Frame {
-    char type;
-    std::string_view body;
-    std::string_view raw;
-  };
-  std::array<Frame, 5> frames{};
-  std::size_t count = 0;
-  std::size_t end = in_pos_;
+bool ClientSession::bufferedBatch(BufferedBatch& batch) const {
+  if (unsynced_) return false;  // earlier messages still wait for their Sync upstream
+  batch.end = in_pos_;
   const uint32_t max_len = ctx_->config->max_message_bytes;
-  while (count < frames.size()) {
-    auto r = protocol::nextFrame(std::string_view(in_).substr(end), max_len);
-    if (r.status != protocol::FrameStatus::Message) co_return false;
-    frames[count++] = {r.frame.type, r.frame.body,
-                       std::string_view(in_).substr(end, r.frame.total_size)};
-    end += r.frame.total_size;
+  while (batch.count < batch.frames.size()) {
+    auto r = protocol::nextFrame(std::string_view(in_).substr(batch.end), max_len);
+    if (r.status != protocol::FrameStatus::Message) return false;
+    batch.frames[batch.count++] = {r.frame.type, r.frame.body,
+                                   std::string_view(in_).substr(batch.end, r.frame.total_size)};
+    batch.end += r.frame.total_size;
+    batch.shape.push_back(r.frame.type);
     if (r.frame.type == 'S') break;
   }
-  std::string shape;
-  for (std::size_t i = 0; i < count; ++i) shape.push_back(frames[i].type);
-  if (shape != "PBDES" && shape != "PBES" && shape != "BDES" && shape != "BES") co_return false;
+  const std::string& shape = batch.shape;
+  return shape == "PBDES" || shape == "PBES" || shape == "BDES" || shape == "BES";
+}
+
+bool ClientSession::tryLocalDeallocate() {
+  // Drivers drop statements with DEALLOCATE over the extended protocol too (psycopg 3):
+  // a whole Parse/Bind/Describe?/Execute/Sync batch of it is answered here, since the
+  // server knows the statement under pgro's name, shared with other clients.
+  BufferedBatch batch;
+  if (!bufferedBatch(batch) || batch.shape[0] != 'P') return false;
+  protocol::MessageReader reader(batch.frames[0].body);
+  const std::string_view name = reader.cstring();
+  const std::string_view sql = reader.cstring();
+  if (!reader.ok() || !name.empty() || sql.size() > 200) return false;
+  auto search_path = client_params_.find("search_path");
+  const auto verdict = classifyStatement(
+      *ctx_, sql, search_path == client_params_.end() ? std::string_view() : search_path->second);
+  const auto& kinds = verdict->kinds;
+  if (!verdict->allowed || verdict->statement_count != 1) return false;
+  if (kinds.deallocates_all) {
+    statements_.clear();
+  } else if (kinds.deallocates.size() != 1 || statements_.erase(kinds.deallocates[0]) == 0) {
+    return false;
+  }
+  std::string out;
+  protocol::MessageWriter(out).begin('1').finish();                          // ParseComplete
+  protocol::MessageWriter(out).begin('2').finish();                          // BindComplete
+  if (batch.shape.find('D') != std::string::npos) {
+    protocol::MessageWriter(out).begin('n').finish();                        // NoData
+  }
+  protocol::appendCommandComplete(out, kinds.deallocates_all ? "DEALLOCATE ALL" : "DEALLOCATE");
+  replyLocal(std::move(out), true);
+  in_pos_ = batch.end;
+  return true;
+}
+
+asio::awaitable<bool> ClientSession::tryCachedBatch() {
+  BufferedBatch batch;
+  if (!bufferedBatch(batch)) co_return false;
+  const auto& frames = batch.frames;
+  const std::size_t count = batch.count;
+  const std::size_t end = batch.end;
+  const std::string& shape = batch.shape;
 
   std::size_t i = 0;
   std::string_view parse_name;
@@ -580,7 +617,7 @@ asio::awaitable<bool> ClientSession::tryCachedBatch() {
   capture->started = started;
   batch_capture_ = capture;
   for (std::size_t k = 0; k < count && state_ != State::Closing; ++k) {
-    const Frame& f = frames[k];
+    const auto& f = frames[k];
     if (f.type == 'P' && !admitParse(f.body)) continue;
     bool server_ready = server_ != nullptr;
     if (!server_ready && state_ == State::Ready) server_ready = co_await ensureServer();
@@ -589,6 +626,23 @@ asio::awaitable<bool> ClientSession::tryCachedBatch() {
   batch_capture_.reset();
   in_pos_ = end;
   co_return true;
+}
+
+bool ClientSession::answerDeallocate(const policy::StatementKinds& kinds) {
+  // The client's protocol-level statement names live on server connections under pgro's
+  // names (shared between clients): DEALLOCATE of such a name, or DEALLOCATE ALL, only drops
+  // the client's mapping. A name the client made with SQL PREPARE goes upstream as sent.
+  if (kinds.deallocates_all) {
+    statements_.clear();
+  } else if (kinds.deallocates.size() == 1 && statements_.erase(kinds.deallocates[0]) != 0) {
+    // erased
+  } else {
+    return false;
+  }
+  std::string out;
+  protocol::appendCommandComplete(out, kinds.deallocates_all ? "DEALLOCATE ALL" : "DEALLOCATE");
+  replyLocal(std::move(out), true);
+  return true;
 }
 
 bool ClientSession::defaultIsolationIsSnapshot() const {
@@ -602,10 +656,14 @@ bool ClientSession::cacheAllowed(const policy::Verdict& verdict) const {
     return false;
   }
   if (verdict.statement_count != 1) return false;
+  // Extended-protocol messages sent upstream without a Sync yet: the server answers them only
+  // when a Sync (or Query) reaches it, so this statement must go upstream too.
+  if (unsynced_) return false;
   // In a failed transaction PostgreSQL answers every statement with an error; in a
-  // REPEATABLE READ / SERIALIZABLE one the client asked for one snapshot across statements.
+  // REPEATABLE READ / SERIALIZABLE one the client asked for one snapshot across statements
+  // (set when the BEGIN is admitted, before its reply).
   if (tx_status_ == 'E') return false;
-  if (tx_status_ == 'T' && snapshot_transaction_) return false;
+  if (snapshot_transaction_) return false;
   return true;
 }
 

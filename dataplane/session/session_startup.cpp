@@ -103,8 +103,9 @@ asio::awaitable<bool> ClientSession::startup() {
 
 bool ClientSession::acceptParameters(const protocol::StartupMessage& startup) {
   // Startup parameters and `options -c` go through the same rules as a SQL SET.
+  const auto options = ctx_->classifierOptions();
   auto accept = [&](std::string_view name, std::string_view value) {
-    const auto verdict = policy::checkParameter(name, value, *ctx_->classifier_options);
+    const auto verdict = policy::checkParameter(name, value, *options);
     if (!verdict.allowed) {
       fatal({.severity = "FATAL",
              .sqlstate = std::string(verdict.sqlstate),
@@ -200,7 +201,8 @@ asio::awaitable<bool> ClientSession::authenticate(const protocol::StartupMessage
     fatal(fatalError(sqlstate::kInvalidPassword,
                      "password authentication failed for user \"" + user_ + "\""));
   };
-  const auth::ScramVerifier* verifier = ctx_->users->find(user_);
+  const auto users = ctx_->users();  // kept alive for the exchange (a reload may swap it)
+  const auth::ScramVerifier* verifier = users->find(user_);
   auth::ScramServer scram(verifier, user_);
   std::string out;
   protocol::appendAuthenticationSasl(out, "SCRAM-SHA-256");

@@ -12,20 +12,26 @@ constexpr std::size_t kVerdictCacheEntries = 10000;
 std::shared_ptr<const policy::Verdict> classifyStatement(const ProxyContext& context,
                                                          std::string_view sql,
                                                          std::string_view search_path) {
-  // One cache per event loop thread: no lock. A new catalog (reload) gets a new cache.
+  // One cache per event loop thread: no lock. A reload (new catalog, new generation) gets a
+  // new cache; until then the statement path reads one atomic per statement.
   struct LoopCache {
-    const void* catalog = nullptr;
+    const ProxyContext* context = nullptr;
+    uint64_t generation = 0;
+    std::shared_ptr<const policy::ClassifierOptions> options;
     std::unique_ptr<policy::VerdictCache> cache;
   };
   thread_local LoopCache loop_cache;
-  const void* catalog = context.classifier_options.get();
-  if (loop_cache.cache == nullptr || loop_cache.catalog != catalog) {
+  const uint64_t generation = context.policy_generation.load(std::memory_order_acquire);
+  if (loop_cache.cache == nullptr || loop_cache.generation != generation ||
+      loop_cache.context != &context) {
+    loop_cache.options = context.classifierOptions();
     loop_cache.cache = std::make_unique<policy::VerdictCache>(kVerdictCacheEntries);
-    loop_cache.catalog = catalog;
+    loop_cache.generation = generation;
+    loop_cache.context = &context;
   }
   if (auto hit = loop_cache.cache->find(sql, search_path)) return hit;
-  auto verdict = std::make_shared<const policy::Verdict>(
-      policy::classify(sql, *context.classifier_options));
+  auto verdict =
+      std::make_shared<const policy::Verdict>(policy::classify(sql, *loop_cache.options));
   loop_cache.cache->insert(sql, search_path, verdict);
   return verdict;
 }

@@ -89,6 +89,95 @@ TEST(ControlPlaneE2E, AdminCliMetricsAndProbes) {
   }
 }
 
+// How many times PostgreSQL logged a statement containing `marker` since `mark`.
+int upstreamRuns(const TempPostgres& pg, std::size_t mark, const std::string& marker) {
+  const std::string log = pg.serverLogSince(mark);
+  int n = 0;
+  std::size_t start = 0;
+  while (start < log.size()) {
+    std::size_t end = log.find('\n', start);
+    if (end == std::string::npos) end = log.size();
+    const std::string line = log.substr(start, end - start);
+    if (line.find("LOG:  statement: ") != std::string::npos &&
+        line.find(marker) != std::string::npos) {
+      ++n;
+    }
+    start = end + 1;
+  }
+  return n;
+}
+
+TEST(ControlPlaneE2E, RpcsChangeTheRunningProxy) {
+  TempPostgres& pg = TempPostgres::shared();
+  PgroProcess pgro(PGRO_BINARY, pg);
+  getWhenUp(portOf(pgro.env().at("METRICS_LISTEN")), "/healthz");
+  const std::size_t mark = pg.logOffset();
+
+  // ResetCache returns the entries it cleared, and the next run goes upstream again.
+  ASSERT_EQ(psql(pgro, "SELECT 1 /* e2e-reset */").exit_code, 0) << pgro.log();
+  ASSERT_EQ(psql(pgro, "SELECT 1 /* e2e-reset */").exit_code, 0);
+  EXPECT_EQ(upstreamRuns(pg, mark, "e2e-reset"), 1);
+  const auto reset = admin(pgro, {"--json", "cache", "reset"});
+  ASSERT_EQ(reset.exit_code, 0) << reset.describe();
+  EXPECT_EQ(Json::parse(reset.out)["entries_cleared"], 1);
+  ASSERT_EQ(psql(pgro, "SELECT 1 /* e2e-reset */").exit_code, 0);
+  EXPECT_EQ(upstreamRuns(pg, mark, "e2e-reset"), 2);
+
+  // SetCacheEnabled(false) stops caching; enabling it again caches again.
+  ASSERT_EQ(admin(pgro, {"cache", "disable"}).exit_code, 0);
+  for (int i = 0; i < 2; ++i) ASSERT_EQ(psql(pgro, "SELECT 2 /* e2e-disabled */").exit_code, 0);
+  EXPECT_EQ(upstreamRuns(pg, mark, "e2e-disabled"), 2);
+  ASSERT_EQ(admin(pgro, {"cache", "enable"}).exit_code, 0);
+  for (int i = 0; i < 2; ++i) ASSERT_EQ(psql(pgro, "SELECT 2 /* e2e-disabled */").exit_code, 0);
+  EXPECT_EQ(upstreamRuns(pg, mark, "e2e-disabled"), 3);
+
+  // SetCacheTtl applies to entries stored from then on.
+  ASSERT_EQ(admin(pgro, {"cache", "ttl", "1"}).exit_code, 0);
+  ASSERT_EQ(psql(pgro, "SELECT 3 /* e2e-ttl */").exit_code, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1300));
+  ASSERT_EQ(psql(pgro, "SELECT 3 /* e2e-ttl */").exit_code, 0);
+  EXPECT_EQ(upstreamRuns(pg, mark, "e2e-ttl"), 2);
+
+  // ListSessions shows a connected psql with its application_name and current statement.
+  SpawnOptions o{.argv = {"psql", "-XAtq", "-c", "SELECT pg_sleep(3) /* e2e-session */"},
+                 .env = pgro.libpqEnv()};
+  o.env["PGAPPNAME"] = "e2e-psql";
+  std::thread sleeper([&] { (void)runCommand(o, std::chrono::seconds(30)); });
+  bool listed = false;
+  std::string last_listing;
+  for (int i = 0; i < 40 && !listed; ++i) {
+    const auto sessions = admin(pgro, {"--json", "sessions"});
+    ASSERT_EQ(sessions.exit_code, 0) << sessions.describe();
+    if (sessions.out.find("e2e") != std::string::npos || last_listing.empty()) {
+      last_listing = sessions.out;
+    }
+    const Json listing = Json::parse(sessions.out);  // the loop must not range over a temporary
+    for (const auto& s : listing["sessions"]) {
+      if (s["application_name"] == "e2e-psql" &&
+          s["query"].get<std::string>().find("e2e-session") != std::string::npos) {
+        listed = true;
+        EXPECT_EQ(s["user"], pgro.user());
+      }
+    }
+    if (!listed) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  sleeper.join();
+  EXPECT_TRUE(listed) << "the running psql was not listed by pgro-admin sessions:\n"
+                      << last_listing;
+
+  // ReloadPolicy reloads the function catalog: a function created after startup is
+  // classified with its real volatility afterwards.
+  pg.execDirect(
+      "CREATE OR REPLACE FUNCTION e2e_write_later() RETURNS int LANGUAGE sql VOLATILE "
+      "AS 'SELECT 1'");
+  const auto reload = admin(pgro, {"--json", "reload"});
+  ASSERT_EQ(reload.exit_code, 0) << reload.describe();
+  EXPECT_TRUE(Json::parse(reload.out)["ok"].get<bool>()) << reload.out;
+  const auto refused = psql(pgro, "SELECT e2e_write_later()");
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("e2e_write_later"), std::string::npos) << refused.describe();
+}
+
 TEST(ControlPlaneE2E, TokenRequiredWhenSet) {
   PgroProcess pgro(PGRO_BINARY, TempPostgres::shared(), {{"ADMIN_TOKEN", "e2e-token-123"}});
   getWhenUp(portOf(pgro.env().at("METRICS_LISTEN")), "/healthz");
