@@ -245,6 +245,13 @@ int runProxy(const std::vector<std::string>& args) {
 
   auto context = std::make_shared<pgro::session::ProxyContext>();
   context->config = cfg;
+  // Every refusal reason exists as a series from startup (zero until it happens).
+  for (auto kind : {pgro::policy::Refusal::Write, pgro::policy::Refusal::ForbiddenFunction,
+                    pgro::policy::Refusal::ForbiddenParameter, pgro::policy::Refusal::SecretRead,
+                    pgro::policy::Refusal::ParseError, pgro::policy::Refusal::Unsupported,
+                    pgro::policy::Refusal::TooComplex}) {
+    context->counters.refused_by_reason[std::string(pgro::policy::refusalName(kind))] = 0;
+  }
   std::string error;
   auto users = loadUsers(*cfg, error);
   if (!users) {

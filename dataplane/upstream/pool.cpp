@@ -38,6 +38,18 @@ ServerConnectionPtr Pool::takeIdleLocked(int loop, bool steal) {
   return nullptr;
 }
 
+void Pool::freeSlotLocked() {
+  // The first waiter, if any, takes the slot over and opens a connection itself.
+  if (waiters_.empty()) {
+    --open_;
+    return;
+  }
+  auto w = waiters_.front();
+  waiters_.pop_front();
+  w->may_connect = true;
+  wake(w);
+}
+
 void Pool::wake(const std::shared_ptr<Waiter>& waiter) {
   waiter->served = true;
   asio::post(waiter->timer.get_executor(), [waiter] { waiter->timer.cancel(); });
@@ -55,14 +67,7 @@ asio::awaitable<ConnectResult> Pool::openNew(asio::any_io_executor executor, int
     spdlog::warn("upstream connection failed: {}", result.error.message);
     // Give the slot back; a waiter may try in its turn.
     std::lock_guard lock(mu_);
-    --open_;
-    if (!waiters_.empty()) {
-      auto w = waiters_.front();
-      waiters_.pop_front();
-      w->may_connect = true;
-      ++open_;
-      wake(w);
-    }
+    freeSlotLocked();
   }
   co_return result;
 }
@@ -134,14 +139,7 @@ void Pool::release(ServerConnectionPtr connection, bool reusable) {
     connection->close();
     discarded_.fetch_add(1, std::memory_order_relaxed);
     std::lock_guard lock(mu_);
-    --open_;
-    if (!waiters_.empty()) {
-      auto w = waiters_.front();
-      waiters_.pop_front();
-      w->may_connect = true;
-      ++open_;
-      wake(w);
-    }
+    freeSlotLocked();
     return;
   }
   connection->touch();

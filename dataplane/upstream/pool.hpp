@@ -64,6 +64,7 @@ class Pool {
 
   ServerConnectionPtr takeIdleLocked(int loop, bool steal);
   void wake(const std::shared_ptr<Waiter>& waiter);
+  void freeSlotLocked();
   asio::awaitable<ConnectResult> openNew(asio::any_io_executor executor, int loop);
 
   const UpstreamSettings settings_;
