@@ -149,6 +149,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void captureReply(CacheCapture& capture, std::string_view bytes);
   bool defaultIsolationIsSnapshot() const;
   bool answerDeallocate(const policy::StatementKinds& kinds);
+  // Drops the client's names a DEALLOCATE (or DEALLOCATE ALL) refers to; false if it names
+  // none of them (an SQL-level PREPARE name, which goes upstream).
+  bool forgetStatements(const policy::StatementKinds& kinds);
   void answerCacheReset(std::string_view sql);
   void trackSettings(const policy::Verdict& verdict);
   void protocolViolation(const std::string& message);

@@ -498,11 +498,7 @@ bool ClientSession::tryLocalDeallocate() {
       *ctx_, sql, search_path == client_params_.end() ? std::string_view() : search_path->second);
   const auto& kinds = verdict->kinds;
   if (!verdict->allowed || verdict->statement_count != 1) return false;
-  if (kinds.deallocates_all) {
-    statements_.clear();
-  } else if (kinds.deallocates.size() != 1 || statements_.erase(kinds.deallocates[0]) == 0) {
-    return false;
-  }
+  if (!forgetStatements(kinds)) return false;
   std::string out;
   protocol::MessageWriter(out).begin('1').finish();                          // ParseComplete
   protocol::MessageWriter(out).begin('2').finish();                          // BindComplete
@@ -628,17 +624,19 @@ asio::awaitable<bool> ClientSession::tryCachedBatch() {
   co_return true;
 }
 
+bool ClientSession::forgetStatements(const policy::StatementKinds& kinds) {
+  if (kinds.deallocates_all) {
+    statements_.clear();
+    return true;
+  }
+  return kinds.deallocates.size() == 1 && statements_.erase(kinds.deallocates[0]) != 0;
+}
+
 bool ClientSession::answerDeallocate(const policy::StatementKinds& kinds) {
   // The client's protocol-level statement names live on server connections under pgro's
   // names (shared between clients): DEALLOCATE of such a name, or DEALLOCATE ALL, only drops
   // the client's mapping. A name the client made with SQL PREPARE goes upstream as sent.
-  if (kinds.deallocates_all) {
-    statements_.clear();
-  } else if (kinds.deallocates.size() == 1 && statements_.erase(kinds.deallocates[0]) != 0) {
-    // erased
-  } else {
-    return false;
-  }
+  if (!forgetStatements(kinds)) return false;
   std::string out;
   protocol::appendCommandComplete(out, kinds.deallocates_all ? "DEALLOCATE ALL" : "DEALLOCATE");
   replyLocal(std::move(out), true);
