@@ -11,25 +11,8 @@
 namespace pgro::it {
 namespace {
 
-// How many times PostgreSQL ran a statement containing `marker` since `mark`: its
-// `LOG:  statement:` (simple Query) and `LOG:  execute` (extended protocol) lines; an error
-// repeats the text on a STATEMENT: line, not counted.
 int upstreamRuns(std::size_t mark, std::string_view marker) {
-  const std::string log = postgres().serverLogSince(mark);
-  int n = 0;
-  std::size_t start = 0;
-  while (start < log.size()) {
-    std::size_t end = log.find('\n', start);
-    if (end == std::string::npos) end = log.size();
-    const std::string_view line(log.data() + start, end - start);
-    if ((line.find("LOG:  statement: ") != std::string_view::npos ||
-         line.find("LOG:  execute ") != std::string_view::npos) &&
-        line.find(marker) != std::string_view::npos) {
-      ++n;
-    }
-    start = end + 1;
-  }
-  return n;
+  return postgres().statementsRun(mark, marker);
 }
 
 std::string rawReply(RawPgClient& client, std::string_view sql) {

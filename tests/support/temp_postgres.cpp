@@ -228,4 +228,22 @@ bool TempPostgres::waitForLog(std::string_view needle, std::size_t since,
   return logContains(needle, since);
 }
 
+int TempPostgres::statementsRun(std::size_t since, std::string_view marker) const {
+  const std::string log = serverLogSince(since);
+  int n = 0;
+  std::size_t start = 0;
+  while (start < log.size()) {
+    std::size_t end = log.find('\n', start);
+    if (end == std::string::npos) end = log.size();
+    const std::string_view line(log.data() + start, end - start);
+    if ((line.find("LOG:  statement: ") != std::string_view::npos ||
+         line.find("LOG:  execute ") != std::string_view::npos) &&
+        line.find(marker) != std::string_view::npos) {
+      ++n;
+    }
+    start = end + 1;
+  }
+  return n;
+}
+
 }  // namespace pgro::test

@@ -70,6 +70,10 @@ class TempPostgres {
   std::size_t logOffset() const;
   std::string serverLogSince(std::size_t offset) const { return readFile(logPath(), offset); }
   bool logContains(std::string_view needle, std::size_t since = 0) const;
+  // Statements containing `marker` the server ran since `since`: its `LOG:  statement:`
+  // (simple Query) and `LOG:  execute` (extended protocol) lines. An error repeats the text
+  // on a STATEMENT: line, which is not counted.
+  int statementsRun(std::size_t since, std::string_view marker) const;
   // Polls the log until needle appears after `since` or the timeout passes.
   bool waitForLog(std::string_view needle, std::size_t since,
                   std::chrono::milliseconds timeout) const;
