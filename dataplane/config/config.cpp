@@ -135,6 +135,23 @@ void validate(const Config& c) {
               : "ADMIN_TLS_CERT_FILE is set but ADMIN_TLS_KEY_FILE is not: set both for TLS");
   checkReadable(c.admin_tls_cert_file, "ADMIN_TLS_CERT_FILE");
   checkReadable(c.admin_tls_key_file, "ADMIN_TLS_KEY_FILE");
+
+  require(c.tls_cert_file.empty() == c.tls_key_file.empty(),
+          c.tls_cert_file.empty()
+              ? "TLS_KEY_FILE is set but TLS_CERT_FILE is not: set both for client TLS"
+              : "TLS_CERT_FILE is set but TLS_KEY_FILE is not: set both for client TLS");
+  checkReadable(c.tls_cert_file, "TLS_CERT_FILE");
+  checkReadable(c.tls_key_file, "TLS_KEY_FILE");
+  require(c.client_tls != ClientTls::Require || !c.tls_cert_file.empty(),
+          "CLIENT_TLS=require needs TLS_CERT_FILE and TLS_KEY_FILE");
+  const bool verifies = c.upstream_sslmode == UpstreamSslMode::VerifyCa ||
+                        c.upstream_sslmode == UpstreamSslMode::VerifyFull;
+  require(!verifies || !c.upstream_sslrootcert.empty(),
+          "UPSTREAM_SSLMODE=verify-ca and verify-full need UPSTREAM_SSLROOTCERT (a CA file, or "
+          "`system`)");
+  require(c.upstream_sslrootcert.empty() || c.upstream_sslmode != UpstreamSslMode::Disable,
+          "UPSTREAM_SSLROOTCERT is set but UPSTREAM_SSLMODE=disable: drop one of them");
+  if (c.upstream_sslrootcert != "system") checkReadable(c.upstream_sslrootcert, "UPSTREAM_SSLROOTCERT");
 }
 
 }  // namespace

@@ -17,6 +17,9 @@ namespace pgro::config {
 enum class PoolMode { Transaction, Session };
 enum class LogFormat { Text, Json };
 enum class AuthMethod { ScramSha256, Trust };
+enum class ClientTls { Disable, Allow, Require };
+// libpq's sslmode values, for pgro's own connections to the upstream.
+enum class UpstreamSslMode { Disable, Prefer, Require, VerifyCa, VerifyFull };
 
 struct Config {
   // Upstream PostgreSQL (the seed's variables keep their names and defaults).
@@ -27,6 +30,8 @@ struct Config {
   std::string upstream_database;
   int upstream_connect_timeout_seconds = 10;
   int query_timeout_seconds = 0;  // statement_timeout set on every upstream connection; 0 = none
+  UpstreamSslMode upstream_sslmode = UpstreamSslMode::Prefer;
+  std::string upstream_sslrootcert;  // CA bundle for verify-ca/verify-full; "system" = OS store
 
   // Client-facing listener.
   std::string listen_host = "0.0.0.0";
@@ -34,6 +39,10 @@ struct Config {
   int max_client_connections = 1000;
   uint32_t max_message_bytes = 16u << 20;  // largest client message accepted
   int client_idle_timeout_seconds = 0;     // 0 = never
+  std::string tls_cert_file;               // client-facing TLS certificate chain (PEM)
+  std::string tls_key_file;
+  ClientTls client_tls = ClientTls::Allow;  // allow: TLS offered when a certificate is set
+  int max_prepared_statements = 1000;       // named statements per client and per server conn
 
   // Client authentication against pgro's own users (never the upstream account).
   std::string proxy_user;

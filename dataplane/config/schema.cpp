@@ -128,6 +128,21 @@ const std::vector<Setting>& schema() {
       {"QUERY_TIMEOUT_SECONDS", kUpstream, kNone,
        number(&Config::query_timeout_seconds, 0, 2147483, "seconds"),
        "statement_timeout set on every upstream connection; 0 = no limit."},
+      {"UPSTREAM_SSLMODE", kUpstream, kNone,
+       choice(&Config::upstream_sslmode,
+              std::vector<std::pair<std::string, UpstreamSslMode>>{
+                  {"disable", UpstreamSslMode::Disable},
+                  {"prefer", UpstreamSslMode::Prefer},
+                  {"require", UpstreamSslMode::Require},
+                  {"verify-ca", UpstreamSslMode::VerifyCa},
+                  {"verify-full", UpstreamSslMode::VerifyFull}}),
+       "TLS to the upstream, as libpq's sslmode: prefer uses TLS when the server offers it; "
+       "require insists on it; verify-ca also checks the certificate against "
+       "UPSTREAM_SSLROOTCERT; verify-full also checks that it names UPSTREAM_HOST."},
+      {"UPSTREAM_SSLROOTCERT", kUpstream, kNone, text(&Config::upstream_sslrootcert, "path"),
+       "PEM file of CA certificates trusted for the upstream's certificate (`system` = the "
+       "operating system's store). Required by verify-ca and verify-full; with require it "
+       "makes pgro verify the chain, as libpq does."},
 
       // Client listener.
       {"LISTEN_HOST", kListener, kNone, host(&Config::listen_host),
@@ -143,6 +158,23 @@ const std::vector<Setting>& schema() {
       {"CLIENT_IDLE_TIMEOUT_SECONDS", kListener, kNone,
        number(&Config::client_idle_timeout_seconds, 0, kIntMax, "seconds"),
        "Close a client connection idle this long; 0 = never."},
+      {"TLS_CERT_FILE", kListener, kNone, text(&Config::tls_cert_file, "path"),
+       "PEM certificate chain clients see; with TLS_KEY_FILE, pgro accepts TLS connections "
+       "(sslmode=require, verify-full)."},
+      {"TLS_KEY_FILE", kListener, kNone, text(&Config::tls_key_file, "path"),
+       "PEM private key of TLS_CERT_FILE."},
+      {"CLIENT_TLS", kListener, kNone,
+       choice(&Config::client_tls, std::vector<std::pair<std::string, ClientTls>>{
+                                       {"disable", ClientTls::Disable},
+                                       {"allow", ClientTls::Allow},
+                                       {"require", ClientTls::Require}}),
+       "disable: refuse TLS; allow: TLS when the client asks and a certificate is set; "
+       "require: refuse clients that do not use TLS (needs TLS_CERT_FILE)."},
+      {"MAX_PREPARED_STATEMENTS", kListener, kNone,
+       number(&Config::max_prepared_statements, 1, 1000000),
+       "Named prepared statements one client may hold (one more is an error until it closes "
+       "some), and statements pgro keeps prepared on one upstream connection (the least "
+       "recently used is closed first)."},
 
       // Client logins: pgro's own, never the upstream account.
       {"PROXY_USER", kClientAuth, kReloadable, text(&Config::proxy_user),
