@@ -19,6 +19,7 @@
 #include "controlplane/control_plane.hpp"
 #include "controlplane/stats_metrics.hpp"
 #include "metrics/registry.hpp"
+#include "net/tls.hpp"
 #include "server/data_plane_admin.hpp"
 #include "server/proxy_server.hpp"
 #include "session/session_registry.hpp"
@@ -80,13 +81,35 @@ int passwd(const std::vector<std::string>& args) {
   return 0;
 }
 
+// UPSTREAM_SSLMODE and UPSTREAM_SSLROOTCERT as libpq keywords (libpq 15 has no
+// sslrootcert=system: the OpenSSL default bundle stands in for it).
+std::string upstreamTlsConninfo(const Config& cfg) {
+  using pgro::config::UpstreamSslMode;
+  std::string mode;
+  switch (cfg.upstream_sslmode) {
+    case UpstreamSslMode::Disable: mode = "disable"; break;
+    case UpstreamSslMode::Prefer: mode = "prefer"; break;
+    case UpstreamSslMode::Require: mode = "require"; break;
+    case UpstreamSslMode::VerifyCa: mode = "verify-ca"; break;
+    case UpstreamSslMode::VerifyFull: mode = "verify-full"; break;
+  }
+  std::string out = " sslmode=" + mode;
+  if (!cfg.upstream_sslrootcert.empty()) {
+    const std::string root = cfg.upstream_sslrootcert == "system" ? pgro::net::systemRootCertFile()
+                                                                  : cfg.upstream_sslrootcert;
+    out += " sslrootcert=" + conninfoValue(root);
+  }
+  return out;
+}
+
 std::string upstreamConninfo(const Config& cfg) {
   return "host=" + conninfoValue(cfg.upstream_host) + " port=" + std::to_string(cfg.upstream_port) +
          " user=" + conninfoValue(cfg.upstream_user) +
          " password=" + conninfoValue(cfg.upstream_password) +
          " dbname=" + conninfoValue(cfg.upstream_database) +
          " connect_timeout=" + std::to_string(cfg.upstream_connect_timeout_seconds) +
-         " application_name=pgro options='-c default_transaction_read_only=on'";
+         " application_name=pgro options='-c default_transaction_read_only=on'" +
+         upstreamTlsConninfo(cfg);
 }
 
 std::string oneLine(std::string msg) {
@@ -194,8 +217,25 @@ pgro::server::ReloadResult reloadPolicy(const Config& cfg, pgro::session::ProxyC
   return {.ok = true, .message = message};
 }
 
-pgro::upstream::UpstreamSettings upstreamSettings(const Config& cfg) {
+// The wire-protocol connections' settings, with their TLS context made once (nullopt and
+// `error` when a certificate file is unusable).
+std::optional<pgro::upstream::UpstreamSettings> upstreamSettings(const Config& cfg,
+                                                                 std::string& error) {
+  using pgro::config::UpstreamSslMode;
+  using Tls = pgro::upstream::UpstreamSettings::Tls;
   pgro::upstream::UpstreamSettings s;
+  if (cfg.upstream_sslmode != UpstreamSslMode::Disable) {
+    s.tls_mode = cfg.upstream_sslmode == UpstreamSslMode::Prefer ? Tls::Prefer : Tls::Require;
+    auto verify = pgro::net::Verify::None;
+    if (cfg.upstream_sslmode == UpstreamSslMode::VerifyFull) {
+      verify = pgro::net::Verify::ChainAndHost;
+    } else if (cfg.upstream_sslmode == UpstreamSslMode::VerifyCa ||
+               !cfg.upstream_sslrootcert.empty()) {
+      verify = pgro::net::Verify::Chain;  // require with a root certificate: as libpq
+    }
+    s.tls = pgro::net::TlsContext::client(verify, cfg.upstream_sslrootcert, error);
+    if (!s.tls) return std::nullopt;
+  }
   s.host = cfg.upstream_host;
   s.port = cfg.upstream_port;
   s.user = cfg.upstream_user;
@@ -204,6 +244,24 @@ pgro::upstream::UpstreamSettings upstreamSettings(const Config& cfg) {
   s.connect_timeout = std::chrono::seconds(cfg.upstream_connect_timeout_seconds);
   s.statement_timeout_ms = cfg.query_timeout_seconds * 1000;
   return s;
+}
+
+// Client-facing TLS, when a certificate is configured and CLIENT_TLS is not disable.
+bool setupClientTls(const Config& cfg, pgro::session::ProxyContext& context) {
+  if (cfg.tls_cert_file.empty() || cfg.client_tls == pgro::config::ClientTls::Disable) {
+    spdlog::info("Client TLS: off");
+    return true;
+  }
+  std::string error;
+  context.client_tls = pgro::net::TlsContext::server(cfg.tls_cert_file, cfg.tls_key_file, error);
+  if (!context.client_tls) {
+    spdlog::error("Client TLS: {}", error);
+    return false;
+  }
+  spdlog::info("Client TLS: {} ({})",
+               cfg.client_tls == pgro::config::ClientTls::Require ? "required" : "offered",
+               cfg.tls_cert_file);
+  return true;
 }
 
 // Opens one wire-protocol connection to learn the server's ParameterStatus values (what
@@ -266,7 +324,13 @@ int runProxy(const std::vector<std::string>& args) {
   }
   spdlog::info("Loaded {} functions from pg_proc for the function policy", functions->size());
   context->setPolicy(makePolicy(std::move(users), *functions));
-  const auto settings = upstreamSettings(*cfg);
+  const auto upstream = upstreamSettings(*cfg, error);
+  if (!upstream) {
+    spdlog::error("{}", error);
+    return 2;
+  }
+  const auto& settings = *upstream;
+  if (!setupClientTls(*cfg, *context)) return 2;
   auto params = learnUpstreamParameters(settings);
   if (!params) return 1;
   context->upstream_parameters = std::move(*params);

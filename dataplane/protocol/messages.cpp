@@ -164,6 +164,10 @@ void appendCancelRequest(std::string& out, int32_t process_id, int32_t secret_ke
   MessageWriter(out).beginUntyped().int32(kCancelRequestCode).int32(process_id).int32(secret_key).finish();
 }
 
+void appendSslRequest(std::string& out) {
+  MessageWriter(out).beginUntyped().int32(kSslRequestCode).finish();
+}
+
 void appendPasswordMessage(std::string& out, std::string_view password) {
   MessageWriter(out).begin('p').cstring(password).finish();
 }

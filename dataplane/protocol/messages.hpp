@@ -87,6 +87,7 @@ void appendDataRow(std::string& out, const std::vector<std::optional<std::string
 void appendStartupMessage(std::string& out,
                           const std::vector<std::pair<std::string, std::string>>& parameters);
 void appendCancelRequest(std::string& out, int32_t process_id, int32_t secret_key);
+void appendSslRequest(std::string& out);
 void appendPasswordMessage(std::string& out, std::string_view password);
 void appendSaslInitialResponse(std::string& out, std::string_view mechanism,
                                std::string_view data);

@@ -25,14 +25,14 @@ ClientSession::ClientSession(asio::ip::tcp::socket socket, std::shared_ptr<Proxy
     : client_(std::move(socket)),
       ctx_(std::move(context)),
       loop_(loop),
-      to_client_(client_.get_executor()),
-      to_server_(client_.get_executor()),
+      to_client_(client_.socket().get_executor()),
+      to_server_(client_.socket().get_executor()),
       session_id_(g_next_session_id.fetch_add(1, std::memory_order_relaxed)) {
   boost::system::error_code ec;
-  auto remote = client_.remote_endpoint(ec);
+  auto remote = client_.socket().remote_endpoint(ec);
   client_address_ = ec ? std::string("?") : remote.address().to_string() + ":" +
                                                 std::to_string(remote.port());
-  client_.set_option(asio::ip::tcp::no_delay(true), ec);
+  client_.socket().set_option(asio::ip::tcp::no_delay(true), ec);
   ctx_->counters.clients_current.fetch_add(1, std::memory_order_relaxed);
   ctx_->counters.connections_total.fetch_add(1, std::memory_order_relaxed);
 }
@@ -56,11 +56,11 @@ ClientSession::~ClientSession() {
 void ClientSession::start() {
   auto self = shared_from_this();
   to_client_.attach(&client_, weak_from_this());
-  asio::co_spawn(client_.get_executor(), run(self), asio::detached);
+  asio::co_spawn(client_.socket().get_executor(), run(self), asio::detached);
 }
 
 asio::awaitable<void> ClientSession::run(std::shared_ptr<ClientSession> self) {
-  auto login_timer = std::make_shared<asio::steady_timer>(client_.get_executor());
+  auto login_timer = std::make_shared<asio::steady_timer>(client_.socket().get_executor());
   login_timer->expires_after(kLoginTimeout);
   login_timer->async_wait([weak = weak_from_this()](boost::system::error_code ec) {
     if (ec) return;
@@ -91,7 +91,7 @@ asio::awaitable<void> ClientSession::run(std::shared_ptr<ClientSession> self) {
   }
   // Deliver what is queued (a FATAL, the last replies), but never wait on a stuck client.
   if (!to_client_.idle()) {
-    asio::steady_timer deadline(client_.get_executor());
+    asio::steady_timer deadline(client_.socket().get_executor());
     deadline.expires_after(kFinalFlushTimeout);
     deadline.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
       if (auto s = weak.lock(); s && !ec) s->closeNow();
@@ -99,9 +99,10 @@ asio::awaitable<void> ClientSession::run(std::shared_ptr<ClientSession> self) {
     co_await to_client_.waitBelow(0);
     deadline.cancel();
   }
+  if (client_.encrypted()) client_.writeLast({});  // close_notify
   boost::system::error_code ec;
-  client_.shutdown(asio::socket_base::shutdown_both, ec);
-  client_.close(ec);
+  client_.socket().shutdown(asio::socket_base::shutdown_both, ec);
+  client_.socket().close(ec);
   if (registered_) {
     spdlog::info("client disconnected: user={} client={}", user_, client_address_);
   }
@@ -116,18 +117,18 @@ void ClientSession::fatal(const protocol::PgError& error) {
   state_ = State::Closing;
   // Wake the client loop if it waits for input.
   boost::system::error_code ec;
-  if (to_client_.idle()) client_.cancel(ec);
+  if (to_client_.idle()) client_.socket().cancel(ec);
 }
 
 void ClientSession::closeNow() {
   state_ = State::Closing;
   boost::system::error_code ec;
-  client_.cancel(ec);
-  client_.close(ec);
+  client_.socket().cancel(ec);
+  client_.socket().close(ec);
 }
 
 void ClientSession::requestShutdown() {
-  asio::post(client_.get_executor(), [self = shared_from_this()] {
+  asio::post(client_.socket().get_executor(), [self = shared_from_this()] {
     self->shutdown_requested_ = true;
     if (self->state_ == State::Ready && self->server_ == nullptr && !self->inTransaction()) {
       self->fatal({.severity = "FATAL",
@@ -138,7 +139,7 @@ void ClientSession::requestShutdown() {
 }
 
 void ClientSession::terminate() {
-  asio::post(client_.get_executor(), [self = shared_from_this()] {
+  asio::post(client_.socket().get_executor(), [self = shared_from_this()] {
     if (self->state_ == State::Closing) {
       self->closeNow();
       return;
@@ -147,7 +148,7 @@ void ClientSession::terminate() {
                  .sqlstate = std::string(sqlstate::kAdminShutdown),
                  .message = "terminating connection due to administrator command"});
     boost::system::error_code ec;
-    self->client_.cancel(ec);
+    self->client_.socket().cancel(ec);
     if (self->server_ != nullptr && self->pump_running_) {
       self->client_gone_ = true;
       self->server_->socket().cancel(ec);
@@ -156,10 +157,10 @@ void ClientSession::terminate() {
 }
 
 void ClientSession::cancelQuery() {
-  asio::post(client_.get_executor(), [self = shared_from_this()] {
+  asio::post(client_.socket().get_executor(), [self = shared_from_this()] {
     if (self->server_ == nullptr || (self->pending_syncs_ == 0 && !self->unsynced_)) return;
     spdlog::info("cancel request: user={} client={}", self->user_, self->client_address_);
-    auto ex = self->client_.get_executor();
+    auto ex = self->client_.socket().get_executor();
     asio::co_spawn(ex,
                    upstream::sendCancel(ex, self->ctx_->pool->settings(),
                                         self->server_->backendPid(), self->server_->backendKey()),

@@ -105,6 +105,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   asio::awaitable<void> run(std::shared_ptr<ClientSession> self);
   // Startup phase (session_startup.cpp).
   asio::awaitable<bool> startup();
+  // Answers an SSLRequest: 'N', or 'S' and the TLS handshake. False if the session ends.
+  asio::awaitable<bool> negotiateTls();
   asio::awaitable<bool> authenticate(const protocol::StartupMessage& startup);
   asio::awaitable<std::optional<std::string>> readAuthMessage();
   bool acceptParameters(const protocol::StartupMessage& startup);
@@ -181,7 +183,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool releasable() const;
   bool inTransaction() const { return tx_status_ != 'I'; }
 
-  asio::ip::tcp::socket client_;
+  net::Stream client_;
   std::shared_ptr<ProxyContext> ctx_;
   const int loop_;
   std::string client_address_;

@@ -14,13 +14,15 @@ constexpr std::size_t kKeepCapacity = 16 * 1024;
 
 void Outbound::append(std::string_view bytes) {
   if (failed_ || bytes.empty()) return;
-  pending_.append(bytes);
+  (stream_ != nullptr && stream_->encrypted() ? plain_ : pending_).append(bytes);
   kick();
 }
 
 void Outbound::appendOwned(std::string&& bytes) {
   if (failed_ || bytes.empty()) return;
-  if (pending_.empty()) {
+  if (stream_ != nullptr && stream_->encrypted()) {
+    plain_.append(bytes);
+  } else if (pending_.empty()) {
     pending_.swap(bytes);
   } else {
     pending_.append(bytes);
@@ -29,10 +31,22 @@ void Outbound::appendOwned(std::string&& bytes) {
 }
 
 void Outbound::kick() {
-  if (corked_ || writing_ || pending_.empty() || socket_ == nullptr) return;
+  if (corked_ || stream_ == nullptr) return;
+  if (!plain_.empty() || stream_->hasWirePending()) {
+    if (!stream_->seal(plain_, pending_)) {
+      failed_ = true;
+      plain_.clear();
+      pending_.clear();
+      notify();
+      return;
+    }
+    plain_.clear();
+  }
+  if (writing_ || pending_.empty()) return;
+  auto& socket = stream_->socket();
   boost::system::error_code ec;
-  if (!socket_->non_blocking()) socket_->non_blocking(true, ec);
-  const std::size_t n = socket_->write_some(asio::buffer(pending_), ec);
+  if (!socket.non_blocking()) socket.non_blocking(true, ec);
+  const std::size_t n = socket.write_some(asio::buffer(pending_), ec);
   if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
     failed_ = true;
     pending_.clear();
@@ -52,11 +66,11 @@ void Outbound::kick() {
 asio::awaitable<void> Outbound::writeLoop(std::shared_ptr<void> keepalive) {
   // keepalive holds the owner (the session) until the last write completes.
   (void)keepalive;
-  while (!pending_.empty() && socket_ != nullptr && !failed_) {
+  while (!pending_.empty() && stream_ != nullptr && !failed_) {
     inflight_.swap(pending_);
     pending_.clear();
     boost::system::error_code ec;
-    co_await asio::async_write(*socket_, asio::buffer(inflight_),
+    co_await asio::async_write(stream_->socket(), asio::buffer(inflight_),
                                asio::redirect_error(asio::use_awaitable, ec));
     inflight_.clear();
     if (ec) {
@@ -87,6 +101,7 @@ asio::awaitable<void> Outbound::waitBelow(std::size_t limit) {
 void Outbound::trim() {
   if (!idle()) return;
   if (pending_.capacity() > kKeepCapacity) std::string().swap(pending_);
+  if (plain_.capacity() > kKeepCapacity) std::string().swap(plain_);
   if (inflight_.capacity() > kKeepCapacity) std::string().swap(inflight_);
 }
 

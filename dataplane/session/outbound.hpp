@@ -1,16 +1,18 @@
-// An ordered byte stream to one socket. Producers append whole messages; one write is in
-// flight at a time. The first attempt is a non-blocking write_some on the caller's stack (the
+// An ordered byte stream to one connection. Producers append whole messages; one write is in
+// flight at a time. Under TLS, plaintext is queued and sealed into records when written (one
+// record per flush, not per message). The first attempt is a non-blocking write_some on the caller's stack (the
 // common case: the kernel buffer has room), the rest goes to an async writer. Producers that
 // can outrun the peer (a large result, a slow client) wait in waitBelow(): that is the
 // backpressure that keeps buffering bounded.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <memory>
 #include <string>
 #include <string_view>
+
+#include "net/stream.hpp"
 
 namespace pgro::session {
 
@@ -21,12 +23,12 @@ class Outbound {
   explicit Outbound(asio::any_io_executor executor) : executor_(executor), event_(executor) {}
 
   // `owner` is kept alive while a write is in flight.
-  void attach(asio::ip::tcp::socket* socket, std::weak_ptr<void> owner) {
-    socket_ = socket;
+  void attach(net::Stream* stream, std::weak_ptr<void> owner) {
+    stream_ = stream;
     owner_ = std::move(owner);
     failed_ = false;
   }
-  void detach() { socket_ = nullptr; }
+  void detach() { stream_ = nullptr; }
 
   void append(std::string_view bytes);
 
@@ -41,7 +43,11 @@ class Outbound {
   void appendOwned(std::string&& bytes);
 
   [[nodiscard]] bool failed() const { return failed_; }
-  [[nodiscard]] std::size_t queued() const { return pending_.size() + inflight_.size(); }
+  [[nodiscard]] std::size_t queued() const {
+    return plain_.size() + pending_.size() + inflight_.size();
+  }
+  // Writes what TLS produced on its own while reading (see net::Stream::hasWirePending).
+  void flush() { kick(); }
   [[nodiscard]] bool idle() const { return queued() == 0; }
 
   // Suspends until at most `limit` bytes are queued, or the stream failed.
@@ -56,9 +62,10 @@ class Outbound {
   void notify();
 
   asio::any_io_executor executor_;
-  asio::ip::tcp::socket* socket_ = nullptr;
+  net::Stream* stream_ = nullptr;
   std::weak_ptr<void> owner_;
-  std::string pending_;
+  std::string plain_;    // TLS only: plaintext not yet sealed
+  std::string pending_;  // wire bytes not yet written
   std::string inflight_;
   bool writing_ = false;
   bool corked_ = false;

@@ -14,6 +14,7 @@
 #include "cache/result_cache.hpp"
 #include "config/config.hpp"
 #include "metrics/data_plane_metrics.hpp"
+#include "net/tls.hpp"
 #include "policy/classifier.hpp"
 #include "upstream/pool.hpp"
 
@@ -43,6 +44,8 @@ struct ProxyContext {
   std::shared_ptr<const config::Config> config;
   std::shared_ptr<upstream::Pool> pool;
   std::shared_ptr<SessionRegistry> registry;
+  // Client-facing TLS (TLS_CERT_FILE); nullptr when not offered.
+  std::shared_ptr<const net::TlsContext> client_tls;
   // ParameterStatus values learned from upstream at startup (server_version, encodings...).
   std::map<std::string, std::string> upstream_parameters;
   // What a reload (SIGHUP, ReloadPolicy) replaces: the logins and the classifier settings

@@ -25,13 +25,9 @@ namespace {
 
 namespace sqlstate = protocol::sqlstate;
 
-constexpr std::size_t kReadChunk = 64 * 1024;
 constexpr std::size_t kServerBatchFlush = 64 * 1024;
 constexpr std::size_t kBackpressureHigh = 1024 * 1024;
 constexpr std::size_t kBackpressureLow = 256 * 1024;
-
-// Scratch space for a non-blocking read that is consumed before the coroutine suspends again.
-thread_local char t_read_chunk[kReadChunk];
 
 // Messages that need an upstream connection (everything forwarded).
 bool needsServer(char type) {
@@ -54,23 +50,15 @@ asio::awaitable<bool> ClientSession::readMore() {
     in_.erase(0, in_pos_);
     in_pos_ = 0;
   }
-  boost::system::error_code ec;
-  while (true) {
-    if (in_.empty() && server_ == nullptr && state_ == State::Ready) {
-      // Idle between transactions: hold no buffers while waiting.
-      std::string().swap(in_);
-      to_client_.trim();
-    }
-    co_await client_.async_wait(asio::socket_base::wait_read,
-                                asio::redirect_error(asio::use_awaitable, ec));
-    if (ec || state_ == State::Closing) co_return false;
-    if (!client_.non_blocking()) client_.non_blocking(true, ec);
-    const std::size_t n = client_.read_some(asio::buffer(t_read_chunk), ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
-    if (ec) co_return false;  // EOF or reset
-    in_.append(t_read_chunk, n);
-    co_return true;
+  if (in_.empty() && server_ == nullptr && state_ == State::Ready) {
+    // Idle between transactions: hold no buffers while waiting.
+    std::string().swap(in_);
+    to_client_.trim();
   }
+  boost::system::error_code ec;
+  const bool got = co_await client_.readSome(in_, ec);
+  if (client_.hasWirePending()) to_client_.flush();
+  co_return got && state_ != State::Closing;
 }
 
 asio::awaitable<void> ClientSession::clientLoop() {
@@ -444,8 +432,8 @@ asio::awaitable<void> ClientSession::handleQuery(std::string_view raw, std::stri
 asio::awaitable<std::shared_ptr<const cache::CachedReply>> ClientSession::coalesce(
     const std::string& key, std::optional<cache::InFlight::Leader>& leader) {
   // Concurrent identical misses: one goes upstream, the others wait for its reply.
-  auto wait = std::make_shared<CoalesceWait>(client_.get_executor());
-  auto ex = client_.get_executor();
+  auto wait = std::make_shared<CoalesceWait>(client_.socket().get_executor());
+  auto ex = client_.socket().get_executor();
   const bool leads = ctx_->inflight->joinOrLead(
       key, [wait, ex](std::shared_ptr<const cache::CachedReply> reply) {
         asio::post(ex, [wait, reply = std::move(reply)]() mutable {
@@ -798,7 +786,7 @@ void ClientSession::trackSettings(const policy::Verdict& verdict) {
 asio::awaitable<bool> ClientSession::ensureServer() {
   if (server_ != nullptr) co_return true;
   const auto wait_started = std::chrono::steady_clock::now();
-  auto result = co_await ctx_->pool->acquire(client_.get_executor(), loop_);
+  auto result = co_await ctx_->pool->acquire(client_.socket().get_executor(), loop_);
   metrics::observe(ctx_->metrics.pool_wait,
                    std::chrono::duration<double>(std::chrono::steady_clock::now() - wait_started)
                        .count());
@@ -814,7 +802,7 @@ asio::awaitable<bool> ClientSession::ensureServer() {
     co_return false;
   }
   server_ = std::move(result.connection);
-  to_server_.attach(&server_->socket(), weak_from_this());
+  to_server_.attach(&server_->stream(), weak_from_this());
   if (!co_await syncParameters()) {
     to_server_.detach();
     ctx_->pool->release(std::move(server_), false);
@@ -822,7 +810,7 @@ asio::awaitable<bool> ClientSession::ensureServer() {
     co_return false;
   }
   pump_running_ = true;
-  asio::co_spawn(client_.get_executor(), serverPump(shared_from_this(), server_), asio::detached);
+  asio::co_spawn(client_.socket().get_executor(), serverPump(shared_from_this(), server_), asio::detached);
   co_return true;
 }
 

@@ -22,13 +22,10 @@ namespace {
 
 namespace sqlstate = protocol::sqlstate;
 
-constexpr std::size_t kReadChunk = 64 * 1024;
 constexpr std::size_t kBackpressureHigh = 1024 * 1024;
 constexpr std::size_t kBackpressureLow = 256 * 1024;
 // Replies larger than this are never needed whole by the proxy: they stream through.
 constexpr uint32_t kMaxServerMessage = 1u << 30;
-
-thread_local char t_server_chunk[kReadChunk];
 
 // DataRow and CopyData carry the bulk of a result and may be large: they stream through
 // without being buffered whole. Every other message is small and looked at whole (it may
@@ -118,20 +115,14 @@ asio::awaitable<bool> ClientSession::syncParameters() {
   std::string out;
   protocol::appendQuery(out, sql);
   boost::system::error_code ec;
-  co_await asio::async_write(server_->socket(), asio::buffer(out),
-                             asio::redirect_error(asio::use_awaitable, ec));
+  co_await server_->stream().writeAll(out, ec);
   auto& buf = server_->readBuffer();
   bool failed = static_cast<bool>(ec);
-  // Not the shared per-thread scratch: this read suspends, and other sessions of the loop
-  // use the scratch meanwhile.
-  std::array<char, 4096> chunk;
   while (!ec) {
     auto r = protocol::nextFrame(buf, kMaxServerMessage);
     if (r.status == protocol::FrameStatus::ProtocolError) break;
     if (r.status == protocol::FrameStatus::NeedMoreData) {
-      const std::size_t n = co_await server_->socket().async_read_some(
-          asio::buffer(chunk), asio::redirect_error(asio::use_awaitable, ec));
-      if (!ec) buf.append(chunk.data(), n);
+      co_await server_->stream().readSome(buf, ec);
       continue;
     }
     protocol::MessageReader reader(r.frame.body);
@@ -163,7 +154,7 @@ asio::awaitable<bool> ClientSession::syncParameters() {
 
 asio::awaitable<void> ClientSession::serverPump(std::shared_ptr<ClientSession> self,
                                                 upstream::ServerConnectionPtr server) {
-  auto& sock = server->socket();
+  auto& stream = server->stream();
   auto& buf = server->readBuffer();
   std::size_t passthrough = 0;  // bytes of a streamed message still to forward
   bool detach = false;
@@ -223,29 +214,21 @@ asio::awaitable<void> ClientSession::serverPump(std::shared_ptr<ClientSession> s
     if (to_client_.failed()) client_gone_ = true;
     if (client_gone_) break;
 
-    co_await sock.async_wait(asio::socket_base::wait_read,
-                             asio::redirect_error(asio::use_awaitable, ec));
+    const bool got = co_await stream.readSome(buf, ec);
+    if (stream.hasWirePending()) to_server_.flush();
     if (client_gone_) break;
-    if (ec) {
-      serverLost(ec.message());
-      co_return;
-    }
-    if (!sock.non_blocking()) sock.non_blocking(true, ec);
-    const std::size_t n = sock.read_some(asio::buffer(t_server_chunk), ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
-    if (ec) {
+    if (!got) {
       serverLost(ec == asio::error::eof ? "upstream closed the connection" : ec.message());
       co_return;
     }
-    buf.append(t_server_chunk, n);
   }
   // The client went away while this connection was attached.
   pump_running_ = false;
   const bool clean = releasable() && buf.empty();
   if (!clean && (pending_syncs_ > 0 || unsynced_)) {
     // Stop the now orphaned query instead of letting it run to completion upstream.
-    asio::co_spawn(client_.get_executor(),
-                   upstream::sendCancel(client_.get_executor(), ctx_->pool->settings(),
+    asio::co_spawn(client_.socket().get_executor(),
+                   upstream::sendCancel(client_.socket().get_executor(), ctx_->pool->settings(),
                                         server->backendPid(), server->backendKey()),
                    asio::detached);
   }

@@ -67,9 +67,12 @@ asio::awaitable<bool> ClientSession::startup() {
       fatal(fatalError(sqlstate::kProtocolViolation, "invalid startup packet layout"));
       co_return false;
     }
-    if (std::holds_alternative<protocol::SslRequest>(*packet) ||
-        std::holds_alternative<protocol::GssEncRequest>(*packet)) {
-      to_client_.append("N");  // TLS and GSSAPI encryption are not offered
+    if (std::holds_alternative<protocol::SslRequest>(*packet)) {
+      if (!co_await negotiateTls()) co_return false;
+      continue;
+    }
+    if (std::holds_alternative<protocol::GssEncRequest>(*packet)) {
+      to_client_.append("N");  // GSSAPI encryption is not offered
       continue;
     }
     if (auto* cancel = std::get_if<protocol::CancelRequest>(&*packet)) {
@@ -88,6 +91,12 @@ asio::awaitable<bool> ClientSession::startup() {
       co_return false;
     }
     const auto& startup = std::get<protocol::StartupMessage>(*packet);
+    if (ctx_->config->client_tls == config::ClientTls::Require && !client_.encrypted()) {
+      fatal(fatalError(sqlstate::kInvalidAuthorizationSpecification,
+                       "pgro: this server requires TLS (CLIENT_TLS=require); connect with "
+                       "sslmode=require"));
+      co_return false;
+    }
     if (!acceptParameters(startup)) co_return false;
     state_ = State::Authenticating;
     if (!co_await authenticate(startup)) co_return false;
@@ -99,6 +108,39 @@ asio::awaitable<bool> ClientSession::startup() {
     sendStartupReply();
     co_return true;
   }
+}
+
+asio::awaitable<bool> ClientSession::negotiateTls() {
+  if (client_.encrypted()) {
+    ctx_->counters.protocol_errors.fetch_add(1, std::memory_order_relaxed);
+    fatal(fatalError(sqlstate::kProtocolViolation, "SSLRequest on an encrypted connection"));
+    co_return false;
+  }
+  if (ctx_->client_tls == nullptr) {
+    to_client_.append("N");
+    co_return true;
+  }
+  if (in_pos_ != in_.size()) {
+    // Sent before the handshake, so unencrypted and possibly injected (as PostgreSQL).
+    ctx_->counters.protocol_errors.fetch_add(1, std::memory_order_relaxed);
+    fatal(fatalError(sqlstate::kProtocolViolation,
+                     "received unencrypted data after SSL request"));
+    co_return false;
+  }
+  in_.clear();
+  in_pos_ = 0;
+  to_client_.append("S");
+  co_await to_client_.waitBelow(0);
+  if (to_client_.failed() || state_ == State::Closing) co_return false;
+  const std::string error = co_await client_.startTls(ctx_->client_tls);
+  if (!error.empty()) {
+    spdlog::info("client TLS handshake failed: client={}: {}", client_address_, error);
+    closeNow();
+    co_return false;
+  }
+  spdlog::debug("client TLS: client={} {} {}", client_address_, client_.tls()->protocol(),
+                client_.tls()->cipher());
+  co_return true;
 }
 
 bool ClientSession::acceptParameters(const protocol::StartupMessage& startup) {

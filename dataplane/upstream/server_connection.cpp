@@ -37,9 +37,8 @@ protocol::PgError connectionError(std::string message) {
 }
 
 // Reads one complete typed message, buffering in `in`.
-asio::awaitable<std::optional<OwnedMessage>> readMessage(asio::ip::tcp::socket& socket,
-                                                         std::string& in, uint32_t max_length,
-                                                         error_code& ec) {
+asio::awaitable<std::optional<OwnedMessage>> readMessage(net::Stream& stream, std::string& in,
+                                                         uint32_t max_length, error_code& ec) {
   while (true) {
     auto r = protocol::nextFrame(in, max_length);
     if (r.status == protocol::FrameStatus::Message) {
@@ -51,11 +50,7 @@ asio::awaitable<std::optional<OwnedMessage>> readMessage(asio::ip::tcp::socket& 
       ec = asio::error::invalid_argument;
       co_return std::nullopt;
     }
-    char chunk[8192];
-    const std::size_t n = co_await socket.async_read_some(
-        asio::buffer(chunk), asio::redirect_error(use_awaitable, ec));
-    if (ec) co_return std::nullopt;
-    in.append(chunk, n);
+    if (!co_await stream.readSome(in, ec)) co_return std::nullopt;
   }
 }
 
@@ -66,32 +61,25 @@ bool ServerConnection::readOnlyViolated(std::string_view name, std::string_view 
 }
 
 void ServerConnection::rebind(asio::any_io_executor executor) {
-  if (socket_.get_executor() == executor) return;
-  error_code ec;
-  const auto protocol = socket_.local_endpoint(ec).protocol();
-  const int fd = socket_.release(ec);
-  if (ec) {
-    broken_ = true;
-    return;
-  }
-  socket_ = asio::ip::tcp::socket(executor, protocol, fd);
+  if (!stream_.rebind(executor)) broken_ = true;
 }
 
 bool ServerConnection::hasUnexpectedInput() {
   if (!in_.empty()) return true;
-  pollfd p{socket_.native_handle(), POLLIN, 0};
+  if (stream_.tls() != nullptr && stream_.tls()->hasBuffered()) return true;
+  pollfd p{stream_.socket().native_handle(), POLLIN, 0};
   return ::poll(&p, 1, 0) != 0;
 }
 
 void ServerConnection::close() {
-  error_code ec;
-  if (socket_.is_open()) {
+  auto& socket = stream_.socket();
+  if (socket.is_open()) {
     std::string bye;
     protocol::appendTerminate(bye);
-    socket_.non_blocking(true, ec);
-    socket_.write_some(asio::buffer(bye), ec);
-    socket_.shutdown(asio::socket_base::shutdown_both, ec);
-    socket_.close(ec);
+    stream_.writeLast(bye);
+    error_code ec;
+    socket.shutdown(asio::socket_base::shutdown_both, ec);
+    socket.close(ec);
   }
   broken_ = true;
 }
@@ -118,11 +106,11 @@ asio::awaitable<ConnectResult> ServerConnection::open(asio::any_io_executor exec
     if (auto c = weak.lock()) {
       *timed_out_flag = true;
       error_code ignored;
-      c->socket_.cancel(ignored);
-      c->socket_.close(ignored);
+      c->socket().cancel(ignored);
+      c->socket().close(ignored);
     }
   });
-  co_await asio::async_connect(conn->socket_, endpoints, asio::redirect_error(use_awaitable, ec));
+  co_await asio::async_connect(conn->socket(), endpoints, asio::redirect_error(use_awaitable, ec));
   const bool& timed_out = *timed_out_flag;
   if (ec) {
     timer->cancel();
@@ -131,8 +119,9 @@ asio::awaitable<ConnectResult> ServerConnection::open(asio::any_io_executor exec
                                    (timed_out ? std::string("timeout") : ec.message()));
     co_return result;
   }
-  conn->socket_.set_option(asio::ip::tcp::no_delay(true), ec);
-  auto error = co_await conn->startup(settings);
+  conn->socket().set_option(asio::ip::tcp::no_delay(true), ec);
+  auto error = co_await conn->negotiateTls(settings);
+  if (!error) error = co_await conn->startup(settings);
   timer->cancel();
   if (timed_out && !error) error = connectionError("upstream login timed out");
   if (error) {
@@ -143,6 +132,30 @@ asio::awaitable<ConnectResult> ServerConnection::open(asio::any_io_executor exec
   }
   result.connection = std::move(conn);
   co_return result;
+}
+
+asio::awaitable<std::optional<protocol::PgError>> ServerConnection::negotiateTls(
+    const UpstreamSettings& settings) {
+  if (settings.tls_mode == UpstreamSettings::Tls::Disable || !settings.tls) co_return std::nullopt;
+  std::string out;
+  protocol::appendSslRequest(out);
+  error_code ec;
+  co_await asio::async_write(socket(), asio::buffer(out), asio::redirect_error(use_awaitable, ec));
+  char answer = 0;
+  if (!ec) {
+    co_await asio::async_read(socket(), asio::buffer(&answer, 1),
+                              asio::redirect_error(use_awaitable, ec));
+  }
+  if (ec) co_return connectionError("upstream closed the connection during the TLS request: " + ec.message());
+  if (answer == 'N') {
+    if (settings.tls_mode == UpstreamSettings::Tls::Prefer) co_return std::nullopt;
+    co_return connectionError(
+        "upstream server does not support SSL, but UPSTREAM_SSLMODE requires it");
+  }
+  if (answer != 'S') co_return connectionError("upstream answered the TLS request with an error");
+  std::string error = co_await stream_.startTls(settings.tls, settings.host);
+  if (!error.empty()) co_return connectionError("upstream " + error);
+  co_return std::nullopt;
 }
 
 asio::awaitable<std::optional<protocol::PgError>> ServerConnection::startup(
@@ -156,12 +169,12 @@ asio::awaitable<std::optional<protocol::PgError>> ServerConnection::startup(
                                        {"database", settings.database},
                                        {"options", options}});
   error_code ec;
-  co_await asio::async_write(socket_, asio::buffer(out), asio::redirect_error(use_awaitable, ec));
+  co_await stream_.writeAll(out, ec);
   if (ec) co_return connectionError("upstream write failed: " + ec.message());
 
   std::optional<auth::ScramClient> scram;
   while (true) {
-    auto msg = co_await readMessage(socket_, in_, settings.max_message_bytes, ec);
+    auto msg = co_await readMessage(stream_, in_, settings.max_message_bytes, ec);
     if (!msg) co_return connectionError("upstream closed the connection during login" +
                                         (ec ? ": " + ec.message() : std::string()));
     protocol::MessageReader r(msg->body);
@@ -207,8 +220,7 @@ asio::awaitable<std::optional<protocol::PgError>> ServerConnection::startup(
                                     std::to_string(code));
         }
         if (!out.empty()) {
-          co_await asio::async_write(socket_, asio::buffer(out),
-                                     asio::redirect_error(use_awaitable, ec));
+          co_await stream_.writeAll(out, ec);
           if (ec) co_return connectionError("upstream write failed: " + ec.message());
         }
         break;

@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <variant>
 
+#include "net/stream.hpp"
 #include "protocol/messages.hpp"
 
 namespace pgro::upstream {
@@ -28,6 +29,11 @@ struct UpstreamSettings {
   std::chrono::seconds connect_timeout{10};
   int statement_timeout_ms = 0;  // 0 = server default
   uint32_t max_message_bytes = 64u << 20;
+  // TLS (UPSTREAM_SSLMODE): Disable sends no SSLRequest; Prefer uses TLS when the server
+  // offers it; Require fails without it. Certificate checks live in `tls` (verify-ca/-full).
+  enum class Tls { Disable, Prefer, Require };
+  Tls tls_mode = Tls::Disable;
+  std::shared_ptr<const net::TlsContext> tls;
 };
 
 class ServerConnection;
@@ -41,7 +47,7 @@ struct ConnectResult {
 
 class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
  public:
-  explicit ServerConnection(asio::ip::tcp::socket socket) : socket_(std::move(socket)) {}
+  explicit ServerConnection(asio::ip::tcp::socket socket) : stream_(std::move(socket)) {}
 
   // Resolves, connects, authenticates (SCRAM-SHA-256, md5 or cleartext) and waits for the
   // first ReadyForQuery. Every connection starts with -c default_transaction_read_only=on;
@@ -49,7 +55,8 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
   static asio::awaitable<ConnectResult> open(asio::any_io_executor executor,
                                              const UpstreamSettings& settings);
 
-  asio::ip::tcp::socket& socket() { return socket_; }
+  asio::ip::tcp::socket& socket() { return stream_.socket(); }
+  net::Stream& stream() { return stream_; }
   std::string& readBuffer() { return in_; }
 
   // Re-homes the socket onto another event loop (no operation may be pending).
@@ -105,9 +112,10 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
   static bool readOnlyViolated(std::string_view name, std::string_view value);
 
  private:
+  asio::awaitable<std::optional<protocol::PgError>> negotiateTls(const UpstreamSettings& settings);
   asio::awaitable<std::optional<protocol::PgError>> startup(const UpstreamSettings& settings);
 
-  asio::ip::tcp::socket socket_;
+  net::Stream stream_;
   std::string in_;
   std::map<std::string, std::string> parameters_;
   std::map<std::string, std::string> applied_;
