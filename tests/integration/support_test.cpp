@@ -3,13 +3,16 @@
 #include <gtest/gtest.h>
 
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <thread>
 
+#include "support/libpq_conn.hpp"
 #include "support/pg_messages.hpp"
 #include "support/raw_pg_client.hpp"
 #include "support/run_command.hpp"
 #include "support/temp_postgres.hpp"
+#include "support/test_certs.hpp"
 
 namespace pgro::test {
 namespace {
@@ -117,6 +120,73 @@ TEST(SupportTest, RawClientMd5AndCleartextAuthentication) {
   EXPECT_EQ(dataRows(clear.query("SELECT current_user")).at(0).at(0), "clear_user");
   pg.stop();
   EXPECT_FALSE(pg.running());
+}
+
+// What the TLS suite (tls_test.cpp) relies on, checked against PostgreSQL itself: the
+// certificates verify as intended with libpq, and a server with ssl = on and a hostnossl
+// reject rule takes TLS only.
+TEST(SupportTest, TestCertsAndPostgresWithTls) {
+  const TestCerts& certs = sharedTestCerts();
+  for (const auto* key : {&certs.ca_key, &certs.server_key, &certs.server_ip_key}) {
+    struct stat st {};
+    ASSERT_EQ(::stat(key->c_str(), &st), 0) << *key;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << *key;
+  }
+  CommandResult verified =
+      runCommand({"openssl", "verify", "-CAfile", certs.ca_cert, certs.server_cert});
+  EXPECT_EQ(verified.exit_code, 0) << verified.describe();
+  CommandResult other =
+      runCommand({"openssl", "verify", "-CAfile", certs.other_ca_cert, certs.server_cert});
+  EXPECT_NE(other.exit_code, 0) << other.describe();
+  CommandResult ip_san = runCommand({"openssl", "verify", "-CAfile", certs.ca_cert, "-verify_ip",
+                                     "127.0.0.1", certs.server_ip_cert});
+  EXPECT_EQ(ip_san.exit_code, 0) << ip_san.describe();
+  CommandResult dns_only = runCommand({"openssl", "verify", "-CAfile", certs.ca_cert, "-verify_ip",
+                                       "127.0.0.1", certs.server_cert});
+  EXPECT_NE(dns_only.exit_code, 0) << dns_only.describe();
+
+  TempPostgresOptions options;
+  options.ssl_cert_file = certs.server_cert;
+  options.ssl_key_file = certs.server_key;
+  options.extra_hba = {"hostnossl all all 0.0.0.0/0 reject"};
+  TempPostgres pg(options);
+  const std::string base = "port=" + std::to_string(pg.port()) + " user=" + pg.user() +
+                           " password=" + pg.password() + " dbname=postgres connect_timeout=5 ";
+
+  LibpqConn full(base + "host=localhost sslmode=verify-full sslrootcert=" + certs.ca_cert);
+  ASSERT_TRUE(full.ok()) << full.error();
+  EXPECT_TRUE(full.sslInUse());
+  EXPECT_TRUE(full.sslAttribute("protocol").rfind("TLSv1.", 0) == 0)
+      << full.sslAttribute("protocol");
+  auto ssl = full.exec("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()");
+  ASSERT_TRUE(ssl.ok) << ssl.error;
+  EXPECT_EQ(ssl.rows.at(0).at(0), "t");
+
+  LibpqConn by_ip(base + "host=127.0.0.1 sslmode=verify-full sslrootcert=" + certs.ca_cert);
+  EXPECT_FALSE(by_ip.ok()) << "the DNS-only certificate matched 127.0.0.1";
+  EXPECT_NE(by_ip.error().find("does not match host name"), std::string::npos) << by_ip.error();
+
+  LibpqConn ca_only(base + "host=127.0.0.1 sslmode=verify-ca sslrootcert=" + certs.ca_cert);
+  EXPECT_TRUE(ca_only.ok()) << ca_only.error();
+
+  LibpqConn wrong_ca(base + "host=localhost sslmode=verify-ca sslrootcert=" + certs.other_ca_cert);
+  EXPECT_FALSE(wrong_ca.ok());
+  EXPECT_NE(wrong_ca.error().find("certificate verify failed"), std::string::npos)
+      << wrong_ca.error();
+
+  LibpqConn plain(base + "host=127.0.0.1 sslmode=disable");
+  EXPECT_FALSE(plain.ok()) << "hostnossl reject let a plaintext client in";
+  EXPECT_NE(plain.error().find("no encryption"), std::string::npos) << plain.error();
+
+  // A garbage handshake ends the connection at once (tls_test.cpp expects pgro to do
+  // the same).
+  RawPgClient garbage(pg.host(), pg.port());
+  garbage.send(wire::sslRequest());
+  std::string answer;
+  ASSERT_EQ(garbage.readBytes(1, answer, 5s), RawPgClient::ReadStatus::Ok);
+  EXPECT_EQ(answer, "S");
+  garbage.send(std::string(200, '\0'));
+  EXPECT_EQ(garbage.readBytesUntilClosed(5s).status, RawPgClient::ReadStatus::Closed);
 }
 
 }  // namespace

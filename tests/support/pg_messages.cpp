@@ -125,6 +125,13 @@ std::string sslRequest() {
   return out;
 }
 
+std::string gssEncRequest() {
+  std::string out;
+  putInt32(out, 8);
+  putInt32(out, 80877104);
+  return out;
+}
+
 std::string cancelRequest(int32_t pid, int32_t key) {
   std::string out;
   putInt32(out, 16);

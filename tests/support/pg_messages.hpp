@@ -64,6 +64,7 @@ std::string messageWithLength(char type, int32_t length, std::string_view body);
 std::string startupMessage(const std::vector<std::pair<std::string, std::string>>& params,
                            int32_t protocol = 196608);
 std::string sslRequest();
+std::string gssEncRequest();
 std::string cancelRequest(int32_t pid, int32_t key);
 
 std::string query(std::string_view sql);

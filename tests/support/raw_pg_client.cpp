@@ -7,9 +7,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 
 #include "auth/md5.hpp"
@@ -251,6 +253,25 @@ RawPgClient::ReadResult RawPgClient::readMessage(std::chrono::milliseconds timeo
   result.message.body = buffer_.substr(5, total - 5);
   buffer_.erase(0, total);
   return result;
+}
+
+RawPgClient::ReadStatus RawPgClient::readBytes(std::size_t n, std::string& out,
+                                               std::chrono::milliseconds timeout) {
+  ReadStatus status = ReadStatus::Ok;
+  const bool complete = fill(n, Clock::now() + timeout, status);
+  const std::size_t got = std::min(n, buffer_.size());
+  out = buffer_.substr(0, got);
+  buffer_.erase(0, got);
+  return complete ? ReadStatus::Ok : status;
+}
+
+RawPgClient::RawReply RawPgClient::readBytesUntilClosed(std::chrono::milliseconds timeout) {
+  RawReply reply;
+  // Asking for more than can ever arrive reads until close or deadline.
+  fill(std::numeric_limits<std::size_t>::max(), Clock::now() + timeout, reply.status);
+  reply.bytes = std::move(buffer_);
+  buffer_.clear();
+  return reply;
 }
 
 std::vector<Message> RawPgClient::readUntilReadyForQuery(std::chrono::milliseconds timeout) {

@@ -67,6 +67,17 @@ class RawPgClient {
   };
   // One backend message, waiting at most `timeout`.
   ReadResult readMessage(std::chrono::milliseconds timeout = kDefaultTimeout);
+  // Exactly `n` raw bytes (the one-byte 'S'/'N' answer to SSLRequest and GSSENCRequest
+  // is not a message); `out` holds what arrived. Ok, or Timeout/Closed if fewer came.
+  ReadStatus readBytes(std::size_t n, std::string& out,
+                       std::chrono::milliseconds timeout = kDefaultTimeout);
+  // Every raw byte until the server closes the connection (status Closed) or the timeout
+  // (status Timeout); never throws for those.
+  struct RawReply {
+    ReadStatus status = ReadStatus::Closed;
+    std::string bytes;
+  };
+  RawReply readBytesUntilClosed(std::chrono::milliseconds timeout = kDefaultTimeout);
   // Messages up to and including ReadyForQuery. Throws on timeout or a closed connection
   // (the message says which, with what was received so far).
   std::vector<Message> readUntilReadyForQuery(std::chrono::milliseconds timeout = kDefaultTimeout);

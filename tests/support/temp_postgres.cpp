@@ -37,6 +37,10 @@ std::string quoteConninfo(std::string_view value) {
 
 }  // namespace
 
+std::string postgresOsUser() {
+  return ::geteuid() == 0 ? "postgres" : "";
+}
+
 std::string postgresBinDir() {
   if (const char* dir = std::getenv("PG_BINDIR"); dir != nullptr && *dir != '\0') return dir;
   return "/usr/lib/postgresql/15/bin";
@@ -44,12 +48,12 @@ std::string postgresBinDir() {
 
 TempPostgres::TempPostgres(TempPostgresOptions options) : options_(std::move(options)) {
   dir_ = makeTempDir("pgro-pg");
-  // PostgreSQL refuses to run as root (CI runs tests as root).
-  if (::geteuid() == 0) run_as_ = "postgres";
+  run_as_ = postgresOsUser();  // CI runs tests as root
   try {
     ::chmod(dir_.c_str(), 0700);
     chownTree(dir_, run_as_);
     initdb();
+    installSslFiles();
     // A port picked free can be taken by someone else before postgres binds it: retry.
     for (int attempt = 0;; ++attempt) {
       port_ = freeLoopbackPort();
@@ -117,6 +121,19 @@ void TempPostgres::initdb() {
   }
 }
 
+void TempPostgres::installSslFiles() {
+  if (options_.ssl_cert_file.empty() && options_.ssl_key_file.empty()) return;
+  if (options_.ssl_cert_file.empty() || options_.ssl_key_file.empty()) {
+    throw std::runtime_error("TempPostgres: set both ssl_cert_file and ssl_key_file");
+  }
+  for (const auto& [from, to] : {std::pair{options_.ssl_cert_file, sslCertPath()},
+                                 std::pair{options_.ssl_key_file, sslKeyPath()}}) {
+    fs::copy_file(from, to, fs::copy_options::overwrite_existing);
+    ::chmod(to.c_str(), 0600);
+    chownTree(to, run_as_);
+  }
+}
+
 void TempPostgres::writeConf() {
   // postgresql.auto.conf is read after postgresql.conf: rewriting it on a port retry
   // replaces the earlier attempt's settings.
@@ -135,6 +152,11 @@ void TempPostgres::writeConf() {
        << "lc_messages = 'C'\n"
        << "max_connections = 100\n"
        << "shared_preload_libraries = 'pg_stat_statements'\n";
+  if (!options_.ssl_cert_file.empty()) {
+    conf << "ssl = on\n"
+         << "ssl_cert_file = '" << sslCertPath() << "'\n"
+         << "ssl_key_file = '" << sslKeyPath() << "'\n";
+  }
   for (const auto& line : options_.extra_conf) conf << line << "\n";
   conf.close();
   chownTree(dataDir() + "/postgresql.auto.conf", run_as_);

@@ -24,6 +24,12 @@ struct TempPostgresOptions {
   // Put before initdb's pg_hba.conf rules (first match wins), e.g.
   // "host all md5_user 127.0.0.1/32 md5".
   std::vector<std::string> extra_hba;
+  // PEM certificate and key (e.g. from makeTestCerts): when both are set the server runs
+  // with ssl = on. They are copied into the server's directory, owned by the server's OS
+  // user, the key with mode 0600 (PostgreSQL refuses a key others can read). To refuse
+  // plaintext clients, add extra_hba "hostnossl all all 0.0.0.0/0 reject".
+  std::string ssl_cert_file;
+  std::string ssl_key_file;
   std::chrono::milliseconds start_timeout{30000};
 };
 
@@ -51,7 +57,8 @@ class TempPostgres {
   pid_t pid() const { return pid_; }
   bool running() const { return pid_ > 0; }
 
-  // libpq key=value string for the admin over TCP.
+  // libpq key=value string for the admin over TCP. No sslmode: libpq's default (prefer)
+  // also reaches a server whose pg_hba.conf refuses plaintext.
   std::string conninfo() const { return conninfo(database()); }
   std::string conninfo(std::string_view database) const;
   // PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE for psql and pgbench run directly.
@@ -85,14 +92,21 @@ class TempPostgres {
   void initdb();
   void writeConf();
   void start();
+  void installSslFiles();
+  std::string sslCertPath() const { return dir_ + "/server.crt"; }
+  std::string sslKeyPath() const { return dir_ + "/server.key"; }
 
   TempPostgresOptions options_;
   std::string dir_;
-  std::string run_as_;  // "postgres" when running as root, else empty
+  std::string run_as_;  // postgresOsUser()
   uint16_t port_ = 0;
   pid_t pid_ = -1;
   bool pgbench_ready_ = false;
 };
+
+// The OS user TempPostgres runs PostgreSQL as: "postgres" when the tests run as root
+// (PostgreSQL refuses to run as root), else "" (the current user).
+std::string postgresOsUser();
 
 // The PostgreSQL 15 server binaries (initdb, postgres); PG_BINDIR overrides.
 std::string postgresBinDir();
