@@ -3,23 +3,23 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 #include <cstdio>
 #include <iostream>
 #include <pqxx/pqxx>
-#include <spdlog/spdlog.h>
 
 #include "auth/scram_verifier.hpp"
 #include "auth/users.hpp"
 #include "config/config.hpp"
 #include "config/logging.hpp"
-#include "policy/classifier.hpp"
 #include "controlplane/control_plane.hpp"
 #include "controlplane/stats_metrics.hpp"
 #include "metrics/registry.hpp"
 #include "net/tls.hpp"
+#include "policy/classifier.hpp"
 #include "server/data_plane_admin.hpp"
 #include "server/proxy_server.hpp"
 #include "session/session_registry.hpp"
@@ -87,11 +87,21 @@ std::string upstreamTlsConninfo(const Config& cfg) {
   using pgro::config::UpstreamSslMode;
   std::string mode;
   switch (cfg.upstream_sslmode) {
-    case UpstreamSslMode::Disable: mode = "disable"; break;
-    case UpstreamSslMode::Prefer: mode = "prefer"; break;
-    case UpstreamSslMode::Require: mode = "require"; break;
-    case UpstreamSslMode::VerifyCa: mode = "verify-ca"; break;
-    case UpstreamSslMode::VerifyFull: mode = "verify-full"; break;
+    case UpstreamSslMode::Disable:
+      mode = "disable";
+      break;
+    case UpstreamSslMode::Prefer:
+      mode = "prefer";
+      break;
+    case UpstreamSslMode::Require:
+      mode = "require";
+      break;
+    case UpstreamSslMode::VerifyCa:
+      mode = "verify-ca";
+      break;
+    case UpstreamSslMode::VerifyFull:
+      mode = "verify-full";
+      break;
   }
   std::string out = " sslmode=" + mode;
   if (!cfg.upstream_sslrootcert.empty()) {
@@ -127,8 +137,7 @@ bool checkUpstream(const Config& cfg) {
     pqxx::connection c(upstreamConninfo(cfg));
     pqxx::nontransaction tx(c);
     auto row = tx.exec1("SELECT current_setting('server_version')");
-    spdlog::info("Successfully connected to upstream database (PostgreSQL {})",
-                 row[0].c_str());
+    spdlog::info("Successfully connected to upstream database (PostgreSQL {})", row[0].c_str());
     return true;
   } catch (const std::exception& e) {
     spdlog::error("Could not connect to upstream database {}:{}/{}: {}", cfg.upstream_host,
@@ -140,7 +149,7 @@ bool checkUpstream(const Config& cfg) {
 // pg_proc's volatility for the function policy (a volatile function not on the safe list
 // is refused), through libpqxx.
 std::optional<std::vector<pgro::policy::FunctionInfo>> loadCatalog(const Config& cfg,
-                                                                    std::string& error) {
+                                                                   std::string& error) {
   try {
     pqxx::connection c(upstreamConninfo(cfg));
     pqxx::nontransaction tx(c);
@@ -269,9 +278,9 @@ bool setupClientTls(const Config& cfg, pgro::session::ProxyContext& context) {
 std::optional<std::map<std::string, std::string>> learnUpstreamParameters(
     const pgro::upstream::UpstreamSettings& settings) {
   boost::asio::io_context io;
-  auto future = boost::asio::co_spawn(
-      io, pgro::upstream::ServerConnection::open(io.get_executor(), settings),
-      boost::asio::use_future);
+  auto future =
+      boost::asio::co_spawn(io, pgro::upstream::ServerConnection::open(io.get_executor(), settings),
+                            boost::asio::use_future);
   io.run();
   auto result = future.get();
   if (!result.connection) {
@@ -335,8 +344,9 @@ int runProxy(const std::vector<std::string>& args) {
   if (!params) return 1;
   context->upstream_parameters = std::move(*params);
 
-  int loops = cfg->worker_threads > 0 ? cfg->worker_threads
-                                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int loops = cfg->worker_threads > 0
+                  ? cfg->worker_threads
+                  : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   context->pool = std::make_shared<pgro::upstream::Pool>(
       settings, cfg->pool_size, std::chrono::seconds(cfg->pool_timeout_seconds), loops);
   context->registry = std::make_shared<pgro::session::SessionRegistry>();
@@ -358,16 +368,16 @@ int runProxy(const std::vector<std::string>& args) {
   }
   // The control plane sees the data plane only through AdminTarget.
   pgro::metrics::Registry registry;
-  pgro::server::DataPlaneAdmin admin(context, [cfg, context] { return reloadPolicy(*cfg, *context); });
+  pgro::server::DataPlaneAdmin admin(context,
+                                     [cfg, context] { return reloadPolicy(*cfg, *context); });
   server.setReloadHandler([&admin] { (void)admin.reload(); });
   context->metrics = pgro::controlplane::registerDataPlaneMetrics(registry, admin);
-  pgro::controlplane::ControlPlane control(
-      admin, registry,
-      {.admin_listen = cfg->admin_listen,
-       .admin_token = cfg->admin_token,
-       .tls_cert_file = cfg->admin_tls_cert_file,
-       .tls_key_file = cfg->admin_tls_key_file,
-       .metrics_listen = cfg->metrics_listen});
+  pgro::controlplane::ControlPlane control(admin, registry,
+                                           {.admin_listen = cfg->admin_listen,
+                                            .admin_token = cfg->admin_token,
+                                            .tls_cert_file = cfg->admin_tls_cert_file,
+                                            .tls_key_file = cfg->admin_tls_key_file,
+                                            .metrics_listen = cfg->metrics_listen});
   try {
     control.start();
   } catch (const std::exception& e) {

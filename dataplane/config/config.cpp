@@ -151,7 +151,8 @@ void validate(const Config& c) {
           "`system`)");
   require(c.upstream_sslrootcert.empty() || c.upstream_sslmode != UpstreamSslMode::Disable,
           "UPSTREAM_SSLROOTCERT is set but UPSTREAM_SSLMODE=disable: drop one of them");
-  if (c.upstream_sslrootcert != "system") checkReadable(c.upstream_sslrootcert, "UPSTREAM_SSLROOTCERT");
+  if (c.upstream_sslrootcert != "system")
+    checkReadable(c.upstream_sslrootcert, "UPSTREAM_SSLROOTCERT");
 }
 
 }  // namespace

@@ -164,10 +164,10 @@ const std::vector<Setting>& schema() {
       {"TLS_KEY_FILE", kListener, kNone, text(&Config::tls_key_file, "path"),
        "PEM private key of TLS_CERT_FILE."},
       {"CLIENT_TLS", kListener, kNone,
-       choice(&Config::client_tls, std::vector<std::pair<std::string, ClientTls>>{
-                                       {"disable", ClientTls::Disable},
-                                       {"allow", ClientTls::Allow},
-                                       {"require", ClientTls::Require}}),
+       choice(&Config::client_tls,
+              std::vector<std::pair<std::string, ClientTls>>{{"disable", ClientTls::Disable},
+                                                             {"allow", ClientTls::Allow},
+                                                             {"require", ClientTls::Require}}),
        "disable: refuse TLS; allow: TLS when the client asks and a certificate is set; "
        "require: refuse clients that do not use TLS (needs TLS_CERT_FILE)."},
       {"MAX_PREPARED_STATEMENTS", kListener, kNone,

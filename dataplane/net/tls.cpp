@@ -89,9 +89,13 @@ std::shared_ptr<TlsContext> TlsContext::client(Verify verify, const std::string&
   return std::shared_ptr<TlsContext>(new TlsContext(ctx, false, verify));
 }
 
-std::string systemRootCertFile() { return X509_get_default_cert_file(); }
+std::string systemRootCertFile() {
+  return X509_get_default_cert_file();
+}
 
-TlsContext::~TlsContext() { SSL_CTX_free(ctx_); }
+TlsContext::~TlsContext() {
+  SSL_CTX_free(ctx_);
+}
 
 TlsEngine::TlsEngine(std::shared_ptr<const TlsContext> context, std::string_view host)
     : context_(std::move(context)) {
@@ -127,7 +131,9 @@ TlsEngine::TlsEngine(std::shared_ptr<const TlsContext> context, std::string_view
   }
 }
 
-TlsEngine::~TlsEngine() { SSL_free(ssl_); }  // frees both BIOs
+TlsEngine::~TlsEngine() {
+  SSL_free(ssl_);
+}  // frees both BIOs
 
 TlsEngine::Status TlsEngine::fail(int ssl_result, std::string_view what) {
   const int code = SSL_get_error(ssl_, ssl_result);
@@ -165,7 +171,8 @@ TlsEngine::Status TlsEngine::handshake(std::string& wire) {
 }
 
 void TlsEngine::feed(std::string_view cipher) {
-  if (in_ != nullptr && !cipher.empty()) BIO_write(in_, cipher.data(), static_cast<int>(cipher.size()));
+  if (in_ != nullptr && !cipher.empty())
+    BIO_write(in_, cipher.data(), static_cast<int>(cipher.size()));
 }
 
 bool TlsEngine::hasBuffered() const {
@@ -212,7 +219,9 @@ void TlsEngine::close(std::string& wire) {
   drain(wire);
 }
 
-std::string TlsEngine::protocol() const { return ssl_ != nullptr ? SSL_get_version(ssl_) : ""; }
+std::string TlsEngine::protocol() const {
+  return ssl_ != nullptr ? SSL_get_version(ssl_) : "";
+}
 
 std::string TlsEngine::cipher() const {
   const char* name = ssl_ != nullptr ? SSL_get_cipher_name(ssl_) : nullptr;

@@ -1,11 +1,11 @@
 #include "session/client_session.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 
 #include "protocol/sqlstate.hpp"
 #include "session/session_registry.hpp"
@@ -30,8 +30,8 @@ ClientSession::ClientSession(asio::ip::tcp::socket socket, std::shared_ptr<Proxy
       session_id_(g_next_session_id.fetch_add(1, std::memory_order_relaxed)) {
   boost::system::error_code ec;
   auto remote = client_.socket().remote_endpoint(ec);
-  client_address_ = ec ? std::string("?") : remote.address().to_string() + ":" +
-                                                std::to_string(remote.port());
+  client_address_ =
+      ec ? std::string("?") : remote.address().to_string() + ":" + std::to_string(remote.port());
   client_.socket().set_option(asio::ip::tcp::no_delay(true), ec);
   ctx_->counters.clients_current.fetch_add(1, std::memory_order_relaxed);
   ctx_->counters.connections_total.fetch_add(1, std::memory_order_relaxed);

@@ -1,9 +1,9 @@
 // An ordered byte stream to one connection. Producers append whole messages; one write is in
 // flight at a time. Under TLS, plaintext is queued and sealed into records when written (one
-// record per flush, not per message). The first attempt is a non-blocking write_some on the caller's stack (the
-// common case: the kernel buffer has room), the rest goes to an async writer. Producers that
-// can outrun the peer (a large result, a slow client) wait in waitBelow(): that is the
-// backpressure that keeps buffering bounded.
+// record per flush, not per message). The first attempt is a non-blocking write_some on the
+// caller's stack (the common case: the kernel buffer has room), the rest goes to an async writer.
+// Producers that can outrun the peer (a large result, a slow client) wait in waitBelow(): that is
+// the backpressure that keeps buffering bounded.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>

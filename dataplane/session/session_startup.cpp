@@ -1,11 +1,11 @@
 // Startup phase: SSLRequest/GSSENCRequest, CancelRequest, StartupMessage, authentication of
 // the client against pgro's own users, then ParameterStatus, BackendKeyData, ReadyForQuery
 // (PostgreSQL docs 55.2.1 "Start-up").
+#include <spdlog/spdlog.h>
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 
 #include "auth/scram_server.hpp"
 #include "protocol/message_reader.hpp"
@@ -123,8 +123,7 @@ asio::awaitable<bool> ClientSession::negotiateTls() {
   if (in_pos_ != in_.size()) {
     // Sent before the handshake, so unencrypted and possibly injected (as PostgreSQL).
     ctx_->counters.protocol_errors.fetch_add(1, std::memory_order_relaxed);
-    fatal(fatalError(sqlstate::kProtocolViolation,
-                     "received unencrypted data after SSL request"));
+    fatal(fatalError(sqlstate::kProtocolViolation, "received unencrypted data after SSL request"));
     co_return false;
   }
   in_.clear();
