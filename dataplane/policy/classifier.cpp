@@ -125,6 +125,9 @@ void classifyText(const std::string& sql, const ClassifierOptions& options, Verd
     cacheable = false;
   }
   verdict.cacheable = cacheable;
+  verdict.shape_safe = verdict.statement_count == 1 && tree->stmts(0).stmt().has_select_stmt() &&
+                       verdict.sets.empty() && !verdict.kinds.has_set &&
+                       !verdict.is_cache_reset;
 }
 
 }  // namespace

@@ -99,6 +99,11 @@ struct Verdict {
   std::vector<SetAction> sets;  // in statement order
   StatementKinds kinds;
   int statement_count = 0;  // 0 for an empty string or only comments (EmptyQueryResponse)
+  // This verdict holds for every text of the same numeric shape (shape.hpp): one allowed
+  // SELECT that sets nothing and is not the cache reset. No rule may read the value of a
+  // numeric constant in such a statement (the only ones that do, SET and set_config(),
+  // produce `sets`, which rules shape_safe out); a new rule that does must clear it.
+  bool shape_safe = false;
 };
 
 // pg_proc volatility, optional. Load it with
