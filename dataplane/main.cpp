@@ -3,22 +3,22 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 #include <cstdio>
 #include <iostream>
 #include <pqxx/pqxx>
-#include <spdlog/spdlog.h>
 
 #include "auth/scram_verifier.hpp"
 #include "auth/users.hpp"
 #include "config/config.hpp"
 #include "config/logging.hpp"
-#include "policy/classifier.hpp"
 #include "controlplane/control_plane.hpp"
 #include "controlplane/stats_metrics.hpp"
 #include "metrics/registry.hpp"
+#include "policy/classifier.hpp"
 #include "server/data_plane_admin.hpp"
 #include "server/proxy_server.hpp"
 #include "session/session_registry.hpp"
@@ -104,8 +104,7 @@ bool checkUpstream(const Config& cfg) {
     pqxx::connection c(upstreamConninfo(cfg));
     pqxx::nontransaction tx(c);
     auto row = tx.exec1("SELECT current_setting('server_version')");
-    spdlog::info("Successfully connected to upstream database (PostgreSQL {})",
-                 row[0].c_str());
+    spdlog::info("Successfully connected to upstream database (PostgreSQL {})", row[0].c_str());
     return true;
   } catch (const std::exception& e) {
     spdlog::error("Could not connect to upstream database {}:{}/{}: {}", cfg.upstream_host,
@@ -117,7 +116,7 @@ bool checkUpstream(const Config& cfg) {
 // pg_proc's volatility for the function policy (a volatile function not on the safe list
 // is refused), through libpqxx.
 std::optional<std::vector<pgro::policy::FunctionInfo>> loadCatalog(const Config& cfg,
-                                                                    std::string& error) {
+                                                                   std::string& error) {
   try {
     pqxx::connection c(upstreamConninfo(cfg));
     pqxx::nontransaction tx(c);
@@ -211,9 +210,9 @@ pgro::upstream::UpstreamSettings upstreamSettings(const Config& cfg) {
 std::optional<std::map<std::string, std::string>> learnUpstreamParameters(
     const pgro::upstream::UpstreamSettings& settings) {
   boost::asio::io_context io;
-  auto future = boost::asio::co_spawn(
-      io, pgro::upstream::ServerConnection::open(io.get_executor(), settings),
-      boost::asio::use_future);
+  auto future =
+      boost::asio::co_spawn(io, pgro::upstream::ServerConnection::open(io.get_executor(), settings),
+                            boost::asio::use_future);
   io.run();
   auto result = future.get();
   if (!result.connection) {
@@ -271,8 +270,9 @@ int runProxy(const std::vector<std::string>& args) {
   if (!params) return 1;
   context->upstream_parameters = std::move(*params);
 
-  int loops = cfg->worker_threads > 0 ? cfg->worker_threads
-                                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int loops = cfg->worker_threads > 0
+                  ? cfg->worker_threads
+                  : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   context->pool = std::make_shared<pgro::upstream::Pool>(
       settings, cfg->pool_size, std::chrono::seconds(cfg->pool_timeout_seconds), loops);
   context->registry = std::make_shared<pgro::session::SessionRegistry>();
@@ -294,16 +294,16 @@ int runProxy(const std::vector<std::string>& args) {
   }
   // The control plane sees the data plane only through AdminTarget.
   pgro::metrics::Registry registry;
-  pgro::server::DataPlaneAdmin admin(context, [cfg, context] { return reloadPolicy(*cfg, *context); });
+  pgro::server::DataPlaneAdmin admin(context,
+                                     [cfg, context] { return reloadPolicy(*cfg, *context); });
   server.setReloadHandler([&admin] { (void)admin.reload(); });
   context->metrics = pgro::controlplane::registerDataPlaneMetrics(registry, admin);
-  pgro::controlplane::ControlPlane control(
-      admin, registry,
-      {.admin_listen = cfg->admin_listen,
-       .admin_token = cfg->admin_token,
-       .tls_cert_file = cfg->admin_tls_cert_file,
-       .tls_key_file = cfg->admin_tls_key_file,
-       .metrics_listen = cfg->metrics_listen});
+  pgro::controlplane::ControlPlane control(admin, registry,
+                                           {.admin_listen = cfg->admin_listen,
+                                            .admin_token = cfg->admin_token,
+                                            .tls_cert_file = cfg->admin_tls_cert_file,
+                                            .tls_key_file = cfg->admin_tls_key_file,
+                                            .metrics_listen = cfg->metrics_listen});
   try {
     control.start();
   } catch (const std::exception& e) {

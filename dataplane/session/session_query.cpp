@@ -1,11 +1,11 @@
 // Query phase, client side: frame client messages, forward them to the attached server
 // connection in batches, answer or refuse locally (PostgreSQL docs 55.2.2-55.2.3).
+#include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <array>
@@ -36,7 +36,12 @@ thread_local char t_read_chunk[kReadChunk];
 // Messages that need an upstream connection (everything forwarded).
 bool needsServer(char type) {
   switch (type) {
-    case 'P': case 'B': case 'D': case 'E': case 'C': case 'H':
+    case 'P':
+    case 'B':
+    case 'D':
+    case 'E':
+    case 'C':
+    case 'H':
       return true;
     default:
       return false;
@@ -319,8 +324,7 @@ void ClientSession::handleNamedParse(std::string_view statement, std::string_vie
                                      std::string_view param_types) {
   std::string name(statement);
   if (statements_.count(name) != 0) {
-    refuse({.sqlstate = "42P05",
-            .message = "prepared statement \"" + name + "\" already exists"},
+    refuse({.sqlstate = "42P05", .message = "prepared statement \"" + name + "\" already exists"},
            true);
     return;
   }
@@ -337,7 +341,12 @@ void ClientSession::handleNamedParse(std::string_view statement, std::string_vie
   }
   const std::string& server_name = server_->addPrepared(key);
   std::string out;
-  protocol::MessageWriter(out).begin('P').cstring(server_name).cstring(query).bytes(param_types).finish();
+  protocol::MessageWriter(out)
+      .begin('P')
+      .cstring(server_name)
+      .cstring(query)
+      .bytes(param_types)
+      .finish();
   forwardToServer(out, 'P');
   pending_.back().bytes = key;
   pending_.back().statement = name;
@@ -446,8 +455,8 @@ asio::awaitable<std::shared_ptr<const cache::CachedReply>> ClientSession::coales
   // Concurrent identical misses: one goes upstream, the others wait for its reply.
   auto wait = std::make_shared<CoalesceWait>(client_.get_executor());
   auto ex = client_.get_executor();
-  const bool leads = ctx_->inflight->joinOrLead(
-      key, [wait, ex](std::shared_ptr<const cache::CachedReply> reply) {
+  const bool leads =
+      ctx_->inflight->joinOrLead(key, [wait, ex](std::shared_ptr<const cache::CachedReply> reply) {
         asio::post(ex, [wait, reply = std::move(reply)]() mutable {
           wait->reply = std::move(reply);
           wait->done = true;
@@ -500,10 +509,10 @@ bool ClientSession::tryLocalDeallocate() {
   if (!verdict->allowed || verdict->statement_count != 1) return false;
   if (!forgetStatements(kinds)) return false;
   std::string out;
-  protocol::MessageWriter(out).begin('1').finish();                          // ParseComplete
-  protocol::MessageWriter(out).begin('2').finish();                          // BindComplete
+  protocol::MessageWriter(out).begin('1').finish();  // ParseComplete
+  protocol::MessageWriter(out).begin('2').finish();  // BindComplete
   if (batch.shape.find('D') != std::string::npos) {
-    protocol::MessageWriter(out).begin('n').finish();                        // NoData
+    protocol::MessageWriter(out).begin('n').finish();  // NoData
   }
   protocol::appendCommandComplete(out, kinds.deallocates_all ? "DEALLOCATE ALL" : "DEALLOCATE");
   replyLocal(std::move(out), true);
@@ -670,9 +679,9 @@ std::string ClientSession::cacheKey(char kind, std::string_view text) {
   // change how values are rendered or which objects names resolve to.
   if (cache_key_generation_ != params_generation_) {
     static constexpr std::array<std::string_view, 12> kResultSettings = {
-        "search_path", "TimeZone", "DateStyle", "IntervalStyle", "extra_float_digits",
-        "bytea_output", "client_encoding", "standard_conforming_strings", "lc_monetary",
-        "lc_numeric", "lc_time", "xmloption"};
+        "search_path",        "TimeZone",     "DateStyle",       "IntervalStyle",
+        "extra_float_digits", "bytea_output", "client_encoding", "standard_conforming_strings",
+        "lc_monetary",        "lc_numeric",   "lc_time",         "xmloption"};
     cache_key_prefix_.clear();
     cache_key_prefix_ += database_;
     cache_key_prefix_.push_back('\0');
@@ -694,9 +703,9 @@ std::string ClientSession::cacheKey(char kind, std::string_view text) {
 void ClientSession::replyFromCache(const cache::CachedReply& reply,
                                    std::chrono::steady_clock::time_point started) {
   ctx_->counters.cache_hits.fetch_add(1, std::memory_order_relaxed);
-  metrics::observe(ctx_->metrics.query_duration_cache_hit,
-                   std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
-                       .count());
+  metrics::observe(
+      ctx_->metrics.query_duration_cache_hit,
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   std::string out;
   out.reserve(reply.bytes.size() + 6);
   out += reply.bytes;
@@ -704,7 +713,7 @@ void ClientSession::replyFromCache(const cache::CachedReply& reply,
 }
 
 std::shared_ptr<const policy::Verdict> ClientSession::admitStatement(std::string_view sql,
-                                                                    bool extended) {
+                                                                     bool extended) {
   auto search_path = client_params_.find("search_path");
   const auto verdict = classifyStatement(
       *ctx_, sql, search_path == client_params_.end() ? std::string_view() : search_path->second);
@@ -758,7 +767,8 @@ void ClientSession::trackSettings(const policy::Verdict& verdict) {
   } else if (kinds.ends_transaction) {
     snapshot_transaction_ = false;
   } else if (!kinds.isolation.empty()) {  // SET TRANSACTION ISOLATION LEVEL ...
-    snapshot_transaction_ = kinds.isolation == "repeatable read" || kinds.isolation == "serializable";
+    snapshot_transaction_ =
+        kinds.isolation == "repeatable read" || kinds.isolation == "serializable";
   }
   // Session settings the client changes with SET are replayed on whichever server connection
   // it borrows next (transaction pooling). Reported parameters come back by ParameterStatus;
@@ -766,9 +776,9 @@ void ClientSession::trackSettings(const policy::Verdict& verdict) {
   for (const auto& set : verdict.sets) {
     if (set.proxy_only) {
       if (set.name == "pgro.cache") {
-        cache_opt_out_ = !set.is_reset && !set.is_reset_all &&
-                         (set.value == "off" || set.value == "false" || set.value == "0" ||
-                          set.value == "no");
+        cache_opt_out_ =
+            !set.is_reset && !set.is_reset_all &&
+            (set.value == "off" || set.value == "false" || set.value == "0" || set.value == "no");
       }
       continue;
     }
@@ -799,9 +809,9 @@ asio::awaitable<bool> ClientSession::ensureServer() {
   if (server_ != nullptr) co_return true;
   const auto wait_started = std::chrono::steady_clock::now();
   auto result = co_await ctx_->pool->acquire(client_.get_executor(), loop_);
-  metrics::observe(ctx_->metrics.pool_wait,
-                   std::chrono::duration<double>(std::chrono::steady_clock::now() - wait_started)
-                       .count());
+  metrics::observe(
+      ctx_->metrics.pool_wait,
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - wait_started).count());
   if (!result.connection) {
     last_error_ = result.error;
     last_error_.severity = "ERROR";

@@ -4,12 +4,12 @@
 #include <array>
 #include <set>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <spdlog/spdlog.h>
 
 #include "protocol/message_reader.hpp"
 #include "protocol/sqlstate.hpp"
@@ -33,7 +33,9 @@ thread_local char t_server_chunk[kReadChunk];
 // DataRow and CopyData carry the bulk of a result and may be large: they stream through
 // without being buffered whole. Every other message is small and looked at whole (it may
 // end the reply to a frontend message, or be one pgro acts on).
-bool streams(char type) { return type == 'D' || type == 'd'; }
+bool streams(char type) {
+  return type == 'D' || type == 'd';
+}
 
 // Whether backend message `type` is the last reply to frontend message `message`
 // (PostgreSQL docs 55.2.3, "Extended Query").
@@ -324,9 +326,9 @@ bool ClientSession::handleServerMessage(char type, std::string_view body, std::s
     tx_status_ = r.byte();
     --pending_syncs_;
     if (front.kind == Pending::Kind::Forward) {
-      metrics::observe(ctx_->metrics.query_duration_forwarded,
-                       std::chrono::duration<double>(std::chrono::steady_clock::now() - front.sent)
-                           .count());
+      metrics::observe(
+          ctx_->metrics.query_duration_forwarded,
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - front.sent).count());
     }
     if (pending_syncs_ == 0) {
       setActivity(tx_status_ == 'I'   ? "idle"
@@ -379,8 +381,7 @@ void ClientSession::finishCapture(Pending& entry) {
   std::shared_ptr<const cache::CachedReply> reply;
   if (capture.ok && !capture.bytes.empty()) {
     const auto now = std::chrono::steady_clock::now();
-    const auto cost =
-        std::chrono::duration_cast<std::chrono::microseconds>(now - capture.started);
+    const auto cost = std::chrono::duration_cast<std::chrono::microseconds>(now - capture.started);
     auto stored = std::make_shared<cache::CachedReply>();
     stored->bytes = capture.bytes;
     stored->stored = now;

@@ -3,13 +3,13 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <spdlog/spdlog.h>
 
 #include "auth/md5.hpp"
 #include "auth/scram_client.hpp"
@@ -52,8 +52,8 @@ asio::awaitable<std::optional<OwnedMessage>> readMessage(asio::ip::tcp::socket& 
       co_return std::nullopt;
     }
     char chunk[8192];
-    const std::size_t n = co_await socket.async_read_some(
-        asio::buffer(chunk), asio::redirect_error(use_awaitable, ec));
+    const std::size_t n = co_await socket.async_read_some(asio::buffer(chunk),
+                                                          asio::redirect_error(use_awaitable, ec));
     if (ec) co_return std::nullopt;
     in.append(chunk, n);
   }
@@ -152,9 +152,8 @@ asio::awaitable<std::optional<protocol::PgError>> ServerConnection::startup(
     options += " -c statement_timeout=" + std::to_string(settings.statement_timeout_ms);
   }
   std::string out;
-  protocol::appendStartupMessage(out, {{"user", settings.user},
-                                       {"database", settings.database},
-                                       {"options", options}});
+  protocol::appendStartupMessage(
+      out, {{"user", settings.user}, {"database", settings.database}, {"options", options}});
   error_code ec;
   co_await asio::async_write(socket_, asio::buffer(out), asio::redirect_error(use_awaitable, ec));
   if (ec) co_return connectionError("upstream write failed: " + ec.message());
@@ -162,8 +161,9 @@ asio::awaitable<std::optional<protocol::PgError>> ServerConnection::startup(
   std::optional<auth::ScramClient> scram;
   while (true) {
     auto msg = co_await readMessage(socket_, in_, settings.max_message_bytes, ec);
-    if (!msg) co_return connectionError("upstream closed the connection during login" +
-                                        (ec ? ": " + ec.message() : std::string()));
+    if (!msg)
+      co_return connectionError("upstream closed the connection during login" +
+                                (ec ? ": " + ec.message() : std::string()));
     protocol::MessageReader r(msg->body);
     switch (msg->type) {
       case 'R': {
