@@ -94,10 +94,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
       Local,    // a reply pgro made: sent when it reaches the front
     };
     Kind kind = Kind::Forward;
-    char message = 0;       // the frontend message answered: 'Q','P','B','D','E','C','S'
-    bool ready = false;     // Local: append ReadyForQuery with the status current at emission
-    std::string bytes;      // Local: the reply. Parse: the statement key (to forget on error)
-    std::string statement;  // Parse: the client's statement name
+    char message = 0;    // the frontend message answered: 'Q','P','B','D','E','C','S'
+    bool ready = false;  // Local: append ReadyForQuery with the status current at emission
+    // Local: the reply. Parse: the statement key (to forget on error). Injected Close: the
+    // evicted statement's key (to restore if the Close is skipped after an error).
+    std::string bytes;
+    std::string statement;  // Parse: the client's statement name. Injected Close: pgro's name
     std::shared_ptr<CacheCapture> capture;       // the reply is recorded for the cache
     std::chrono::steady_clock::time_point sent;  // Query/Sync: for the latency histogram
   };
@@ -164,6 +166,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void handleNamedParse(std::string_view statement, std::string_view query,
                         std::string_view param_types);
   const std::string* serverStatementFor(std::string_view client_statement);
+  // Records `key` as prepared on the server connection under a new name, after injecting a
+  // Close for the least recently used statements when the connection holds its limit.
+  const std::string& addServerStatement(const std::string& key);
   void onServerError();
   asio::awaitable<void> flushToServer();
   void emitLocalReplies();

@@ -328,10 +328,22 @@ void ClientSession::handleNamedParse(std::string_view statement, std::string_vie
            true);
     return;
   }
+  if (statements_.size() >= static_cast<std::size_t>(ctx_->config->max_prepared_statements)) {
+    // The client's names cost pgro memory whatever the server keeps: bounded per client.
+    // Nothing goes upstream for this Parse.
+    spdlog::warn("prepared statement \"{}\" refused: user={} client={} holds {} already",
+                 name.substr(0, 64), user_, client_address_, statements_.size());
+    refuse(
+        {.sqlstate = std::string(sqlstate::kConfigurationLimitExceeded),
+         .message = "pgro: too many prepared statements (MAX_PREPARED_STATEMENTS=" +
+                    std::to_string(ctx_->config->max_prepared_statements) + "); close some first"},
+        true);
+    return;
+  }
   std::string key(query);
   key.push_back('\0');
   key.append(param_types);
-  if (server_->preparedName(key) != nullptr) {
+  if (server_->usePrepared(key) != nullptr) {
     // Already prepared on this server connection (by this or another client).
     statements_.emplace(std::move(name), std::move(key));
     std::string out;
@@ -339,7 +351,7 @@ void ClientSession::handleNamedParse(std::string_view statement, std::string_vie
     replyLocal(std::move(out), false);
     return;
   }
-  const std::string& server_name = server_->addPrepared(key);
+  const std::string& server_name = addServerStatement(key);
   std::string out;
   protocol::MessageWriter(out)
       .begin('P')
@@ -357,10 +369,10 @@ const std::string* ClientSession::serverStatementFor(std::string_view client_sta
   auto it = statements_.find(std::string(client_statement));
   if (it == statements_.end()) return nullptr;
   const std::string& key = it->second;
-  if (const std::string* name = server_->preparedName(key)) return name;
-  // Prepared on another server connection: prepare it here first; the client does not
-  // expect that ParseComplete, so it is swallowed.
-  const std::string& name = server_->addPrepared(key);
+  if (const std::string* name = server_->usePrepared(key)) return name;
+  // Prepared on another server connection, or evicted from this one: prepare it here first;
+  // the client does not expect that ParseComplete, so it is swallowed.
+  const std::string& name = addServerStatement(key);
   const auto nul = key.find('\0');
   std::string out;
   protocol::MessageWriter(out)
@@ -372,6 +384,21 @@ const std::string* ClientSession::serverStatementFor(std::string_view client_sta
   injectToServer(std::move(out), 'P');
   pending_.back().bytes = key;
   return &name;
+}
+
+const std::string& ClientSession::addServerStatement(const std::string& key) {
+  // The server connection keeps at most MAX_PREPARED_STATEMENTS of pgro's statements: the
+  // least recently used are closed first. Their clients keep them; the next Bind or Describe
+  // prepares them again. Such a Close is answered by CloseComplete (swallowed), never by an
+  // error, even in a failed transaction.
+  while (auto evicted = server_->evictPrepared()) {
+    std::string out;
+    protocol::MessageWriter(out).begin('C').byte('S').cstring(evicted->name).finish();
+    injectToServer(std::move(out), 'C');
+    pending_.back().bytes = std::move(evicted->key);
+    pending_.back().statement = std::move(evicted->name);
+  }
+  return server_->addPrepared(key);
 }
 
 void ClientSession::protocolViolation(const std::string& message) {
@@ -537,7 +564,12 @@ asio::awaitable<bool> ClientSession::tryCachedBatch() {
     parse_name = r.cstring();
     query = r.cstring();
     param_types = r.rest();
-    if (!r.ok() || (!parse_name.empty() && statements_.count(std::string(parse_name)) != 0)) {
+    // A named Parse that is a duplicate or over the client's limit gets its error on the
+    // normal path.
+    if (!r.ok() ||
+        (!parse_name.empty() &&
+         (statements_.count(std::string(parse_name)) != 0 ||
+          statements_.size() >= static_cast<std::size_t>(ctx_->config->max_prepared_statements)))) {
       co_return false;
     }
     i = 1;
