@@ -10,16 +10,16 @@
 // (Pending), so the client sees answers in the order it asked.
 #pragma once
 
+#include <array>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <array>
 #include <chrono>
 #include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
-#include <memory>
 #include <string>
 #include <unordered_map>
 
@@ -96,9 +96,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     Kind kind = Kind::Forward;
     char message = 0;    // the frontend message answered: 'Q','P','B','D','E','C','S'
     bool ready = false;  // Local: append ReadyForQuery with the status current at emission
-    std::string bytes;   // Local: the reply. Parse: the statement key (to forget on error)
-    std::string statement;  // Parse: the client's statement name
-    std::shared_ptr<CacheCapture> capture;  // the reply is recorded for the cache
+    // Local: the reply. Parse: the statement key (to forget on error). Injected Close: the
+    // evicted statement's key (to restore if the Close is skipped after an error).
+    std::string bytes;
+    std::string statement;  // Parse: the client's statement name. Injected Close: pgro's name
+    std::shared_ptr<CacheCapture> capture;       // the reply is recorded for the cache
     std::chrono::steady_clock::time_point sent;  // Query/Sync: for the latency histogram
   };
 
@@ -166,6 +168,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void handleNamedParse(std::string_view statement, std::string_view query,
                         std::string_view param_types);
   const std::string* serverStatementFor(std::string_view client_statement);
+  // Records `key` as prepared on the server connection under a new name, after injecting a
+  // Close for the least recently used statements when the connection holds its limit.
+  const std::string& addServerStatement(const std::string& key);
   void onServerError();
   asio::awaitable<void> flushToServer();
   void emitLocalReplies();
@@ -189,36 +194,36 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::string client_address_;
 
   State state_ = State::Startup;
-  std::string in_;           // unprocessed client bytes
-  std::size_t in_pos_ = 0;   // start of unprocessed bytes in in_
+  std::string in_;          // unprocessed client bytes
+  std::size_t in_pos_ = 0;  // start of unprocessed bytes in in_
   Outbound to_client_;
   Outbound to_server_;
 
   std::string user_;
   std::string database_;
   std::map<std::string, std::string> client_params_;  // the client's session settings
-  const uint64_t session_id_;         // process-unique, never reused
-  uint64_t params_generation_ = 1;    // bumped whenever client_params_ changes
+  const uint64_t session_id_;                         // process-unique, never reused
+  uint64_t params_generation_ = 1;                    // bumped whenever client_params_ changes
   int32_t proxy_pid_ = 0;
   int32_t proxy_key_ = 0;
   bool registered_ = false;
 
   upstream::ServerConnectionPtr server_;
   std::deque<Pending> pending_;
-  int pending_syncs_ = 0;   // Query/Sync entries in pending_ (their ReadyForQuery is due)
-  bool unsynced_ = false;   // extended-protocol messages sent upstream since the last Sync
-  char tx_status_ = 'I';    // from the last ReadyForQuery
+  int pending_syncs_ = 0;  // Query/Sync entries in pending_ (their ReadyForQuery is due)
+  bool unsynced_ = false;  // extended-protocol messages sent upstream since the last Sync
+  char tx_status_ = 'I';   // from the last ReadyForQuery
   // The client's named statements: name -> key (query text + '\0' + parameter types).
   std::unordered_map<std::string, std::string> statements_;
-  std::string server_batch_;  // client messages for the server, written at the end of a batch
+  std::string server_batch_;      // client messages for the server, written at the end of a batch
   protocol::PgError last_error_;  // why ensureServer() failed
   bool client_gone_ = false;      // clientLoop ended while a server was attached
   bool pump_running_ = false;
   bool swallow_next_error_ = false;  // the error that answers our CopyFail
   bool shutdown_requested_ = false;
-  bool cache_opt_out_ = false;        // SET pgro.cache = off
-  bool snapshot_transaction_ = false; // inside a REPEATABLE READ / SERIALIZABLE block
-  std::string cache_key_prefix_;      // database + result-changing settings
+  bool cache_opt_out_ = false;                   // SET pgro.cache = off
+  bool snapshot_transaction_ = false;            // inside a REPEATABLE READ / SERIALIZABLE block
+  std::string cache_key_prefix_;                 // database + result-changing settings
   std::shared_ptr<CacheCapture> batch_capture_;  // set while a recorded batch is processed
   // The unnamed Parse of a batch answered from the cache: the server never saw it, so it is
   // sent first if a later message uses the unnamed statement.

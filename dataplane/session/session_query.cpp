@@ -1,11 +1,11 @@
 // Query phase, client side: frame client messages, forward them to the attached server
 // connection in batches, answer or refuse locally (PostgreSQL docs 55.2.2-55.2.3).
+#include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <array>
@@ -32,7 +32,12 @@ constexpr std::size_t kBackpressureLow = 256 * 1024;
 // Messages that need an upstream connection (everything forwarded).
 bool needsServer(char type) {
   switch (type) {
-    case 'P': case 'B': case 'D': case 'E': case 'C': case 'H':
+    case 'P':
+    case 'B':
+    case 'D':
+    case 'E':
+    case 'C':
+    case 'H':
       return true;
     default:
       return false;
@@ -307,15 +312,26 @@ void ClientSession::handleNamedParse(std::string_view statement, std::string_vie
                                      std::string_view param_types) {
   std::string name(statement);
   if (statements_.count(name) != 0) {
-    refuse({.sqlstate = "42P05",
-            .message = "prepared statement \"" + name + "\" already exists"},
+    refuse({.sqlstate = "42P05", .message = "prepared statement \"" + name + "\" already exists"},
            true);
+    return;
+  }
+  if (statements_.size() >= static_cast<std::size_t>(ctx_->config->max_prepared_statements)) {
+    // The client's names cost pgro memory whatever the server keeps: bounded per client.
+    // Nothing goes upstream for this Parse.
+    spdlog::warn("prepared statement \"{}\" refused: user={} client={} holds {} already",
+                 name.substr(0, 64), user_, client_address_, statements_.size());
+    refuse(
+        {.sqlstate = std::string(sqlstate::kConfigurationLimitExceeded),
+         .message = "pgro: too many prepared statements (MAX_PREPARED_STATEMENTS=" +
+                    std::to_string(ctx_->config->max_prepared_statements) + "); close some first"},
+        true);
     return;
   }
   std::string key(query);
   key.push_back('\0');
   key.append(param_types);
-  if (server_->preparedName(key) != nullptr) {
+  if (server_->usePrepared(key) != nullptr) {
     // Already prepared on this server connection (by this or another client).
     statements_.emplace(std::move(name), std::move(key));
     std::string out;
@@ -323,9 +339,14 @@ void ClientSession::handleNamedParse(std::string_view statement, std::string_vie
     replyLocal(std::move(out), false);
     return;
   }
-  const std::string& server_name = server_->addPrepared(key);
+  const std::string& server_name = addServerStatement(key);
   std::string out;
-  protocol::MessageWriter(out).begin('P').cstring(server_name).cstring(query).bytes(param_types).finish();
+  protocol::MessageWriter(out)
+      .begin('P')
+      .cstring(server_name)
+      .cstring(query)
+      .bytes(param_types)
+      .finish();
   forwardToServer(out, 'P');
   pending_.back().bytes = key;
   pending_.back().statement = name;
@@ -336,10 +357,10 @@ const std::string* ClientSession::serverStatementFor(std::string_view client_sta
   auto it = statements_.find(std::string(client_statement));
   if (it == statements_.end()) return nullptr;
   const std::string& key = it->second;
-  if (const std::string* name = server_->preparedName(key)) return name;
-  // Prepared on another server connection: prepare it here first; the client does not
-  // expect that ParseComplete, so it is swallowed.
-  const std::string& name = server_->addPrepared(key);
+  if (const std::string* name = server_->usePrepared(key)) return name;
+  // Prepared on another server connection, or evicted from this one: prepare it here first;
+  // the client does not expect that ParseComplete, so it is swallowed.
+  const std::string& name = addServerStatement(key);
   const auto nul = key.find('\0');
   std::string out;
   protocol::MessageWriter(out)
@@ -351,6 +372,21 @@ const std::string* ClientSession::serverStatementFor(std::string_view client_sta
   injectToServer(std::move(out), 'P');
   pending_.back().bytes = key;
   return &name;
+}
+
+const std::string& ClientSession::addServerStatement(const std::string& key) {
+  // The server connection keeps at most MAX_PREPARED_STATEMENTS of pgro's statements: the
+  // least recently used are closed first. Their clients keep them; the next Bind or Describe
+  // prepares them again. Such a Close is answered by CloseComplete (swallowed), never by an
+  // error, even in a failed transaction.
+  while (auto evicted = server_->evictPrepared()) {
+    std::string out;
+    protocol::MessageWriter(out).begin('C').byte('S').cstring(evicted->name).finish();
+    injectToServer(std::move(out), 'C');
+    pending_.back().bytes = std::move(evicted->key);
+    pending_.back().statement = std::move(evicted->name);
+  }
+  return server_->addPrepared(key);
 }
 
 void ClientSession::protocolViolation(const std::string& message) {
@@ -488,10 +524,10 @@ bool ClientSession::tryLocalDeallocate() {
   if (!verdict->allowed || verdict->statement_count != 1) return false;
   if (!forgetStatements(kinds)) return false;
   std::string out;
-  protocol::MessageWriter(out).begin('1').finish();                          // ParseComplete
-  protocol::MessageWriter(out).begin('2').finish();                          // BindComplete
+  protocol::MessageWriter(out).begin('1').finish();  // ParseComplete
+  protocol::MessageWriter(out).begin('2').finish();  // BindComplete
   if (batch.shape.find('D') != std::string::npos) {
-    protocol::MessageWriter(out).begin('n').finish();                        // NoData
+    protocol::MessageWriter(out).begin('n').finish();  // NoData
   }
   protocol::appendCommandComplete(out, kinds.deallocates_all ? "DEALLOCATE ALL" : "DEALLOCATE");
   replyLocal(std::move(out), true);
@@ -516,7 +552,12 @@ asio::awaitable<bool> ClientSession::tryCachedBatch() {
     parse_name = r.cstring();
     query = r.cstring();
     param_types = r.rest();
-    if (!r.ok() || (!parse_name.empty() && statements_.count(std::string(parse_name)) != 0)) {
+    // A named Parse that is a duplicate or over the client's limit gets its error on the
+    // normal path.
+    if (!r.ok() ||
+        (!parse_name.empty() &&
+         (statements_.count(std::string(parse_name)) != 0 ||
+          statements_.size() >= static_cast<std::size_t>(ctx_->config->max_prepared_statements)))) {
       co_return false;
     }
     i = 1;
@@ -658,9 +699,9 @@ std::string ClientSession::cacheKey(char kind, std::string_view text) {
   // change how values are rendered or which objects names resolve to.
   if (cache_key_generation_ != params_generation_) {
     static constexpr std::array<std::string_view, 12> kResultSettings = {
-        "search_path", "TimeZone", "DateStyle", "IntervalStyle", "extra_float_digits",
-        "bytea_output", "client_encoding", "standard_conforming_strings", "lc_monetary",
-        "lc_numeric", "lc_time", "xmloption"};
+        "search_path",        "TimeZone",     "DateStyle",       "IntervalStyle",
+        "extra_float_digits", "bytea_output", "client_encoding", "standard_conforming_strings",
+        "lc_monetary",        "lc_numeric",   "lc_time",         "xmloption"};
     cache_key_prefix_.clear();
     cache_key_prefix_ += database_;
     cache_key_prefix_.push_back('\0');
@@ -682,9 +723,9 @@ std::string ClientSession::cacheKey(char kind, std::string_view text) {
 void ClientSession::replyFromCache(const cache::CachedReply& reply,
                                    std::chrono::steady_clock::time_point started) {
   ctx_->counters.cache_hits.fetch_add(1, std::memory_order_relaxed);
-  metrics::observe(ctx_->metrics.query_duration_cache_hit,
-                   std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
-                       .count());
+  metrics::observe(
+      ctx_->metrics.query_duration_cache_hit,
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   std::string out;
   out.reserve(reply.bytes.size() + 6);
   out += reply.bytes;
@@ -692,7 +733,7 @@ void ClientSession::replyFromCache(const cache::CachedReply& reply,
 }
 
 std::shared_ptr<const policy::Verdict> ClientSession::admitStatement(std::string_view sql,
-                                                                    bool extended) {
+                                                                     bool extended) {
   auto search_path = client_params_.find("search_path");
   const auto verdict = classifyStatement(
       *ctx_, sql, search_path == client_params_.end() ? std::string_view() : search_path->second);
@@ -746,7 +787,8 @@ void ClientSession::trackSettings(const policy::Verdict& verdict) {
   } else if (kinds.ends_transaction) {
     snapshot_transaction_ = false;
   } else if (!kinds.isolation.empty()) {  // SET TRANSACTION ISOLATION LEVEL ...
-    snapshot_transaction_ = kinds.isolation == "repeatable read" || kinds.isolation == "serializable";
+    snapshot_transaction_ =
+        kinds.isolation == "repeatable read" || kinds.isolation == "serializable";
   }
   // Session settings the client changes with SET are replayed on whichever server connection
   // it borrows next (transaction pooling). Reported parameters come back by ParameterStatus;
@@ -754,9 +796,9 @@ void ClientSession::trackSettings(const policy::Verdict& verdict) {
   for (const auto& set : verdict.sets) {
     if (set.proxy_only) {
       if (set.name == "pgro.cache") {
-        cache_opt_out_ = !set.is_reset && !set.is_reset_all &&
-                         (set.value == "off" || set.value == "false" || set.value == "0" ||
-                          set.value == "no");
+        cache_opt_out_ =
+            !set.is_reset && !set.is_reset_all &&
+            (set.value == "off" || set.value == "false" || set.value == "0" || set.value == "no");
       }
       continue;
     }

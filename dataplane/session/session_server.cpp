@@ -331,15 +331,22 @@ void ClientSession::onServerError() {
   if (front.message == 'Q') return;  // a simple Query still ends with ReadyForQuery
   if (front.message == 'S') return;  // an error at Sync (e.g. commit failure) precedes 'Z'
   // Extended protocol: the server discards messages until Sync, so nothing before the next
-  // Sync will be answered. A failed Parse left no statement behind.
-  while (!pending_.empty() && pending_.front().message != 'S') {
-    Pending& p = pending_.front();
-    if (p.message == 'P' && !p.bytes.empty()) {
+  // Sync will be answered. A failed or skipped Parse left no statement behind, and a skipped
+  // Close (an eviction) left its statement in place. Undone newest first: a statement
+  // evicted and then prepared again in the skipped part ends up under its old name.
+  std::size_t skipped = 0;
+  while (skipped < pending_.size() && pending_[skipped].message != 'S') ++skipped;
+  for (std::size_t i = skipped; i-- > 0;) {
+    Pending& p = pending_[i];
+    if (p.kind == Pending::Kind::Local || p.bytes.empty()) continue;
+    if (p.message == 'P') {
       server_->forgetPrepared(p.bytes);
       if (!p.statement.empty()) statements_.erase(p.statement);
+    } else if (p.message == 'C' && p.kind == Pending::Kind::Swallow) {
+      server_->restorePrepared({std::move(p.bytes), std::move(p.statement)});
     }
-    pending_.pop_front();
   }
+  pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(skipped));
 }
 
 void ClientSession::emitStreamed(std::string_view bytes) {

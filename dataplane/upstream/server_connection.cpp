@@ -3,13 +3,13 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <spdlog/spdlog.h>
 
 #include "auth/md5.hpp"
 #include "auth/scram_client.hpp"
@@ -71,6 +71,42 @@ bool ServerConnection::hasUnexpectedInput() {
   return ::poll(&p, 1, 0) != 0;
 }
 
+const std::string* ServerConnection::usePrepared(const std::string& key) {
+  auto it = prepared_.find(key);
+  if (it == prepared_.end()) return nullptr;
+  prepared_lru_.splice(prepared_lru_.end(), prepared_lru_, it->second);
+  return &it->second->name;
+}
+
+std::optional<ServerConnection::PreparedStatement> ServerConnection::evictPrepared() {
+  if (prepared_lru_.size() < max_prepared_) return std::nullopt;
+  // The index's key is a view into the node: erased before the node is moved from.
+  prepared_.erase(std::string_view(prepared_lru_.front().key));
+  PreparedStatement oldest = std::move(prepared_lru_.front());
+  prepared_lru_.pop_front();
+  return oldest;
+}
+
+const std::string& ServerConnection::addPrepared(const std::string& key) {
+  restorePrepared({key, "pgro_" + std::to_string(++prepared_counter_)});
+  return prepared_lru_.back().name;
+}
+
+void ServerConnection::restorePrepared(PreparedStatement statement) {
+  forgetPrepared(statement.key);
+  prepared_lru_.push_back(std::move(statement));
+  auto node = std::prev(prepared_lru_.end());
+  prepared_.emplace(node->key, node);
+}
+
+void ServerConnection::forgetPrepared(const std::string& key) {
+  auto it = prepared_.find(key);
+  if (it == prepared_.end()) return;
+  auto node = it->second;
+  prepared_.erase(it);
+  prepared_lru_.erase(node);
+}
+
 void ServerConnection::close() {
   auto& socket = stream_.socket();
   if (socket.is_open()) {
@@ -96,7 +132,8 @@ asio::awaitable<ConnectResult> ServerConnection::open(asio::any_io_executor exec
                                    "\": " + ec.message());
     co_return result;
   }
-  auto conn = std::make_shared<ServerConnection>(asio::ip::tcp::socket(executor));
+  auto conn = std::make_shared<ServerConnection>(asio::ip::tcp::socket(executor),
+                                                 settings.max_prepared_statements);
   // One deadline for connect + authentication: a silent server cannot hang a client.
   auto timer = std::make_shared<asio::steady_timer>(executor);
   timer->expires_after(settings.connect_timeout);
@@ -165,9 +202,8 @@ asio::awaitable<std::optional<protocol::PgError>> ServerConnection::startup(
     options += " -c statement_timeout=" + std::to_string(settings.statement_timeout_ms);
   }
   std::string out;
-  protocol::appendStartupMessage(out, {{"user", settings.user},
-                                       {"database", settings.database},
-                                       {"options", options}});
+  protocol::appendStartupMessage(
+      out, {{"user", settings.user}, {"database", settings.database}, {"options", options}});
   error_code ec;
   co_await stream_.writeAll(out, ec);
   if (ec) co_return connectionError("upstream write failed: " + ec.message());

@@ -5,10 +5,12 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
+#include <list>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <variant>
 
@@ -34,6 +36,7 @@ struct UpstreamSettings {
   enum class Tls { Disable, Prefer, Require };
   Tls tls_mode = Tls::Disable;
   std::shared_ptr<const net::TlsContext> tls;
+  std::size_t max_prepared_statements = 1000;  // kept prepared per connection (LRU beyond)
 };
 
 class ServerConnection;
@@ -47,7 +50,8 @@ struct ConnectResult {
 
 class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
  public:
-  explicit ServerConnection(asio::ip::tcp::socket socket) : stream_(std::move(socket)) {}
+  ServerConnection(asio::ip::tcp::socket socket, std::size_t max_prepared)
+      : stream_(std::move(socket)), max_prepared_(max_prepared > 0 ? max_prepared : 1) {}
 
   // Resolves, connects, authenticates (SCRAM-SHA-256, md5 or cleartext) and waits for the
   // first ReadyForQuery. Every connection starts with -c default_transaction_read_only=on;
@@ -70,16 +74,27 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
   // Parameters pgro SET on this connection that the server does not report.
   std::map<std::string, std::string>& appliedSettings() { return applied_; }
 
-  // Named statements pgro prepared on this connection, by key (query text + parameter types)
-  // -> server-side name. Clients' statement names are mapped onto these (transaction pooling).
-  const std::string* preparedName(const std::string& key) const {
-    auto it = prepared_.find(key);
-    return it == prepared_.end() ? nullptr : &it->second;
-  }
-  const std::string& addPrepared(const std::string& key) {
-    return prepared_.emplace(key, "pgro_" + std::to_string(++prepared_counter_)).first->second;
-  }
-  void forgetPrepared(const std::string& key) { prepared_.erase(key); }
+  // Named statements pgro prepared on this connection, by key (query text + '\0' + parameter
+  // types) -> server-side name "pgro_N". Clients' statement names are mapped onto these
+  // (transaction pooling). At most max_prepared of them are kept; the least recently used
+  // is closed first. "Used" means prepared, bound or described, by any session.
+  struct PreparedStatement {
+    std::string key;
+    std::string name;
+  };
+  // The server-side name of `key` if it is prepared here, marked as just used.
+  const std::string* usePrepared(const std::string& key);
+  // While the connection holds max_prepared statements, removes the least recently used and
+  // returns it: the caller closes it on the server before preparing another.
+  std::optional<PreparedStatement> evictPrepared();
+  // Records `key` as prepared under a new name (room made by evictPrepared first).
+  const std::string& addPrepared(const std::string& key);
+  // Records an evicted statement as prepared again: its Close never ran (skipped after an
+  // error in the extended protocol).
+  void restorePrepared(PreparedStatement statement);
+  // Drops `key` (its Parse failed or was skipped).
+  void forgetPrepared(const std::string& key);
+  std::size_t preparedCount() const { return prepared_.size(); }
 
   // Which client session's settings this connection last matched, and at which version of
   // them: when both are unchanged, borrowing it needs no settings comparison.
@@ -119,7 +134,11 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
   std::string in_;
   std::map<std::string, std::string> parameters_;
   std::map<std::string, std::string> applied_;
-  std::unordered_map<std::string, std::string> prepared_;
+  // Least recently used first; prepared_ indexes it by key (views into the list's nodes,
+  // which never move), so a use is a splice: no allocation.
+  std::list<PreparedStatement> prepared_lru_;
+  std::unordered_map<std::string_view, std::list<PreparedStatement>::iterator> prepared_;
+  std::size_t max_prepared_;
   uint64_t prepared_counter_ = 0;
   uint64_t synced_session_ = 0;
   uint64_t synced_generation_ = 0;
