@@ -158,6 +158,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool forgetStatements(const policy::StatementKinds& kinds);
   void answerCacheReset(std::string_view sql);
   void trackSettings(const policy::Verdict& verdict);
+  // At a ReadyForQuery: ends the unit of work when `status` is 'I' (applies its SETs if it
+  // committed).
+  void endUnit(char status);
+  void applySets(const std::vector<policy::SetAction>& sets);
+  // search_path as the next statement will see it (a SET earlier in this unit counts).
+  std::string_view effectiveSearchPath() const;
   void protocolViolation(const std::string& message);
   asio::awaitable<bool> ensureServer();
   asio::awaitable<bool> syncParameters();
@@ -222,6 +228,13 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool swallow_next_error_ = false;  // the error that answers our CopyFail
   bool shutdown_requested_ = false;
   bool cache_opt_out_ = false;                   // SET pgro.cache = off
+  // SETs of the current unit of work: from the first statement after a ReadyForQuery 'I' to
+  // the next one. They reach client_params_ only if the unit commits (a rolled-back SET is
+  // undone by PostgreSQL, so it must not be replayed on the next borrowed connection).
+  std::vector<policy::SetAction> unit_sets_;
+  bool unit_explicit_ = false;   // the unit opened a transaction block (status T or E seen)
+  bool unit_error_ = false;      // an ErrorResponse arrived during the unit
+  bool unit_committed_ = false;  // the last COMMIT/ROLLBACK CommandComplete said COMMIT
   bool snapshot_transaction_ = false;            // inside a REPEATABLE READ / SERIALIZABLE block
   std::string cache_key_prefix_;                 // database + result-changing settings
   std::shared_ptr<CacheCapture> batch_capture_;  // set while a recorded batch is processed

@@ -80,7 +80,7 @@ asio::awaitable<void> ClientSession::clientLoop() {
         continue;
       }
       if ((type == 'P' || type == 'B') && state_ == State::Ready && ctx_->cache->enabled() &&
-          !cache_opt_out_ && co_await tryCachedBatch()) {
+          !cache_opt_out_ && unit_sets_.empty() && co_await tryCachedBatch()) {
         continue;
       }
       if (type == 'P' && state_ == State::Ready && tryLocalDeallocate()) continue;
@@ -517,9 +517,7 @@ bool ClientSession::tryLocalDeallocate() {
   const std::string_view name = reader.cstring();
   const std::string_view sql = reader.cstring();
   if (!reader.ok() || !name.empty() || sql.size() > 200) return false;
-  auto search_path = client_params_.find("search_path");
-  const auto verdict = classifyStatement(
-      *ctx_, sql, search_path == client_params_.end() ? std::string_view() : search_path->second);
+  const auto verdict = classifyStatement(*ctx_, sql, effectiveSearchPath());
   const auto& kinds = verdict->kinds;
   if (!verdict->allowed || verdict->statement_count != 1) return false;
   if (!forgetStatements(kinds)) return false;
@@ -592,9 +590,7 @@ asio::awaitable<bool> ClientSession::tryCachedBatch() {
   const int32_t max_rows = exec.int32();
   if (!exec.ok() || !exec_portal.empty() || max_rows != 0) co_return false;
 
-  auto search_path = client_params_.find("search_path");
-  const auto verdict = classifyStatement(
-      *ctx_, query, search_path == client_params_.end() ? std::string_view() : search_path->second);
+  const auto verdict = classifyStatement(*ctx_, query, effectiveSearchPath());
   if (!verdict->allowed || !cacheAllowed(*verdict)) co_return false;
 
   const auto started = std::chrono::steady_clock::now();
@@ -682,6 +678,9 @@ bool ClientSession::cacheAllowed(const policy::Verdict& verdict) const {
   if (!verdict.cacheable || cache_opt_out_ || ctx_->cache == nullptr || !ctx_->cache->enabled()) {
     return false;
   }
+  // A SET (LOCAL or not) earlier in this unit: the cache key's settings are not yet the ones
+  // the statement runs under.
+  if (!unit_sets_.empty()) return false;
   if (verdict.statement_count != 1) return false;
   // Extended-protocol messages sent upstream without a Sync yet: the server answers them only
   // when a Sync (or Query) reaches it, so this statement must go upstream too.
@@ -734,9 +733,7 @@ void ClientSession::replyFromCache(const cache::CachedReply& reply,
 
 std::shared_ptr<const policy::Verdict> ClientSession::admitStatement(std::string_view sql,
                                                                      bool extended) {
-  auto search_path = client_params_.find("search_path");
-  const auto verdict = classifyStatement(
-      *ctx_, sql, search_path == client_params_.end() ? std::string_view() : search_path->second);
+  const auto verdict = classifyStatement(*ctx_, sql, effectiveSearchPath());
   if (!verdict->allowed) {
     ctx_->counters.queries_refused.fetch_add(1, std::memory_order_relaxed);
     {
@@ -790,9 +787,8 @@ void ClientSession::trackSettings(const policy::Verdict& verdict) {
     snapshot_transaction_ =
         kinds.isolation == "repeatable read" || kinds.isolation == "serializable";
   }
-  // Session settings the client changes with SET are replayed on whichever server connection
-  // it borrows next (transaction pooling). Reported parameters come back by ParameterStatus;
-  // the others are recorded here. SET LOCAL ends with the transaction: nothing to keep.
+  // pgro.* settings are pgro's own and take effect at once; the others wait for the unit of
+  // work to commit (endUnit).
   for (const auto& set : verdict.sets) {
     if (set.proxy_only) {
       if (set.name == "pgro.cache") {
@@ -803,6 +799,30 @@ void ClientSession::trackSettings(const policy::Verdict& verdict) {
       continue;
     }
     if (set.is_reset_all) cache_opt_out_ = false;
+    unit_sets_.push_back(set);
+  }
+}
+
+void ClientSession::endUnit(char status) {
+  if (status != 'I') {
+    unit_explicit_ = true;
+    return;
+  }
+  // A transaction block ends with COMMIT or ROLLBACK (COMMIT of a failed block is reported
+  // as ROLLBACK); a unit without one is an implicit transaction, undone by any error.
+  const bool committed = unit_explicit_ ? unit_committed_ : !unit_error_;
+  if (committed && !unit_sets_.empty()) applySets(unit_sets_);
+  unit_sets_.clear();
+  unit_explicit_ = false;
+  unit_error_ = false;
+  unit_committed_ = false;
+}
+
+// Session settings the client changed with SET are replayed on whichever server connection it
+// borrows next (transaction pooling). Reported parameters come back by ParameterStatus; the
+// others are recorded here. SET LOCAL ended with the transaction: nothing to keep.
+void ClientSession::applySets(const std::vector<policy::SetAction>& sets) {
+  for (const auto& set : sets) {
     if (set.is_local) continue;
     ++params_generation_;
     if (server_ != nullptr) server_->markSettings(session_id_, params_generation_);
@@ -823,6 +843,17 @@ void ClientSession::trackSettings(const policy::Verdict& verdict) {
       if (server_ != nullptr) server_->appliedSettings()[name] = set.value;
     }
   }
+}
+
+std::string_view ClientSession::effectiveSearchPath() const {
+  for (auto it = unit_sets_.rbegin(); it != unit_sets_.rend(); ++it) {
+    if (it->is_reset_all) break;
+    if (canonicalParameterName(it->name) == "search_path") {
+      return it->is_reset ? std::string_view() : std::string_view(it->value);
+    }
+  }
+  auto found = client_params_.find("search_path");
+  return found == client_params_.end() ? std::string_view() : std::string_view(found->second);
 }
 
 asio::awaitable<bool> ClientSession::ensureServer() {

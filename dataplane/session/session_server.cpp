@@ -291,6 +291,7 @@ bool ClientSession::handleServerMessage(char type, std::string_view body, std::s
   }
   Pending& front = pending_.front();
   if (type == 'E') {
+    unit_error_ = true;
     if (swallow_next_error_) {
       swallow_next_error_ = false;
     } else {
@@ -304,9 +305,14 @@ bool ClientSession::handleServerMessage(char type, std::string_view body, std::s
     to_client_.append(raw);
     if (front.capture && type != 'Z') captureReply(*front.capture, raw);
   }
+  if (type == 'C') {
+    const std::string_view tag = r.cstring();
+    if (tag == "COMMIT" || tag == "ROLLBACK") unit_committed_ = tag == "COMMIT";
+  }
   if (!endsReply(front.message, type)) return true;
   if (type == 'Z') {
     tx_status_ = r.byte();
+    endUnit(tx_status_);
     --pending_syncs_;
     if (front.kind == Pending::Kind::Forward) {
       metrics::observe(

@@ -1,0 +1,99 @@
+// Session settings under transaction pooling follow PostgreSQL's transaction semantics: a
+// SET that was rolled back is not replayed on the next borrowed connection, a committed one
+// is, and a SET earlier in a transaction never lets the cache answer under the old settings.
+// POOL_SIZE=1 and a second client that changes the one connection force a re-sync, which
+// is when a wrongly tracked value would show.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+#include <pqxx/pqxx>
+
+#include "integration_common.hpp"
+
+namespace pgro::it {
+namespace {
+
+class SettingsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    pgro_ = startPgro({{"POOL_SIZE", "1"}});
+    a_ = std::make_unique<pqxx::connection>(pgro_->conninfo());
+    b_ = std::make_unique<pqxx::connection>(pgro_->conninfo());
+  }
+
+  std::string run(pqxx::connection& c, const std::string& sql) {
+    pqxx::nontransaction tx(c);
+    const pqxx::result r = tx.exec(sql);
+    return r.empty() || r.columns() == 0 ? std::string() : r[0][0].as<std::string>();
+  }
+  // Client B takes the one upstream connection with a setting of its own, so client A's
+  // next statement has to re-apply A's settings.
+  void otherClientUsesTheConnection() { run(*b_, "SET statement_timeout = '9999ms'; SELECT 1"); }
+
+  std::unique_ptr<PgroProcess> pgro_;
+  std::unique_ptr<pqxx::connection> a_;
+  std::unique_ptr<pqxx::connection> b_;
+};
+
+TEST_F(SettingsTest, RolledBackSetIsNotReplayed) {
+  run(*a_, "BEGIN");
+  run(*a_, "SET statement_timeout = '1234ms'");
+  run(*a_, "ROLLBACK");
+  otherClientUsesTheConnection();
+  EXPECT_EQ(run(*a_, "SHOW statement_timeout"), "0");
+}
+
+TEST_F(SettingsTest, SetUndoneByAnErrorInItsImplicitTransactionIsNotReplayed) {
+  EXPECT_THROW(run(*a_, "SET statement_timeout = '2222ms'; SELECT 1/0"), pqxx::sql_error);
+  otherClientUsesTheConnection();
+  EXPECT_EQ(run(*a_, "SHOW statement_timeout"), "0");
+}
+
+TEST_F(SettingsTest, CommittedSetIsReplayedAndSurvivesRollbackToSavepoint) {
+  run(*a_, "BEGIN");
+  run(*a_, "SET statement_timeout = '3333ms'");
+  run(*a_, "SAVEPOINT s");
+  EXPECT_THROW(run(*a_, "SELECT 1/0"), pqxx::sql_error);
+  run(*a_, "ROLLBACK TO SAVEPOINT s");
+  run(*a_, "COMMIT");
+  otherClientUsesTheConnection();
+  EXPECT_EQ(run(*a_, "SHOW statement_timeout"), "3333ms");
+  EXPECT_EQ(run(*b_, "SHOW statement_timeout"), "9999ms");
+}
+
+TEST_F(SettingsTest, CommitOfAFailedTransactionRollsItsSetBack) {
+  run(*a_, "BEGIN");
+  run(*a_, "SET statement_timeout = '4444ms'");
+  EXPECT_THROW(run(*a_, "SELECT 1/0"), pqxx::sql_error);
+  run(*a_, "COMMIT");  // PostgreSQL answers ROLLBACK
+  otherClientUsesTheConnection();
+  EXPECT_EQ(run(*a_, "SHOW statement_timeout"), "0");
+}
+
+TEST_F(SettingsTest, SetLocalSearchPathIsNotAnsweredFromTheCache) {
+  postgres().execDirect(
+      "DROP SCHEMA IF EXISTS sp1 CASCADE; DROP SCHEMA IF EXISTS sp2 CASCADE; "
+      "CREATE SCHEMA sp1; CREATE SCHEMA sp2; "
+      "CREATE TABLE sp1.which AS SELECT 'one'::text AS v; "
+      "CREATE TABLE sp2.which AS SELECT 'two'::text AS v");
+  run(*a_, "SET search_path = sp1");
+  EXPECT_EQ(run(*a_, "SELECT v FROM which"), "one");
+  EXPECT_EQ(run(*a_, "SELECT v FROM which"), "one");  // now cached under search_path sp1
+  run(*a_, "BEGIN");
+  run(*a_, "SET LOCAL search_path = sp2");
+  EXPECT_EQ(run(*a_, "SELECT v FROM which"), "two");
+  run(*a_, "COMMIT");
+  EXPECT_EQ(run(*a_, "SELECT v FROM which"), "one");
+  // And a session SET in an open transaction, before the COMMIT that keeps it.
+  run(*a_, "BEGIN");
+  run(*a_, "SET search_path = sp2");
+  EXPECT_EQ(run(*a_, "SELECT v FROM which"), "two");
+  run(*a_, "COMMIT");
+  otherClientUsesTheConnection();
+  EXPECT_EQ(run(*a_, "SELECT v FROM which"), "two");
+}
+
+}  // namespace
+}  // namespace pgro::it
