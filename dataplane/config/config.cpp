@@ -100,6 +100,18 @@ void checkReadable(const std::string& path, const std::string& name) {
   require(static_cast<bool>(in), name + ": cannot read file \"" + path + "\"");
 }
 
+// A certificate and its key: both or neither, and readable.
+void checkCertificatePair(const std::string& cert, const std::string& cert_name,
+                          const std::string& key, const std::string& key_name,
+                          const std::string& purpose) {
+  require(cert.empty() == key.empty(),
+          cert.empty()
+              ? key_name + " is set but " + cert_name + " is not: set both for " + purpose
+              : cert_name + " is set but " + key_name + " is not: set both for " + purpose);
+  checkReadable(cert, cert_name);
+  checkReadable(key, key_name);
+}
+
 // Rules that involve more than one setting. Each message is one line naming a variable.
 void validate(const Config& c) {
   for (const Setting& s : detail::schema()) {
@@ -129,19 +141,10 @@ void validate(const Config& c) {
   require(isLoopbackHost(admin.host) || !c.admin_token.empty(),
           "ADMIN_LISTEN " + c.admin_listen +
               " is not a loopback address: set ADMIN_TOKEN, or listen on 127.0.0.1");
-  require(c.admin_tls_cert_file.empty() == c.admin_tls_key_file.empty(),
-          c.admin_tls_cert_file.empty()
-              ? "ADMIN_TLS_KEY_FILE is set but ADMIN_TLS_CERT_FILE is not: set both for TLS"
-              : "ADMIN_TLS_CERT_FILE is set but ADMIN_TLS_KEY_FILE is not: set both for TLS");
-  checkReadable(c.admin_tls_cert_file, "ADMIN_TLS_CERT_FILE");
-  checkReadable(c.admin_tls_key_file, "ADMIN_TLS_KEY_FILE");
-
-  require(c.tls_cert_file.empty() == c.tls_key_file.empty(),
-          c.tls_cert_file.empty()
-              ? "TLS_KEY_FILE is set but TLS_CERT_FILE is not: set both for client TLS"
-              : "TLS_CERT_FILE is set but TLS_KEY_FILE is not: set both for client TLS");
-  checkReadable(c.tls_cert_file, "TLS_CERT_FILE");
-  checkReadable(c.tls_key_file, "TLS_KEY_FILE");
+  checkCertificatePair(c.admin_tls_cert_file, "ADMIN_TLS_CERT_FILE", c.admin_tls_key_file,
+                       "ADMIN_TLS_KEY_FILE", "TLS");
+  checkCertificatePair(c.tls_cert_file, "TLS_CERT_FILE", c.tls_key_file, "TLS_KEY_FILE",
+                       "client TLS");
   require(c.client_tls != ClientTls::Require || !c.tls_cert_file.empty(),
           "CLIENT_TLS=require needs TLS_CERT_FILE and TLS_KEY_FILE");
   const bool verifies = c.upstream_sslmode == UpstreamSslMode::VerifyCa ||

@@ -323,6 +323,42 @@ TEST(ConfigValidation, Files) {
   std::filesystem::remove(path);
 }
 
+TEST(ConfigValidation, TlsSettings) {
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("pgro_config_test_pem_" + std::to_string(::getpid()));
+  std::ofstream(path) << "not checked here: OpenSSL reads it at startup\n";
+  const std::string pem = path.string();
+  EXPECT_THAT(loadError(with(minimal(), "TLS_CERT_FILE", pem)),
+              HasSubstr("TLS_KEY_FILE is not: set both for client TLS"));
+  EXPECT_THAT(loadError(with(with(minimal(), "TLS_CERT_FILE", "/nonexistent/cert.pem"),
+                             "TLS_KEY_FILE", pem)),
+              HasSubstr("TLS_CERT_FILE: cannot read"));
+  EXPECT_THAT(loadError(with(minimal(), "CLIENT_TLS", "require")),
+              HasSubstr("CLIENT_TLS=require needs TLS_CERT_FILE"));
+  EXPECT_THAT(loadError(with(minimal(), "CLIENT_TLS", "sometimes")), HasSubstr("CLIENT_TLS"));
+  const auto tls = load({},
+                        with(with(with(minimal(), "TLS_CERT_FILE", pem), "TLS_KEY_FILE", pem),
+                             "CLIENT_TLS", "REQUIRE"),
+                        {});
+  EXPECT_EQ(tls->client_tls, ClientTls::Require);
+
+  EXPECT_EQ(load({}, minimal(), {})->upstream_sslmode, UpstreamSslMode::Prefer);  // as libpq
+  EXPECT_THAT(loadError(with(minimal(), "UPSTREAM_SSLMODE", "verify-full")),
+              HasSubstr("need UPSTREAM_SSLROOTCERT"));
+  EXPECT_THAT(
+      loadError(with(with(minimal(), "UPSTREAM_SSLMODE", "disable"), "UPSTREAM_SSLROOTCERT", pem)),
+      HasSubstr("UPSTREAM_SSLMODE=disable"));
+  EXPECT_THAT(loadError(with(minimal(), "UPSTREAM_SSLROOTCERT", "/nonexistent/ca.pem")),
+              HasSubstr("UPSTREAM_SSLROOTCERT: cannot read"));
+  EXPECT_EQ(
+      load({},
+           with(with(minimal(), "UPSTREAM_SSLMODE", "verify-ca"), "UPSTREAM_SSLROOTCERT", "system"),
+           {})
+          ->upstream_sslmode,
+      UpstreamSslMode::VerifyCa);
+  std::filesystem::remove(path);
+}
+
 TEST(ConfigValidation, Flags) {
   EXPECT_THAT(loadError(minimal(), {"--no-such-thing=1"}), HasSubstr("--no-such-thing"));
   EXPECT_THAT(loadError(minimal(), {"--help"}), HasSubstr("--help"));
