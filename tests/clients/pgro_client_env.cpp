@@ -1,15 +1,17 @@
 // pgro_client_env: runs one real-driver suite against pgro.
 //
-//   pgro_client_env [--timeout SECONDS] [--pgro-env NAME=VALUE]... -- COMMAND [ARGS...]
+//   pgro_client_env [--timeout SECONDS] [--pool-mode transaction|session]
+//                   [--pgro-env NAME=VALUE]... -- COMMAND [ARGS...]
 //
 // Starts a throwaway PostgreSQL 15 (TempPostgres), creates the fixture schema directly as
-// the admin, starts the pgro binary in front of it in transaction pooling mode with
-// POOL_SIZE=4, then runs COMMAND with:
+// the admin, starts the pgro binary in front of it in the given pool mode (transaction by
+// default) with POOL_SIZE=4 (25 in session mode), then runs COMMAND with:
 //   PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE        pgro (the proxy's own login)
 //   PGRO_DIRECT_HOST/_PORT/_USER/_PASSWORD/_DATABASE  PostgreSQL itself, for comparisons
 //   PGRO_LOG, PGRO_PG_LOG                             pgro's and PostgreSQL's log files
 //   PGRO_CLIENT_TMP                                   a scratch directory (also the cwd)
 //   PGRO_POOL_SIZE                                    the pool size pgro was started with
+//   PGRO_POOL_MODE                                    the pool mode pgro was started with
 // and exits with COMMAND's exit code. --pgro-env adds or overrides one variable of pgro's
 // environment (e.g. CACHE_ENABLED=false to tell a cache bug from a pooling one). On failure (or
 // timeout: exit 124) the tail of pgro's log is printed. The suites' stdout and stderr go straight
@@ -36,7 +38,10 @@ namespace {
 
 using pgro::test::Env;
 
-constexpr int kPoolSize = 4;
+// Transaction pooling shares 4 server connections between all of a suite's clients; session
+// pooling gives each client its own, so it gets room for a suite's 20 concurrent clients.
+constexpr int kTransactionPoolSize = 4;
+constexpr int kSessionPoolSize = 25;
 
 // Fixture schema, created as the admin directly on PostgreSQL (never through pgro).
 constexpr const char* kFixtureSql = R"sql(
@@ -113,19 +118,23 @@ std::string tail(const std::string& text, std::size_t n) {
 }
 
 int usage() {
-  std::cerr << "usage: pgro_client_env [--timeout SECONDS] [--pgro-env NAME=VALUE]... -- "
-               "COMMAND [ARGS...]\n";
+  std::cerr << "usage: pgro_client_env [--timeout SECONDS] [--pool-mode transaction|session] "
+               "[--pgro-env NAME=VALUE]... -- COMMAND [ARGS...]\n";
   return 2;
 }
 
 int run(int argc, char** argv) {
   int timeout_seconds = 270;
+  std::string pool_mode = "transaction";
   std::vector<std::string> command;
   Env pgro_env;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--timeout" && i + 1 < argc) {
       timeout_seconds = std::stoi(argv[++i]);
+    } else if (arg == "--pool-mode" && i + 1 < argc) {
+      pool_mode = argv[++i];
+      if (pool_mode != "transaction" && pool_mode != "session") return usage();
     } else if (arg == "--pgro-env" && i + 1 < argc) {
       std::string kv = argv[++i];
       auto eq = kv.find('=');
@@ -144,8 +153,9 @@ int run(int argc, char** argv) {
   pgro::test::TempPostgres pg;
   pg.execDirect(kFixtureSql);
 
-  Env overrides{{"POOL_MODE", "transaction"},
-                {"POOL_SIZE", std::to_string(kPoolSize)},
+  const int pool_size = pool_mode == "session" ? kSessionPoolSize : kTransactionPoolSize;
+  Env overrides{{"POOL_MODE", pool_mode},
+                {"POOL_SIZE", std::to_string(pool_size)},
                 {"PROXY_USER", pgro::test::kProxyUser},
                 {"PROXY_PASSWORD", pgro::test::kProxyPassword},
                 {"LOG_LEVEL", "debug"}};
@@ -164,12 +174,14 @@ int run(int argc, char** argv) {
   env["PGRO_LOG"] = pgro.logPath();
   env["PGRO_PG_LOG"] = pg.logPath();
   env["PGRO_CLIENT_TMP"] = scratch;
-  env["PGRO_POOL_SIZE"] = std::to_string(kPoolSize);
+  env["PGRO_POOL_SIZE"] = std::to_string(pool_size);
+  env["PGRO_POOL_MODE"] = pool_mode;
   auto setup_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
           .count();
   std::cout << "pgro_client_env: PostgreSQL on port " << pg.port() << ", pgro (pid " << pgro.pid()
-            << ") on port " << pgro.port() << ", setup " << setup_ms << " ms" << std::endl;
+            << ") on port " << pgro.port() << " (" << pool_mode << " pooling), setup " << setup_ms
+            << " ms" << std::endl;
 
   pgro::test::SpawnOptions spawn;
   spawn.argv = command;
