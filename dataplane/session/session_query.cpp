@@ -331,7 +331,7 @@ void ClientSession::handleNamedParse(std::string_view statement, std::string_vie
   std::string key(query);
   key.push_back('\0');
   key.append(param_types);
-  if (server_->usePrepared(key) != nullptr) {
+  if (server_->statements().use(key) != nullptr) {
     // Already prepared on this server connection (by this or another client).
     statements_.emplace(std::move(name), std::move(key));
     std::string out;
@@ -357,7 +357,7 @@ const std::string* ClientSession::serverStatementFor(std::string_view client_sta
   auto it = statements_.find(std::string(client_statement));
   if (it == statements_.end()) return nullptr;
   const std::string& key = it->second;
-  if (const std::string* name = server_->usePrepared(key)) return name;
+  if (const std::string* name = server_->statements().use(key)) return name;
   // Prepared on another server connection, or evicted from this one: prepare it here first;
   // the client does not expect that ParseComplete, so it is swallowed.
   const std::string& name = addServerStatement(key);
@@ -379,14 +379,14 @@ const std::string& ClientSession::addServerStatement(const std::string& key) {
   // least recently used are closed first. Their clients keep them; the next Bind or Describe
   // prepares them again. Such a Close is answered by CloseComplete (swallowed), never by an
   // error, even in a failed transaction.
-  while (auto evicted = server_->evictPrepared()) {
+  while (auto evicted = server_->statements().evict()) {
     std::string out;
     protocol::MessageWriter(out).begin('C').byte('S').cstring(evicted->name).finish();
     injectToServer(std::move(out), 'C');
     pending_.back().bytes = std::move(evicted->key);
     pending_.back().statement = std::move(evicted->name);
   }
-  return server_->addPrepared(key);
+  return server_->statements().add(key);
 }
 
 void ClientSession::protocolViolation(const std::string& message) {

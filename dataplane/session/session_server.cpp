@@ -346,10 +346,10 @@ void ClientSession::onServerError() {
     Pending& p = pending_[i];
     if (p.kind == Pending::Kind::Local || p.bytes.empty()) continue;
     if (p.message == 'P') {
-      server_->forgetPrepared(p.bytes);
+      server_->statements().forget(p.bytes);
       if (!p.statement.empty()) statements_.erase(p.statement);
     } else if (p.message == 'C' && p.kind == Pending::Kind::Swallow) {
-      server_->restorePrepared({std::move(p.bytes), std::move(p.statement)});
+      server_->statements().restore({std::move(p.bytes), std::move(p.statement)});
     }
   }
   pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(skipped));

@@ -20,8 +20,8 @@
 namespace pgro::upstream {
 
 struct PoolStats {
-  int size = 0;     // configured maximum
-  int open = 0;     // open or opening
+  int size = 0;  // configured maximum
+  int open = 0;  // open or opening
   int idle = 0;
   int waiting = 0;  // clients waiting for a connection
   uint64_t connects = 0;
@@ -77,9 +77,7 @@ class Pool {
   int idle_count_ = 0;
   std::deque<std::shared_ptr<Waiter>> waiters_;
 
-  static int64_t nowTicks() {
-    return std::chrono::steady_clock::now().time_since_epoch().count();
-  }
+  static int64_t nowTicks() { return std::chrono::steady_clock::now().time_since_epoch().count(); }
   std::atomic<int64_t> last_ok_{0};
   std::atomic<int64_t> last_failure_{0};
   std::atomic<uint64_t> connects_{0};

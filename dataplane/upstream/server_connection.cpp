@@ -71,42 +71,6 @@ bool ServerConnection::hasUnexpectedInput() {
   return ::poll(&p, 1, 0) != 0;
 }
 
-const std::string* ServerConnection::usePrepared(const std::string& key) {
-  auto it = prepared_.find(key);
-  if (it == prepared_.end()) return nullptr;
-  prepared_lru_.splice(prepared_lru_.end(), prepared_lru_, it->second);
-  return &it->second->name;
-}
-
-std::optional<ServerConnection::PreparedStatement> ServerConnection::evictPrepared() {
-  if (prepared_lru_.size() < max_prepared_) return std::nullopt;
-  // The index's key is a view into the node: erased before the node is moved from.
-  prepared_.erase(std::string_view(prepared_lru_.front().key));
-  PreparedStatement oldest = std::move(prepared_lru_.front());
-  prepared_lru_.pop_front();
-  return oldest;
-}
-
-const std::string& ServerConnection::addPrepared(const std::string& key) {
-  restorePrepared({key, "pgro_" + std::to_string(++prepared_counter_)});
-  return prepared_lru_.back().name;
-}
-
-void ServerConnection::restorePrepared(PreparedStatement statement) {
-  forgetPrepared(statement.key);
-  prepared_lru_.push_back(std::move(statement));
-  auto node = std::prev(prepared_lru_.end());
-  prepared_.emplace(node->key, node);
-}
-
-void ServerConnection::forgetPrepared(const std::string& key) {
-  auto it = prepared_.find(key);
-  if (it == prepared_.end()) return;
-  auto node = it->second;
-  prepared_.erase(it);
-  prepared_lru_.erase(node);
-}
-
 void ServerConnection::close() {
   auto& socket = stream_.socket();
   if (socket.is_open()) {
@@ -183,7 +147,9 @@ asio::awaitable<std::optional<protocol::PgError>> ServerConnection::negotiateTls
     co_await asio::async_read(socket(), asio::buffer(&answer, 1),
                               asio::redirect_error(use_awaitable, ec));
   }
-  if (ec) co_return connectionError("upstream closed the connection during the TLS request: " + ec.message());
+  if (ec)
+    co_return connectionError("upstream closed the connection during the TLS request: " +
+                              ec.message());
   if (answer == 'N') {
     if (settings.tls_mode == UpstreamSettings::Tls::Prefer) co_return std::nullopt;
     co_return connectionError(
@@ -211,8 +177,9 @@ asio::awaitable<std::optional<protocol::PgError>> ServerConnection::startup(
   std::optional<auth::ScramClient> scram;
   while (true) {
     auto msg = co_await readMessage(stream_, in_, settings.max_message_bytes, ec);
-    if (!msg) co_return connectionError("upstream closed the connection during login" +
-                                        (ec ? ": " + ec.message() : std::string()));
+    if (!msg)
+      co_return connectionError("upstream closed the connection during login" +
+                                (ec ? ": " + ec.message() : std::string()));
     protocol::MessageReader r(msg->body);
     switch (msg->type) {
       case 'R': {

@@ -5,7 +5,6 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
-#include <list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -16,6 +15,7 @@
 
 #include "net/stream.hpp"
 #include "protocol/messages.hpp"
+#include "upstream/server_statements.hpp"
 
 namespace pgro::upstream {
 
@@ -51,7 +51,7 @@ struct ConnectResult {
 class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
  public:
   ServerConnection(asio::ip::tcp::socket socket, std::size_t max_prepared)
-      : stream_(std::move(socket)), max_prepared_(max_prepared > 0 ? max_prepared : 1) {}
+      : stream_(std::move(socket)), statements_(max_prepared, randomStatementPrefix()) {}
 
   // Resolves, connects, authenticates (SCRAM-SHA-256, md5 or cleartext) and waits for the
   // first ReadyForQuery. Every connection starts with -c default_transaction_read_only=on;
@@ -74,27 +74,8 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
   // Parameters pgro SET on this connection that the server does not report.
   std::map<std::string, std::string>& appliedSettings() { return applied_; }
 
-  // Named statements pgro prepared on this connection, by key (query text + '\0' + parameter
-  // types) -> server-side name "pgro_N". Clients' statement names are mapped onto these
-  // (transaction pooling). At most max_prepared of them are kept; the least recently used
-  // is closed first. "Used" means prepared, bound or described, by any session.
-  struct PreparedStatement {
-    std::string key;
-    std::string name;
-  };
-  // The server-side name of `key` if it is prepared here, marked as just used.
-  const std::string* usePrepared(const std::string& key);
-  // While the connection holds max_prepared statements, removes the least recently used and
-  // returns it: the caller closes it on the server before preparing another.
-  std::optional<PreparedStatement> evictPrepared();
-  // Records `key` as prepared under a new name (room made by evictPrepared first).
-  const std::string& addPrepared(const std::string& key);
-  // Records an evicted statement as prepared again: its Close never ran (skipped after an
-  // error in the extended protocol).
-  void restorePrepared(PreparedStatement statement);
-  // Drops `key` (its Parse failed or was skipped).
-  void forgetPrepared(const std::string& key);
-  std::size_t preparedCount() const { return prepared_.size(); }
+  // The statements pgro prepared on this connection (and its unnamed statement's owner).
+  ServerStatements& statements() { return statements_; }
 
   // Which client session's settings this connection last matched, and at which version of
   // them: when both are unchanged, borrowing it needs no settings comparison.
@@ -134,12 +115,7 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
   std::string in_;
   std::map<std::string, std::string> parameters_;
   std::map<std::string, std::string> applied_;
-  // Least recently used first; prepared_ indexes it by key (views into the list's nodes,
-  // which never move), so a use is a splice: no allocation.
-  std::list<PreparedStatement> prepared_lru_;
-  std::unordered_map<std::string_view, std::list<PreparedStatement>::iterator> prepared_;
-  std::size_t max_prepared_;
-  uint64_t prepared_counter_ = 0;
+  ServerStatements statements_;
   uint64_t synced_session_ = 0;
   uint64_t synced_generation_ = 0;
   int32_t backend_pid_ = 0;
