@@ -58,6 +58,9 @@ DIRECT = dict(host=os.environ["PGRO_DIRECT_HOST"], port=os.environ["PGRO_DIRECT_
               user=os.environ["PGRO_DIRECT_USER"], password=os.environ["PGRO_DIRECT_PASSWORD"],
               dbname=os.environ["PGRO_DIRECT_DATABASE"])
 POOL_SIZE = int(os.environ.get("PGRO_POOL_SIZE", "4"))
+# In session mode a client keeps one server connection, so "moves to another backend" becomes
+# "stays on its backend while others are busy".
+SESSION_MODE = os.environ.get("PGRO_POOL_MODE") == "session"
 
 
 def proxy(**kw):
@@ -178,13 +181,16 @@ def prepared_statement_on_another_backend():
     q = "SELECT pg_backend_pid(), %s::text || '-' || count(*) FROM typed WHERE id <= %s"
     pid1, v = conn.execute(q, ["a", 5]).fetchone()
     check(v == "a-5", v)
-    holders = hold_other_connections(POOL_SIZE - 1)  # one of them takes pid1's connection
+    holders = hold_other_connections(3 if SESSION_MODE else POOL_SIZE - 1)
     try:
         for i in range(5):
             pid2, v = conn.execute(q, [f"b{i}", 3]).fetchone()
             check(v == f"b{i}-3", f"prepared statement on backend {pid2}: {v}")
         held = [h.execute("SELECT pg_backend_pid()").fetchone()[0] for h in holders]
-        check(pid1 in held and pid2 != pid1, f"did not move backend: {pid1} {pid2} {held}")
+        if SESSION_MODE:
+            check(pid2 == pid1 and pid1 not in held, f"session left its backend: {pid1} {pid2} {held}")
+        else:  # one of the holders took pid1's connection
+            check(pid1 in held and pid2 != pid1, f"did not move backend: {pid1} {pid2} {held}")
     finally:
         for h in holders:
             h.close()
