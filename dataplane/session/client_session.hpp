@@ -100,6 +100,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // evicted statement's key (to restore if the Close is skipped after an error).
     std::string bytes;
     std::string statement;  // Parse: the client's statement name. Injected Close: pgro's name
+    uint64_t unnamed = 0;   // Parse of the unnamed statement: the client's unnamed_serial_
     std::shared_ptr<CacheCapture> capture;       // the reply is recorded for the cache
     std::chrono::steady_clock::time_point sent;  // Query/Sync: for the latency histogram
   };
@@ -173,6 +174,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Named prepared statements under transaction pooling (PgBouncer 1.21's approach).
   void handleNamedParse(std::string_view statement, std::string_view query,
                         std::string_view param_types);
+  void handleUnnamedParse(std::string_view raw, std::string_view query,
+                          std::string_view param_types);
+  // Makes the client's unnamed statement the server connection's before a Bind or Describe
+  // of it; false (and a 26000 error) when the client has none.
+  bool prepareUnnamed();
   const std::string* serverStatementFor(std::string_view client_statement);
   // Records `key` as prepared on the server connection under a new name, after injecting a
   // Close for the least recently used statements when the connection holds its limit.
@@ -238,9 +244,13 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool snapshot_transaction_ = false;            // inside a REPEATABLE READ / SERIALIZABLE block
   std::string cache_key_prefix_;                 // database + result-changing settings
   std::shared_ptr<CacheCapture> batch_capture_;  // set while a recorded batch is processed
-  // The unnamed Parse of a batch answered from the cache: the server never saw it, so it is
-  // sent first if a later message uses the unnamed statement.
-  std::string unnamed_parse_;
+  // The client's unnamed statement (key as in statements_), and how many unnamed Parses it
+  // has sent. The server connection records whose unnamed statement it holds; a Bind or
+  // Describe of it on a connection that holds another one (another client's, or none: the
+  // connection changed after a Sync, or the Parse was answered from the cache) prepares it
+  // there first. A simple Query destroys it, as in PostgreSQL.
+  std::optional<std::string> unnamed_;
+  uint64_t unnamed_serial_ = 0;
   uint64_t cache_key_generation_ = 0;
   void setActivity(const char* state, std::string_view query);
 

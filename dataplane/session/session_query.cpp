@@ -12,6 +12,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include "protocol/frontend.hpp"
 #include "protocol/message_reader.hpp"
 #include "protocol/message_writer.hpp"
 #include "protocol/sqlstate.hpp"
@@ -206,8 +207,7 @@ void ClientSession::handleMessage(char type, std::string_view body, std::string_
         return;
       }
       if (statement.empty()) {
-        unnamed_parse_.clear();  // replaced by this one
-        forwardToServer(raw, 'P');
+        handleUnnamedParse(raw, sql, param_types);
       } else {
         handleNamedParse(statement, sql, param_types);
       }
@@ -234,13 +234,21 @@ void ClientSession::handleMessage(char type, std::string_view body, std::string_
         protocolViolation("invalid Bind, Describe or Close message");
         return;
       }
-      if (target == 'P' || statement.empty()) {
-        if (target == 'S' && statement.empty() && !unnamed_parse_.empty()) {
-          // The unnamed statement was answered from the cache: create it upstream first.
-          injectToServer(std::move(unnamed_parse_), 'P');
-          unnamed_parse_.clear();
-        }
+      if (target == 'P') {
+        // Portals never outlive their transaction, so a portal this client did not create in
+        // its current unit does not exist on the connection: PostgreSQL answers 34000.
         forwardToServer(raw, type);
+        return;
+      }
+      if (statement.empty()) {
+        if (type == 'C') {
+          unnamed_.reset();
+          std::string out;
+          protocol::MessageWriter(out).begin('3').finish();  // CloseComplete
+          replyLocal(std::move(out), false);
+          return;
+        }
+        if (prepareUnnamed()) forwardToServer(raw, type);
         return;
       }
       if (type == 'C') {
@@ -282,7 +290,14 @@ void ClientSession::handleMessage(char type, std::string_view body, std::string_
     case 'S':  // Sync
       if (state_ == State::SkipUntilSync) {
         state_ = State::Ready;
-        replyLocal({}, true);
+        // With a server connection attached (borrowed for the refused message, or held by a
+        // transaction), its ReadyForQuery answers the Sync: the connection then goes back to
+        // the pool as after any unit, and the client sees the true transaction status.
+        if (server_ != nullptr) {
+          forwardToServer(raw, 'S');
+        } else {
+          replyLocal({}, true);
+        }
       } else if (server_ != nullptr) {
         forwardToServer(raw, 'S');
       } else {
@@ -353,6 +368,37 @@ void ClientSession::handleNamedParse(std::string_view statement, std::string_vie
   statements_.emplace(std::move(name), std::move(key));
 }
 
+void ClientSession::handleUnnamedParse(std::string_view raw, std::string_view query,
+                                       std::string_view param_types) {
+  std::string key(query);
+  key.push_back('\0');
+  key.append(param_types);
+  unnamed_ = std::move(key);
+  ++unnamed_serial_;
+  forwardToServer(raw, 'P');
+  pending_.back().unnamed = unnamed_serial_;
+  server_->statements().setUnnamed({session_id_, unnamed_serial_});
+}
+
+bool ClientSession::prepareUnnamed() {
+  if (!unnamed_) {
+    // As PostgreSQL answers; never forwarded, since the connection may hold another
+    // client's unnamed statement.
+    refuse({.sqlstate = "26000", .message = "unnamed prepared statement does not exist"}, true);
+    return false;
+  }
+  const upstream::ServerStatements::UnnamedOwner mine{session_id_, unnamed_serial_};
+  if (server_->statements().unnamed() == mine) return true;
+  const std::string_view key = *unnamed_;
+  const auto nul = key.find('\0');
+  std::string out;
+  protocol::appendParse(out, "", key.substr(0, nul), key.substr(nul + 1));
+  injectToServer(std::move(out), 'P');
+  pending_.back().unnamed = unnamed_serial_;
+  server_->statements().setUnnamed(mine);
+  return true;
+}
+
 const std::string* ClientSession::serverStatementFor(std::string_view client_statement) {
   auto it = statements_.find(std::string(client_statement));
   if (it == statements_.end()) return nullptr;
@@ -416,6 +462,7 @@ asio::awaitable<void> ClientSession::handleQuery(std::string_view raw, std::stri
     protocolViolation("invalid Query message");
     co_return;
   }
+  unnamed_.reset();  // a simple Query destroys the unnamed statement, whatever its outcome
   const auto verdict = admitStatement(sql, false);
   if (verdict == nullptr) co_return;
   if (!verdict->sets.empty() &&
@@ -454,7 +501,7 @@ asio::awaitable<void> ClientSession::handleQuery(std::string_view raw, std::stri
     co_return;
   }
   ctx_->counters.queries_forwarded.fetch_add(1, std::memory_order_relaxed);
-  unnamed_parse_.clear();  // a simple Query drops the unnamed statement
+  server_->statements().setUnnamed({});
   forwardToServer(raw, 'Q');
   if (!key.empty()) {
     auto capture = std::make_shared<CacheCapture>();
@@ -607,7 +654,11 @@ asio::awaitable<bool> ClientSession::tryCachedBatch() {
   auto remember_parse = [&] {
     if (i == 0) return;
     if (parse_name.empty()) {
-      unnamed_parse_.assign(frames[0].raw);
+      std::string key(query);  // the server never saw it: a later Bind prepares it there
+      key.push_back('\0');
+      key.append(param_types);
+      unnamed_ = std::move(key);
+      ++unnamed_serial_;
     } else {
       std::string stored(query);
       stored.push_back('\0');

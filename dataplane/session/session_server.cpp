@@ -114,6 +114,7 @@ asio::awaitable<bool> ClientSession::syncParameters() {
   std::string sql = sets.empty() ? resets : sets + ";" + resets;
   if (sql.empty()) co_return true;
 
+  server_->statements().setUnnamed({});  // a simple Query destroys the unnamed statement
   std::string out;
   protocol::appendQuery(out, sql);
   boost::system::error_code ec;
@@ -344,6 +345,13 @@ void ClientSession::onServerError() {
   while (skipped < pending_.size() && pending_[skipped].message != 'S') ++skipped;
   for (std::size_t i = skipped; i-- > 0;) {
     Pending& p = pending_[i];
+    if (p.message == 'P' && p.unnamed != 0) {
+      // No unnamed statement is left on the connection; a client Parse that failed leaves the
+      // client without one (a re-preparation that failed keeps the client's: it is retried).
+      server_->statements().setUnnamed({});
+      if (p.kind == Pending::Kind::Forward && p.unnamed == unnamed_serial_) unnamed_.reset();
+      continue;
+    }
     if (p.kind == Pending::Kind::Local || p.bytes.empty()) continue;
     if (p.message == 'P') {
       server_->statements().forget(p.bytes);
