@@ -171,6 +171,19 @@ Verdict classify(std::string_view sql, const ClassifierOptions& options) {
   return verdict;
 }
 
+std::string applyEdits(std::string_view sql, const std::vector<TextEdit>& edits) {
+  std::string out;
+  out.reserve(sql.size());
+  std::size_t done = 0;
+  for (const TextEdit& edit : edits) {
+    out.append(sql.substr(done, edit.at - done));
+    out.append(edit.text);
+    done = edit.at + edit.length;
+  }
+  out.append(sql.substr(std::min(done, sql.size())));
+  return out;
+}
+
 Verdict checkParameter(std::string_view name, std::string_view value,
                        const ClassifierOptions& options) {
   detail::SettingCheck check = detail::checkSetting(name, value, /*is_local=*/false, options);

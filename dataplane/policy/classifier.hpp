@@ -80,6 +80,14 @@ struct StatementKinds {
   bool deallocates_all = false;          // DEALLOCATE ALL
 };
 
+// A change the session makes to the text before it goes upstream: `length` bytes at byte
+// offset `at` become `text`.
+struct TextEdit {
+  std::size_t at = 0;
+  std::size_t length = 0;
+  std::string text;
+};
+
 struct Verdict {
   bool allowed = true;
   Refusal refusal = Refusal::None;
@@ -97,6 +105,9 @@ struct Verdict {
   // spacing, comments, optional `;`): the proxy answers it itself and clears its cache.
   bool is_cache_reset = false;
   std::vector<SetAction> sets;  // in statement order
+  // Applied to the text before it goes upstream (applyEdits), in order of `at`, never
+  // overlapping: `BEGIN READ WRITE` (lib/pq's every transaction) goes up as `BEGIN READ ONLY`.
+  std::vector<TextEdit> edits;
   StatementKinds kinds;
   int statement_count = 0;  // 0 for an empty string or only comments (EmptyQueryResponse)
   // This verdict holds for every text of the same numeric shape (shape.hpp): one allowed
@@ -159,6 +170,9 @@ struct ClassifierOptions {
 // parser_stack.hpp), and chains too deep to parse cheaply are refused (TooComplex).
 // With the extended protocol, apply `sets` when the statement is executed, not parsed.
 [[nodiscard]] Verdict classify(std::string_view sql, const ClassifierOptions& options = {});
+
+// `sql` with `edits` applied (see Verdict::edits).
+[[nodiscard]] std::string applyEdits(std::string_view sql, const std::vector<TextEdit>& edits);
 
 // The SET rules for one parameter given as name and raw value text (startup packet
 // parameters, `options=-c name=value`, set_config()). On success `sets` holds the one

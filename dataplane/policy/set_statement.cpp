@@ -36,11 +36,66 @@ std::optional<TransactionOption> transactionOption(const pg_query::Node& node) {
   return std::nullopt;
 }
 
+bool isIdentifierChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '$' || static_cast<unsigned char>(c) >= 0x80;
+}
+
+// Skips whitespace and comments (`--` to the end of the line, nested `/* */`) from `at`.
+std::size_t skipSpace(std::string_view sql, std::size_t at) {
+  while (at < sql.size()) {
+    const char c = sql[at];
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
+      ++at;
+    } else if (sql.substr(at, 2) == "--") {
+      const std::size_t end = sql.find('\n', at);
+      at = end == std::string_view::npos ? sql.size() : end + 1;
+    } else if (sql.substr(at, 2) == "/*") {
+      int depth = 0;
+      do {
+        if (sql.substr(at, 2) == "/*") {
+          ++depth;
+          at += 2;
+        } else if (sql.substr(at, 2) == "*/") {
+          --depth;
+          at += 2;
+        } else {
+          ++at;
+        }
+      } while (depth > 0 && at < sql.size());
+    } else {
+      break;
+    }
+  }
+  return at;
+}
+
+bool keywordAt(std::string_view sql, std::size_t at, std::string_view keyword) {
+  if (at + keyword.size() > sql.size() || lowercase(sql.substr(at, keyword.size())) != keyword) {
+    return false;
+  }
+  return at + keyword.size() == sql.size() || !isIdentifierChar(sql[at + keyword.size()]);
+}
+
+// `READ WRITE` at `location` (the DefElem's) becomes `READ ONLY `: same length, so every
+// position PostgreSQL reports in an error still points at the client's text.
+std::optional<TextEdit> readOnlyEdit(std::string_view sql, int location) {
+  if (location < 0) return std::nullopt;
+  const auto read = static_cast<std::size_t>(location);
+  if (!keywordAt(sql, read, "read")) return std::nullopt;
+  const std::size_t write = skipSpace(sql, read + 4);
+  if (!keywordAt(sql, write, "write")) return std::nullopt;
+  return TextEdit{write, 5, "ONLY "};
+}
+
 // The transaction_mode_list of BEGIN, START TRANSACTION, SET TRANSACTION and SET SESSION
 // CHARACTERISTICS AS TRANSACTION. `session` turns each option into the session default
-// (default_transaction_*), which the session must track.
+// (default_transaction_*), which the session must track. READ WRITE of one transaction is
+// accepted and sent upstream as READ ONLY (drivers add it to every BEGIN); as a session
+// default it is refused.
 MaybeDenial checkTransactionModes(const google::protobuf::RepeatedPtrField<pg_query::Node>& modes,
-                                  bool session, bool record_local, Verdict& verdict) {
+                                  std::string_view sql, bool session, bool record_local,
+                                  Verdict& verdict) {
   for (const pg_query::Node& node : modes) {
     std::optional<TransactionOption> option = transactionOption(node);
     if (!option.has_value()) {
@@ -48,7 +103,13 @@ MaybeDenial checkTransactionModes(const google::protobuf::RepeatedPtrField<pg_qu
     }
     std::string name = session ? "default_" + std::string(option->name) : std::string(option->name);
     if (option->name == "transaction_read_only" && option->value != "on") {
-      return readWriteDenial(name);
+      std::optional<TextEdit> edit =
+          session ? std::nullopt : readOnlyEdit(sql, node.def_elem().location());
+      if (!edit.has_value()) {
+        return readWriteDenial(name);
+      }
+      verdict.edits.push_back(std::move(*edit));
+      option->value = "on";
     }
     if (option->name == "transaction_isolation" && !session) {
       verdict.kinds.isolation = option->value;
@@ -104,8 +165,8 @@ MaybeDenial applySetting(std::string_view name, std::optional<std::string_view> 
 
 }  // namespace
 
-MaybeDenial checkVariableSet(const pg_query::VariableSetStmt& set, const ClassifierOptions& options,
-                             Verdict& verdict) {
+MaybeDenial checkVariableSet(const pg_query::VariableSetStmt& set, std::string_view sql,
+                             const ClassifierOptions& options, Verdict& verdict) {
   verdict.kinds.has_set = true;
   const std::string name = lowercase(set.name());
   switch (set.kind()) {
@@ -132,10 +193,11 @@ MaybeDenial checkVariableSet(const pg_query::VariableSetStmt& set, const Classif
     }
     case pg_query::VAR_SET_MULTI:
       if (name == "transaction") {
-        return checkTransactionModes(set.args(), /*session=*/false, /*record_local=*/true, verdict);
+        return checkTransactionModes(set.args(), sql, /*session=*/false, /*record_local=*/true,
+                                     verdict);
       }
       if (name == "session characteristics") {
-        return checkTransactionModes(set.args(), /*session=*/true, false, verdict);
+        return checkTransactionModes(set.args(), sql, /*session=*/true, false, verdict);
       }
       if (name == "transaction snapshot") {
         return std::nullopt;  // pg_dump -j: visibility only
@@ -148,14 +210,15 @@ MaybeDenial checkVariableSet(const pg_query::VariableSetStmt& set, const Classif
   }
 }
 
-MaybeDenial checkTransaction(const pg_query::TransactionStmt& transaction, Verdict& verdict) {
+MaybeDenial checkTransaction(const pg_query::TransactionStmt& transaction, std::string_view sql,
+                             Verdict& verdict) {
   StatementKinds& kinds = verdict.kinds;
   switch (transaction.kind()) {
     case pg_query::TRANS_STMT_BEGIN:
     case pg_query::TRANS_STMT_START:
       kinds.has_transaction_control = true;
       kinds.begins_transaction = true;
-      return checkTransactionModes(transaction.options(), /*session=*/false, false, verdict);
+      return checkTransactionModes(transaction.options(), sql, /*session=*/false, false, verdict);
     case pg_query::TRANS_STMT_COMMIT:
     case pg_query::TRANS_STMT_ROLLBACK:
       kinds.has_transaction_control = true;

@@ -8,9 +8,11 @@
 
 namespace pgro::policy::detail {
 
-MaybeDenial checkVariableSet(const pg_query::VariableSetStmt& set, const ClassifierOptions& options,
-                             Verdict& verdict);
+// `sql` is the whole string the statement came from (node locations are offsets into it).
+MaybeDenial checkVariableSet(const pg_query::VariableSetStmt& set, std::string_view sql,
+                             const ClassifierOptions& options, Verdict& verdict);
 
-MaybeDenial checkTransaction(const pg_query::TransactionStmt& transaction, Verdict& verdict);
+MaybeDenial checkTransaction(const pg_query::TransactionStmt& transaction, std::string_view sql,
+                             Verdict& verdict);
 
 }  // namespace pgro::policy::detail

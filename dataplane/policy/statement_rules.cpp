@@ -155,10 +155,10 @@ MaybeDenial classifyStatement(const pg_query::RawStmt& raw, std::string_view sql
       denial = checkExplain(node.explain_stmt());
       break;
     case pg_query::Node::kVariableSetStmt:
-      denial = checkVariableSet(node.variable_set_stmt(), options, verdict);
+      denial = checkVariableSet(node.variable_set_stmt(), sql, options, verdict);
       break;
     case pg_query::Node::kTransactionStmt:
-      denial = checkTransaction(node.transaction_stmt(), verdict);
+      denial = checkTransaction(node.transaction_stmt(), sql, verdict);
       break;
     case pg_query::Node::kDeclareCursorStmt:
       // WITH HOLD cursors outlive the transaction, and with it the server connection the

@@ -121,7 +121,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // The verdict when allowed and the statement still needs an answer; nullptr when refused
   // or already answered by pgro.
   std::shared_ptr<const policy::Verdict> admitStatement(std::string_view sql, bool extended);
-  bool admitParse(std::string_view body);
+  std::shared_ptr<const policy::Verdict> admitParse(std::string_view body);
+  // The Parse message with the verdict's edits applied to its text.
+  static std::string editedParse(std::string_view body, const policy::Verdict& verdict);
   asio::awaitable<void> handleQuery(std::string_view raw, std::string_view body);
   // An extended-protocol batch Parse?/Bind/Describe?/Execute/Sync already buffered whole:
   // answered from the cache, or forwarded with its reply recorded. False: not cacheable,

@@ -64,7 +64,7 @@ asio::awaitable<bool> ClientSession::readMore() {
   boost::system::error_code ec;
   const bool got = co_await client_.readSome(in_, ec);
   if (client_.hasWirePending()) to_client_.flush();
-  co_return got && state_ != State::Closing;
+  co_return got&& state_ != State::Closing;
 }
 
 asio::awaitable<void> ClientSession::clientLoop() {
@@ -85,16 +85,22 @@ asio::awaitable<void> ClientSession::clientLoop() {
         continue;
       }
       if (type == 'P' && state_ == State::Ready && tryLocalDeallocate()) continue;
-      if (type == 'P' && state_ == State::Ready && !admitParse(r.frame.body)) {
-        in_pos_ += total;
-        continue;
+      std::string edited;  // a Parse whose text goes upstream changed (Verdict::edits)
+      if (type == 'P' && state_ == State::Ready) {
+        const auto verdict = admitParse(r.frame.body);
+        if (verdict == nullptr) {
+          in_pos_ += total;
+          continue;
+        }
+        if (!verdict->edits.empty()) edited = editedParse(r.frame.body, *verdict);
       }
       bool server_ready = server_ != nullptr;
       if (!server_ready && needsServer(type) && state_ == State::Ready) {
         server_ready = co_await ensureServer();
       }
       // ensureServer() may suspend; in_ is only changed by this loop, so re-slice after it.
-      const std::string_view raw = std::string_view(in_).substr(in_pos_, total);
+      const std::string_view raw =
+          edited.empty() ? std::string_view(in_).substr(in_pos_, total) : std::string_view(edited);
       handleMessage(type, raw.substr(protocol::kTypedHeaderSize), raw, server_ready);
       in_pos_ += total;
       if (type == 'H' || server_batch_.size() >= kServerBatchFlush) co_await flushToServer();
@@ -443,15 +449,21 @@ void ClientSession::protocolViolation(const std::string& message) {
          .message = message});
 }
 
-bool ClientSession::admitParse(std::string_view body) {
-  protocol::MessageReader reader(body);
-  (void)reader.cstring();  // statement name
-  const std::string_view sql = reader.cstring();
-  if (!reader.ok()) {
+std::shared_ptr<const policy::Verdict> ClientSession::admitParse(std::string_view body) {
+  const auto parse = protocol::parseParse(body);
+  if (!parse) {
     protocolViolation("invalid Parse message");
-    return false;
+    return nullptr;
   }
-  return admitStatement(sql, true) != nullptr;
+  return admitStatement(parse->query, true);
+}
+
+std::string ClientSession::editedParse(std::string_view body, const policy::Verdict& verdict) {
+  const auto parse = protocol::parseParse(body);  // admitParse() checked it
+  std::string out;
+  protocol::appendParse(out, parse->statement, policy::applyEdits(parse->query, verdict.edits),
+                        parse->param_types);
+  return out;
 }
 
 asio::awaitable<void> ClientSession::handleQuery(std::string_view raw, std::string_view body) {
@@ -502,7 +514,13 @@ asio::awaitable<void> ClientSession::handleQuery(std::string_view raw, std::stri
   }
   ctx_->counters.queries_forwarded.fetch_add(1, std::memory_order_relaxed);
   server_->statements().setUnnamed({});
-  forwardToServer(raw, 'Q');
+  if (verdict->edits.empty()) {
+    forwardToServer(raw, 'Q');
+  } else {
+    std::string edited;
+    protocol::appendQuery(edited, policy::applyEdits(sql, verdict->edits));
+    forwardToServer(edited, 'Q');
+  }
   if (!key.empty()) {
     auto capture = std::make_shared<CacheCapture>();
     capture->key = std::move(key);
@@ -517,8 +535,8 @@ asio::awaitable<std::shared_ptr<const cache::CachedReply>> ClientSession::coales
   // Concurrent identical misses: one goes upstream, the others wait for its reply.
   auto wait = std::make_shared<CoalesceWait>(client_.socket().get_executor());
   auto ex = client_.socket().get_executor();
-  const bool leads = ctx_->inflight->joinOrLead(
-      key, [wait, ex](std::shared_ptr<const cache::CachedReply> reply) {
+  const bool leads =
+      ctx_->inflight->joinOrLead(key, [wait, ex](std::shared_ptr<const cache::CachedReply> reply) {
         asio::post(ex, [wait, reply = std::move(reply)]() mutable {
           wait->reply = std::move(reply);
           wait->done = true;
@@ -638,7 +656,7 @@ asio::awaitable<bool> ClientSession::tryCachedBatch() {
   if (!exec.ok() || !exec_portal.empty() || max_rows != 0) co_return false;
 
   const auto verdict = classifyStatement(*ctx_, query, effectiveSearchPath());
-  if (!verdict->allowed || !cacheAllowed(*verdict)) co_return false;
+  if (!verdict->allowed || !verdict->edits.empty() || !cacheAllowed(*verdict)) co_return false;
 
   const auto started = std::chrono::steady_clock::now();
   std::string key = cacheKey('X', shape);
@@ -911,9 +929,9 @@ asio::awaitable<bool> ClientSession::ensureServer() {
   if (server_ != nullptr) co_return true;
   const auto wait_started = std::chrono::steady_clock::now();
   auto result = co_await ctx_->pool->acquire(client_.socket().get_executor(), loop_);
-  metrics::observe(ctx_->metrics.pool_wait,
-                   std::chrono::duration<double>(std::chrono::steady_clock::now() - wait_started)
-                       .count());
+  metrics::observe(
+      ctx_->metrics.pool_wait,
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - wait_started).count());
   if (!result.connection) {
     last_error_ = result.error;
     last_error_.severity = "ERROR";
@@ -934,7 +952,8 @@ asio::awaitable<bool> ClientSession::ensureServer() {
     co_return false;
   }
   pump_running_ = true;
-  asio::co_spawn(client_.socket().get_executor(), serverPump(shared_from_this(), server_), asio::detached);
+  asio::co_spawn(client_.socket().get_executor(), serverPump(shared_from_this(), server_),
+                 asio::detached);
   co_return true;
 }
 

@@ -1445,3 +1445,20 @@ SELECT
 -- ----
 SELECT pol.oid, pol.tableoid, pol.polrelid, pol.polname, pol.polcmd, pol.polpermissive, CASE WHEN pol.polroles = '{0}' THEN NULL ELSE    pg_catalog.array_to_string(ARRAY(SELECT pg_catalog.quote_ident(rolname) from pg_catalog.pg_roles WHERE oid = ANY(pol.polroles)), ', ') END AS polroles, pg_catalog.pg_get_expr(pol.polqual, pol.polrelid) AS polqual, pg_catalog.pg_get_expr(pol.polwithcheck, pol.polrelid) AS polwithcheck FROM unnest('{16384}'::pg_catalog.oid[]) AS src(tbloid)
 	JOIN pg_catalog.pg_policy pol ON (src.tbloid = pol.polrelid)
+-- ----
+--# READ WRITE of one transaction (lib/pq's db.Begin()): allowed, sent upstream as READ ONLY.
+SELECT 1; COMMIT; BEGIN READ WRITE
+-- ----
+SET TRANSACTION READ WRITE
+-- ----
+BEGIN READ WRITE
+-- ----
+BEGIN TRANSACTION READ WRITE
+-- ----
+START TRANSACTION READ WRITE
+-- ----
+START TRANSACTION ISOLATION LEVEL SERIALIZABLE, READ WRITE
+-- ----
+BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE
+-- ----
+BEGIN READ ONLY; SET TRANSACTION READ WRITE

@@ -112,7 +112,7 @@ TEST(ParameterRules, ReadWriteInEverySpellingIsRefused) {
         "SET default_transaction_read_only = 'n'", "SET LOCAL transaction_read_only = off",
         "SET SESSION default_transaction_read_only = 'OFF'",
         "SET default_transaction_read_only = 'garbage'",
-        "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE", "SET TRANSACTION READ WRITE"}) {
+        "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE"}) {
     expectParameterRefused(sql);
   }
   // Measured on PostgreSQL 15: inside a transaction of a read-only session these make the

@@ -150,19 +150,51 @@ TEST(StatementRules, TransactionControl) {
   EXPECT_FALSE(savepoint.kinds.ends_transaction);
 }
 
-TEST(StatementRules, ReadWriteTransactionsAreRefused) {
-  for (const char* sql :
-       {"BEGIN READ WRITE", "START TRANSACTION READ WRITE",
-        "START TRANSACTION ISOLATION LEVEL SERIALIZABLE, READ WRITE",
-        "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE", "SET TRANSACTION READ WRITE",
-        "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE",
-        "SELECT 1; COMMIT; BEGIN READ WRITE"}) {
+TEST(StatementRules, ReadWriteAsSessionDefaultIsRefused) {
+  for (const char* sql : {"SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE",
+                          "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL "
+                          "SERIALIZABLE, READ WRITE",
+                          "SELECT 1; SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE"}) {
     Verdict v = classify(sql);
     EXPECT_FALSE(v.allowed) << sql;
     EXPECT_EQ(v.refusal, Refusal::ForbiddenParameter) << sql;
     EXPECT_EQ(v.sqlstate, "42501") << sql;
     EXPECT_NE(v.message.find("READ WRITE"), std::string::npos) << v.message;
   }
+}
+
+// lib/pq sends BEGIN READ WRITE for every db.Begin(): accepted, and sent upstream READ ONLY
+// (same length, so PostgreSQL's error positions still point into the client's text).
+TEST(StatementRules, ReadWriteTransactionGoesUpstreamReadOnly) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"BEGIN READ WRITE", "BEGIN READ ONLY "},
+      {"begin read write;", "begin read ONLY ;"},
+      {"START TRANSACTION READ WRITE", "START TRANSACTION READ ONLY "},
+      {"BEGIN TRANSACTION READ WRITE", "BEGIN TRANSACTION READ ONLY "},
+      {"START TRANSACTION ISOLATION LEVEL SERIALIZABLE, READ WRITE",
+       "START TRANSACTION ISOLATION LEVEL SERIALIZABLE, READ ONLY "},
+      {"BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE",
+       "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY "},
+      {"BEGIN READ /* a /* nested */ comment */ WRITE",
+       "BEGIN READ /* a /* nested */ comment */ ONLY "},
+      {"BEGIN READ -- to the end\n WRITE, DEFERRABLE",
+       "BEGIN READ -- to the end\n ONLY , DEFERRABLE"},
+      {"SET TRANSACTION READ WRITE", "SET TRANSACTION READ ONLY "},
+      {"BEGIN READ ONLY; SET TRANSACTION READ WRITE",
+       "BEGIN READ ONLY; SET TRANSACTION READ ONLY "},
+      {"SELECT 1; COMMIT; BEGIN READ WRITE; SELECT 'READ WRITE'",
+       "SELECT 1; COMMIT; BEGIN READ ONLY ; SELECT 'READ WRITE'"},
+      {"BEGIN READ WRITE, READ WRITE", "BEGIN READ ONLY , READ ONLY "},
+  };
+  for (const auto& [sql, upstream] : cases) {
+    Verdict v = classify(sql);
+    ASSERT_TRUE(v.allowed) << sql << ": " << v.message;
+    EXPECT_EQ(applyEdits(sql, v.edits), upstream) << sql;
+  }
+  EXPECT_TRUE(classify("BEGIN READ ONLY").edits.empty());
+  EXPECT_TRUE(classify("SELECT 'BEGIN READ WRITE'").edits.empty());
+  // The transaction it opens is still read-only: a write inside it is refused by pgro.
+  EXPECT_FALSE(classify("BEGIN READ WRITE; INSERT INTO t VALUES (1)").allowed);
 }
 
 TEST(StatementRules, CursorsWithoutHold) {

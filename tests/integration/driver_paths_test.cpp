@@ -1,6 +1,7 @@
-// What drivers do across Syncs, with two clients sharing one upstream connection
-// (POOL_SIZE=1, transaction pooling): each client must see only its own statements, portals
-// and results, whatever the other ran on the connection in between.
+// What real drivers send, through pgro: lib/pq's statements across Syncs and its BEGIN READ
+// WRITE, pool reset queries, DEALLOCATE inside multi-statement strings. Most tests share one
+// upstream connection between two clients (POOL_SIZE=1, transaction pooling): each client
+// must see only its own statements, portals and results, whatever the other ran in between.
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -35,7 +36,7 @@ std::string sqlstateOf(const RawPgClient::Reply& reply) {
 
 // lib/pq's way to run a query with arguments: Parse "" + Describe S "" + Sync, then
 // Bind "" + Execute + Sync. Between the two round trips the connection goes back to the pool.
-TEST(SharedConnectionTest, UnnamedStatementSurvivesAnotherClientBetweenSyncs) {
+TEST(DriverPathsTest, UnnamedStatementSurvivesAnotherClientBetweenSyncs) {
   auto pgro = startPgro(sharedEnv());
   RawPgClient a = connectProxy(*pgro);
   RawPgClient b = connectProxy(*pgro);
@@ -44,9 +45,8 @@ TEST(SharedConnectionTest, UnnamedStatementSurvivesAnotherClientBetweenSyncs) {
                                     wire::describeStatement("") + wire::sync());
   ASSERT_EQ(typeSequence(described.messages), "1tTZ") << describe(described);
   // B replaces the connection's unnamed statement with its own.
-  auto b_parse = roundTrip(b, wire::parse("", "SELECT 'b:' || $1::text || ':' || $1::text AS v",
-                                          {25}) +
-                                  wire::sync());
+  auto b_parse = roundTrip(
+      b, wire::parse("", "SELECT 'b:' || $1::text || ':' || $1::text AS v", {25}) + wire::sync());
   ASSERT_TRUE(succeeded(b_parse)) << describe(b_parse);
 
   EXPECT_EQ(onlyValue(roundTrip(a, wire::bind("", "", {"1"}) + wire::execute("") + wire::sync())),
@@ -71,7 +71,7 @@ TEST(SharedConnectionTest, UnnamedStatementSurvivesAnotherClientBetweenSyncs) {
             "26000");
 }
 
-TEST(SharedConnectionTest, FailedUnnamedParseNeverRunsAnotherClientsStatement) {
+TEST(DriverPathsTest, FailedUnnamedParseNeverRunsAnotherClientsStatement) {
   auto pgro = startPgro(sharedEnv());
   RawPgClient a = connectProxy(*pgro);
   RawPgClient b = connectProxy(*pgro);
@@ -87,17 +87,18 @@ TEST(SharedConnectionTest, FailedUnnamedParseNeverRunsAnotherClientsStatement) {
 
 // A portal lives until its transaction ends: after a Sync outside a transaction block it is
 // gone, whichever client used the connection in between.
-TEST(SharedConnectionTest, PortalAfterSyncIsGoneNotAnotherClients) {
+TEST(DriverPathsTest, PortalAfterSyncIsGoneNotAnotherClients) {
   auto pgro = startPgro(sharedEnv());
   RawPgClient a = connectProxy(*pgro);
   RawPgClient b = connectProxy(*pgro);
-  auto bound = roundTrip(a, wire::parse("", "SELECT 'a-portal'::text") + wire::bind("", "") +
-                                wire::sync());
+  auto bound =
+      roundTrip(a, wire::parse("", "SELECT 'a-portal'::text") + wire::bind("", "") + wire::sync());
   ASSERT_TRUE(succeeded(bound)) << describe(bound);
   // B leaves an unnamed portal half-read inside its own transaction, then ends it.
   ASSERT_TRUE(succeeded(roundTrip(b, wire::query("BEGIN"))));
-  auto b_portal = roundTrip(b, wire::parse("", "SELECT 'b-portal'::text FROM generate_series(1, 3)") +
-                                   wire::bind("", "") + wire::execute("", 1) + wire::sync());
+  auto b_portal =
+      roundTrip(b, wire::parse("", "SELECT 'b-portal'::text FROM generate_series(1, 3)") +
+                       wire::bind("", "") + wire::execute("", 1) + wire::sync());
   ASSERT_TRUE(succeeded(b_portal)) << describe(b_portal);
   ASSERT_TRUE(succeeded(roundTrip(b, wire::query("COMMIT"))));
 
@@ -110,7 +111,7 @@ TEST(SharedConnectionTest, PortalAfterSyncIsGoneNotAnotherClients) {
 
 // Twenty clients run lib/pq's two round trips at once over two upstream connections; every
 // row is checked against what its client asked for.
-TEST(SharedConnectionTest, ConcurrentTwoRoundTripQueriesGetTheirOwnRows) {
+TEST(DriverPathsTest, ConcurrentTwoRoundTripQueriesGetTheirOwnRows) {
   auto pgro = startPgro({{"POOL_SIZE", "2"}, {"CACHE_ENABLED", "false"}});
   constexpr int kClients = 20;
   constexpr int kRounds = 25;
@@ -125,15 +126,14 @@ TEST(SharedConnectionTest, ConcurrentTwoRoundTripQueriesGetTheirOwnRows) {
           const std::string sql = "SELECT " + std::to_string(c) +
                                   " AS client, g, $1::int AS arg FROM generate_series(1, " +
                                   std::to_string(1 + c % 4) + ") g";
-          auto prepared =
-              roundTrip(client, wire::parse("", sql, {23}) + wire::describeStatement("") +
-                                    wire::sync());
+          auto prepared = roundTrip(
+              client, wire::parse("", sql, {23}) + wire::describeStatement("") + wire::sync());
           if (!succeeded(prepared)) {
             failures[c] = "parse: " + describe(prepared);
             break;
           }
-          auto ran = roundTrip(client, wire::bind("", "", {std::to_string(i)}) + wire::execute("") +
-                                           wire::sync());
+          auto ran = roundTrip(
+              client, wire::bind("", "", {std::to_string(i)}) + wire::execute("") + wire::sync());
           auto rows = dataRows(ran.messages);
           if (!succeeded(ran) || rows.size() != static_cast<std::size_t>(1 + c % 4)) {
             failures[c] = "round " + std::to_string(i) + ": " + describe(ran);
@@ -143,8 +143,8 @@ TEST(SharedConnectionTest, ConcurrentTwoRoundTripQueriesGetTheirOwnRows) {
             if (rows[r].size() != 3 || rows[r][0].value_or("") != std::to_string(c) ||
                 rows[r][1].value_or("") != std::to_string(r + 1) ||
                 rows[r][2].value_or("") != std::to_string(i)) {
-              failures[c] = "round " + std::to_string(i) + " row " + std::to_string(r) + ": " +
-                            describe(ran);
+              failures[c] =
+                  "round " + std::to_string(i) + " row " + std::to_string(r) + ": " + describe(ran);
               break;
             }
           }
@@ -158,15 +158,53 @@ TEST(SharedConnectionTest, ConcurrentTwoRoundTripQueriesGetTheirOwnRows) {
   for (int c = 0; c < kClients; ++c) EXPECT_EQ(failures[c], "") << "client " << c;
 }
 
-TEST(SharedConnectionTest, UnnamedStatementInSessionMode) {
+TEST(DriverPathsTest, UnnamedStatementInSessionMode) {
   auto pgro = startPgro(sharedEnv("session"));
   RawPgClient a = connectProxy(*pgro);
-  ASSERT_TRUE(succeeded(roundTrip(a, wire::parse("", "SELECT 'a:' || $1::text", {25}) +
-                                         wire::sync())));
+  ASSERT_TRUE(
+      succeeded(roundTrip(a, wire::parse("", "SELECT 'a:' || $1::text", {25}) + wire::sync())));
   EXPECT_EQ(onlyValue(roundTrip(a, wire::bind("", "", {"1"}) + wire::execute("") + wire::sync())),
             "a:1");
   EXPECT_EQ(onlyValue(roundTrip(a, wire::bind("", "", {"2"}) + wire::execute("") + wire::sync())),
             "a:2");
+}
+
+// lib/pq's db.Begin() sends BEGIN READ WRITE: accepted, and the transaction stays read-only.
+TEST(DriverPathsTest, BeginReadWriteOpensAReadOnlyTransaction) {
+  auto pgro = startPgro(sharedEnv());
+  RawPgClient a = connectProxy(*pgro);
+  for (const char* begin :
+       {"BEGIN READ WRITE", "START TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ WRITE"}) {
+    auto begun = a.query(begin);
+    ASSERT_EQ(firstError(begun), std::nullopt) << begin << ": " << typeSequence(begun);
+    EXPECT_EQ(typeSequence(begun), "CZ");
+    auto mode = dataRows(a.query("SHOW transaction_read_only"));
+    ASSERT_EQ(mode.size(), 1u);
+    EXPECT_EQ(mode[0][0].value_or(""), "on") << begin;
+    auto write = a.query("INSERT INTO typed_values DEFAULT VALUES");
+    ASSERT_TRUE(firstError(write)) << typeSequence(write);
+    EXPECT_EQ(firstError(write)->sqlstate(), "25006");
+    // Even one that slipped past pgro would meet a read-only transaction upstream.
+    auto set = a.query("SET TRANSACTION READ WRITE");
+    EXPECT_EQ(firstError(set), std::nullopt) << typeSequence(set);
+    EXPECT_EQ(dataRows(a.query("SHOW transaction_read_only"))[0][0].value_or(""), "on");
+    EXPECT_EQ(firstError(a.query("ROLLBACK")), std::nullopt);
+  }
+  // Over the extended protocol too, and error positions still point into the client's text.
+  auto parsed = roundTrip(a, wire::parse("", "BEGIN READ WRITE") + wire::bind("", "") +
+                                 wire::execute("") + wire::sync());
+  ASSERT_TRUE(succeeded(parsed)) << describe(parsed);
+  auto bad = a.query("SELECT no_such_column_q");
+  ASSERT_TRUE(firstError(bad));
+  EXPECT_EQ(firstError(a.query("ROLLBACK")), std::nullopt);
+  auto positioned = a.query("BEGIN READ WRITE; SELECT no_such_column_q");
+  ASSERT_TRUE(firstError(positioned));
+  EXPECT_EQ(firstError(positioned)->position(), "26") << firstError(positioned)->describe();
+  a.query("ROLLBACK");
+  // As a session default it stays refused.
+  auto session = a.query("SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE");
+  ASSERT_TRUE(firstError(session));
+  EXPECT_EQ(firstError(session)->sqlstate(), "42501");
 }
 
 }  // namespace
