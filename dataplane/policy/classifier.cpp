@@ -114,10 +114,14 @@ void classifyText(const std::string& sql, const ClassifierOptions& options, Verd
   verdict = Verdict{};
   verdict.statement_count = tree->stmts_size();
   bool cacheable = verdict.statement_count > 0;
-  for (const pg_query::RawStmt& raw : tree->stmts()) {
-    if (auto denial = detail::classifyStatement(raw, sql, options, verdict, cacheable)) {
+  for (int index = 0; index < tree->stmts_size(); ++index) {
+    if (auto denial =
+            detail::classifyStatement(tree->stmts(index), sql, options, verdict, cacheable)) {
       verdict = refused(std::move(*denial), tree->stmts_size());
       return;
+    }
+    for (SessionStatement& statement : verdict.kinds.session_statements) {
+      if (statement.index < 0) statement.index = index;
     }
   }
   verdict.is_cache_reset = isCacheReset(*tree);
@@ -126,8 +130,7 @@ void classifyText(const std::string& sql, const ClassifierOptions& options, Verd
   }
   verdict.cacheable = cacheable;
   verdict.shape_safe = verdict.statement_count == 1 && tree->stmts(0).stmt().has_select_stmt() &&
-                       verdict.sets.empty() && !verdict.kinds.has_set &&
-                       !verdict.is_cache_reset;
+                       verdict.sets.empty() && !verdict.kinds.has_set && !verdict.is_cache_reset;
 }
 
 }  // namespace

@@ -58,6 +58,24 @@ struct PreparedSql {
   std::string sql;  // the whole `PREPARE name (...) AS ...` statement, as the client sent it
 };
 
+// A statement about the client's own session state that pgro answers for the client
+// (under transaction pooling the server connection is shared): DEALLOCATE and DISCARD.
+struct SessionStatement {
+  enum class Kind : std::uint8_t {
+    Deallocate,     // DEALLOCATE name
+    DeallocateAll,  // DEALLOCATE ALL
+    DiscardAll,
+    DiscardPlans,
+    DiscardSequences,
+    DiscardTemp,
+  };
+  Kind kind = Kind::Deallocate;
+  std::string name;        // Deallocate: the statement name
+  int index = 0;           // which statement of the string (0-based)
+  std::size_t at = 0;      // its text: byte offset and length in the string
+  std::size_t length = 0;  // (without the `;` that ends it)
+};
+
 // What the string does, beyond allowed/refused (all statements of the string together).
 struct StatementKinds {
   bool has_transaction_control = false;  // BEGIN/START/COMMIT/ROLLBACK/SAVEPOINT/RELEASE/...
@@ -75,9 +93,10 @@ struct StatementKinds {
   bool declares_cursor = false;          // DECLARE (without HOLD: lives until the transaction ends)
   bool uses_cursor = false;              // FETCH, MOVE, CLOSE
   std::vector<PreparedSql> prepares;     // PREPARE
-  std::vector<std::string> executes;     // EXECUTE name
+  std::vector<std::string> executes;     // EXECUTE name, EXPLAIN EXECUTE name
   std::vector<std::string> deallocates;  // DEALLOCATE name
   bool deallocates_all = false;          // DEALLOCATE ALL
+  std::vector<SessionStatement> session_statements;  // DEALLOCATE, DISCARD, in string order
 };
 
 // A change the session makes to the text before it goes upstream: `length` bytes at byte

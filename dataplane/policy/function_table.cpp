@@ -105,7 +105,11 @@ constexpr std::array kFunctionRules = {
     deny("loread", kLargeObjects),
     deny("lowrite", kLargeObjects),
     denyPrefix("lo_", kLargeObjects, /*attribute=*/false),
-    // Locks, notifications, xid assignment, sequences.
+    // Locks, notifications, xid assignment, sequences. Releasing advisory locks is allowed:
+    // pool reset queries (asyncpg's) call it, and no lock can be taken through pgro.
+    volatileBuiltin("pg_advisory_unlock"),
+    volatileBuiltin("pg_advisory_unlock_shared"),
+    volatileBuiltin("pg_advisory_unlock_all"),
     denyPrefix("pg_advisory_", kAdvisory),
     denyPrefix("pg_try_advisory_", kAdvisory),
     deny("pg_notify", kNotify),

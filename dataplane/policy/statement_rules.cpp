@@ -1,5 +1,7 @@
 #include "policy/statement_rules.hpp"
 
+#include <algorithm>
+
 #include <optional>
 #include <string>
 
@@ -128,6 +130,31 @@ MaybeDenial checkCopy(const pg_query::CopyStmt& copy) {
   return std::nullopt;
 }
 
+SessionStatement::Kind discardKind(const pg_query::DiscardStmt& discard) {
+  switch (discard.target()) {
+    case pg_query::DISCARD_PLANS:
+      return SessionStatement::Kind::DiscardPlans;
+    case pg_query::DISCARD_SEQUENCES:
+      return SessionStatement::Kind::DiscardSequences;
+    case pg_query::DISCARD_TEMP:
+      return SessionStatement::Kind::DiscardTemp;
+    default:
+      return SessionStatement::Kind::DiscardAll;
+  }
+}
+
+void recordSessionStatement(SessionStatement::Kind kind, std::string name,
+                            const pg_query::RawStmt& raw, std::string_view sql, Verdict& verdict) {
+  SessionStatement statement;
+  statement.kind = kind;
+  statement.name = std::move(name);
+  statement.index = -1;  // set by the caller, which knows where the statement stands
+  statement.at = std::min(static_cast<std::size_t>(raw.stmt_location()), sql.size());
+  statement.length =
+      raw.stmt_len() > 0 ? static_cast<std::size_t>(raw.stmt_len()) : sql.size() - statement.at;
+  verdict.kinds.session_statements.push_back(std::move(statement));
+}
+
 }  // namespace
 
 MaybeDenial classifyStatement(const pg_query::RawStmt& raw, std::string_view sql,
@@ -153,6 +180,9 @@ MaybeDenial classifyStatement(const pg_query::RawStmt& raw, std::string_view sql
       kinds.has_explain = true;
       tree_options.allow_nested_execute = true;
       denial = checkExplain(node.explain_stmt());
+      if (node.explain_stmt().has_query() && node.explain_stmt().query().has_execute_stmt()) {
+        kinds.executes.push_back(node.explain_stmt().query().execute_stmt().name());
+      }
       break;
     case pg_query::Node::kVariableSetStmt:
       denial = checkVariableSet(node.variable_set_stmt(), sql, options, verdict);
@@ -189,9 +219,18 @@ MaybeDenial classifyStatement(const pg_query::RawStmt& raw, std::string_view sql
     case pg_query::Node::kDeallocateStmt:
       if (node.deallocate_stmt().name().empty()) {
         kinds.deallocates_all = true;
+        recordSessionStatement(SessionStatement::Kind::DeallocateAll, {}, raw, sql, verdict);
       } else {
         kinds.deallocates.push_back(node.deallocate_stmt().name());
+        recordSessionStatement(SessionStatement::Kind::Deallocate, node.deallocate_stmt().name(),
+                               raw, sql, verdict);
       }
+      break;
+    case pg_query::Node::kDiscardStmt:
+      recordSessionStatement(discardKind(node.discard_stmt()), {}, raw, sql, verdict);
+      break;
+    case pg_query::Node::kUnlistenStmt:
+      // Pool reset queries send UNLISTEN *; LISTEN is refused, so there is nothing to undo.
       break;
     case pg_query::Node::kCopyStmt:
       kinds.has_copy_out = true;

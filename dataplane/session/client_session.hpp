@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 
@@ -87,11 +88,29 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     bool done = false;
   };
 
+  // CommandCompletes pgro adds to a forwarded Query's reply for the statements it removed
+  // from the text (session statements: DEALLOCATE, DISCARD). Each is sent once `after` of
+  // the server's CommandCompletes have passed, and not at all if the server reports an error
+  // first (PostgreSQL stops the string there).
+  struct ReplyTag {
+    int after = 0;
+    std::string tag;
+    std::string forget;       // a client statement dropped when the tag is sent
+    bool forget_all = false;  // every client statement dropped when the tag is sent
+  };
+  struct ReplyTags {
+    std::vector<ReplyTag> tags;  // in order of `after`
+    std::size_t next = 0;
+    int completes = 0;  // the server's CommandCompletes so far
+    bool failed = false;
+  };
+
   struct Pending {
     enum class Kind : uint8_t {
-      Forward,  // a client message: its replies go to the client
-      Swallow,  // a message pgro injected: its replies (but errors) are not forwarded
-      Local,    // a reply pgro made: sent when it reaches the front
+      Forward,   // a client message: its replies go to the client
+      Swallow,   // a message pgro injected: its replies (but errors) are not forwarded
+      Local,     // a reply pgro made: sent when it reaches the front
+      Internal,  // a Query pgro sent for itself: no reply is forwarded, not even an error
     };
     Kind kind = Kind::Forward;
     char message = 0;    // the frontend message answered: 'Q','P','B','D','E','C','S'
@@ -102,6 +121,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     std::string statement;  // Parse: the client's statement name. Injected Close: pgro's name
     uint64_t unnamed = 0;   // Parse of the unnamed statement: the client's unnamed_serial_
     std::shared_ptr<CacheCapture> capture;       // the reply is recorded for the cache
+    std::shared_ptr<ReplyTags> tags;             // Query: tags pgro adds to the reply
     std::chrono::steady_clock::time_point sent;  // Query/Sync: for the latency histogram
   };
 
@@ -122,6 +142,14 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // or already answered by pgro.
   std::shared_ptr<const policy::Verdict> admitStatement(std::string_view sql, bool extended);
   std::shared_ptr<const policy::Verdict> admitParse(std::string_view body);
+  // Under transaction pooling a statement prepared with SQL PREPARE lasts until the
+  // connection goes back to the pool: pgro deallocates it there (never leaving it for the
+  // next borrower). True if it sent something; the connection is released after the replies.
+  bool deallocateSqlStatements();
+  // What pgro refuses of an allowed statement because of how the session shares server
+  // connections (SQL PREPARE under transaction pooling, ...).
+  std::optional<protocol::PgError> sessionRefusal(const policy::Verdict& verdict,
+                                                  bool extended) const;
   // The Parse message with the verdict's edits applied to its text.
   static std::string editedParse(std::string_view body, const policy::Verdict& verdict);
   asio::awaitable<void> handleQuery(std::string_view raw, std::string_view body);
@@ -143,6 +171,16 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   };
   bool bufferedBatch(BufferedBatch& batch) const;
   bool tryLocalDeallocate();
+  // The session statements of an admitted Query (DEALLOCATE, DISCARD): answered for the
+  // client, removed from the text that goes upstream. Returns false when the Query has been
+  // answered or refused here; otherwise `edits` and `tags` say what to forward.
+  bool planSessionStatements(const policy::Verdict& verdict, std::vector<policy::TextEdit>& edits,
+                             ReplyTags& tags);
+  // Before server message `type` answering a Query with pgro's tags: appends the tags now
+  // due to `out` (and drops the statements they name).
+  void dueTags(ReplyTags& tags, char type, std::string& out);
+  // DISCARD ALL: the client's statements, pgro settings and session settings as at login.
+  void discardSessionState();
   // Waits for another session's identical in-flight miss, or becomes its leader.
   asio::awaitable<std::shared_ptr<const cache::CachedReply>> coalesce(
       const std::string& key, std::optional<cache::InFlight::Leader>& leader);
@@ -155,9 +193,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void emitStreamed(std::string_view bytes);
   void captureReply(CacheCapture& capture, std::string_view bytes);
   bool defaultIsolationIsSnapshot() const;
-  bool answerDeallocate(const policy::StatementKinds& kinds);
   // Drops the client's names a DEALLOCATE (or DEALLOCATE ALL) refers to; false if it names
-  // none of them (an SQL-level PREPARE name, which goes upstream).
+  // none of them.
   bool forgetStatements(const policy::StatementKinds& kinds);
   void answerCacheReset(std::string_view sql);
   void trackSettings(const policy::Verdict& verdict);
@@ -216,6 +253,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::string user_;
   std::string database_;
   std::map<std::string, std::string> client_params_;  // the client's session settings
+  std::map<std::string, std::string> login_params_;   // client_params_ at login (DISCARD ALL)
   const uint64_t session_id_;                         // process-unique, never reused
   uint64_t params_generation_ = 1;                    // bumped whenever client_params_ changes
   int32_t proxy_pid_ = 0;
@@ -235,22 +273,24 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool pump_running_ = false;
   bool swallow_next_error_ = false;  // the error that answers our CopyFail
   bool shutdown_requested_ = false;
-  bool cache_opt_out_ = false;                   // SET pgro.cache = off
+  bool cache_opt_out_ = false;  // SET pgro.cache = off
   // SETs of the current unit of work: from the first statement after a ReadyForQuery 'I' to
   // the next one. They reach client_params_ only if the unit commits (a rolled-back SET is
   // undone by PostgreSQL, so it must not be replayed on the next borrowed connection).
   std::vector<policy::SetAction> unit_sets_;
-  bool unit_explicit_ = false;   // the unit opened a transaction block (status T or E seen)
-  bool unit_error_ = false;      // an ErrorResponse arrived during the unit
-  bool unit_committed_ = false;  // the last COMMIT/ROLLBACK CommandComplete said COMMIT
-  bool snapshot_transaction_ = false;            // inside a REPEATABLE READ / SERIALIZABLE block
-  std::string cache_key_prefix_;                 // database + result-changing settings
+  bool unit_explicit_ = false;         // the unit opened a transaction block (status T or E seen)
+  bool unit_error_ = false;            // an ErrorResponse arrived during the unit
+  bool unit_committed_ = false;        // the last COMMIT/ROLLBACK CommandComplete said COMMIT
+  bool snapshot_transaction_ = false;  // inside a REPEATABLE READ / SERIALIZABLE block
+  std::string cache_key_prefix_;       // database + result-changing settings
   std::shared_ptr<CacheCapture> batch_capture_;  // set while a recorded batch is processed
   // The client's unnamed statement (key as in statements_), and how many unnamed Parses it
   // has sent. The server connection records whose unnamed statement it holds; a Bind or
   // Describe of it on a connection that holds another one (another client's, or none: the
   // connection changed after a Sync, or the Parse was answered from the cache) prepares it
   // there first. A simple Query destroys it, as in PostgreSQL.
+  // Names the client gave SQL PREPARE on the attached connection (transaction pooling).
+  std::set<std::string> sql_statements_;
   std::optional<std::string> unnamed_;
   uint64_t unnamed_serial_ = 0;
   uint64_t cache_key_generation_ = 0;

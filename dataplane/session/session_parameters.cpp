@@ -16,17 +16,31 @@ std::string canonicalParameterName(std::string_view name) {
 }
 
 bool isReportedParameter(std::string_view name) {
-  static constexpr std::array<std::string_view, 13> kReported = {
-      "application_name", "client_encoding", "DateStyle", "default_transaction_read_only",
-      "in_hot_standby", "integer_datetimes", "IntervalStyle", "is_superuser", "server_encoding",
-      "server_version", "session_authorization", "standard_conforming_strings", "TimeZone"};
+  static constexpr std::array<std::string_view, 13> kReported = {"application_name",
+                                                                 "client_encoding",
+                                                                 "DateStyle",
+                                                                 "default_transaction_read_only",
+                                                                 "in_hot_standby",
+                                                                 "integer_datetimes",
+                                                                 "IntervalStyle",
+                                                                 "is_superuser",
+                                                                 "server_encoding",
+                                                                 "server_version",
+                                                                 "session_authorization",
+                                                                 "standard_conforming_strings",
+                                                                 "TimeZone"};
   return std::find(kReported.begin(), kReported.end(), name) != kReported.end();
 }
 
 bool isSyncableParameter(std::string_view name) {
-  static constexpr std::array<std::string_view, 8> kServerFacts = {
-      "default_transaction_read_only", "in_hot_standby", "integer_datetimes", "is_superuser",
-      "server_encoding", "server_version", "session_authorization", "standard_conforming_strings"};
+  static constexpr std::array<std::string_view, 8> kServerFacts = {"default_transaction_read_only",
+                                                                   "in_hot_standby",
+                                                                   "integer_datetimes",
+                                                                   "is_superuser",
+                                                                   "server_encoding",
+                                                                   "server_version",
+                                                                   "session_authorization",
+                                                                   "standard_conforming_strings"};
   return std::find(kServerFacts.begin(), kServerFacts.end(), name) == kServerFacts.end() &&
          name.rfind("pgro.", 0) != 0;
 }

@@ -489,7 +489,13 @@ asio::awaitable<void> ClientSession::handleQuery(std::string_view raw, std::stri
     replyLocal(std::move(out), true);
     co_return;
   }
-  if (verdict->statement_count == 1 && answerDeallocate(verdict->kinds)) co_return;
+  std::vector<policy::TextEdit> edits = verdict->edits;
+  std::shared_ptr<ReplyTags> tags;
+  if (!verdict->kinds.session_statements.empty()) {
+    tags = std::make_shared<ReplyTags>();
+    if (!planSessionStatements(*verdict, edits, *tags)) co_return;
+    if (tags->tags.empty()) tags.reset();
+  }
   std::string key;
   std::optional<cache::InFlight::Leader> leader;
   if (cacheAllowed(*verdict)) {
@@ -514,13 +520,14 @@ asio::awaitable<void> ClientSession::handleQuery(std::string_view raw, std::stri
   }
   ctx_->counters.queries_forwarded.fetch_add(1, std::memory_order_relaxed);
   server_->statements().setUnnamed({});
-  if (verdict->edits.empty()) {
+  if (edits.empty()) {
     forwardToServer(raw, 'Q');
   } else {
     std::string edited;
-    protocol::appendQuery(edited, policy::applyEdits(sql, verdict->edits));
+    protocol::appendQuery(edited, policy::applyEdits(sql, edits));
     forwardToServer(edited, 'Q');
   }
+  pending_.back().tags = std::move(tags);
   if (!key.empty()) {
     auto capture = std::make_shared<CacheCapture>();
     capture->key = std::move(key);
@@ -726,15 +733,110 @@ bool ClientSession::forgetStatements(const policy::StatementKinds& kinds) {
   return kinds.deallocates.size() == 1 && statements_.erase(kinds.deallocates[0]) != 0;
 }
 
-bool ClientSession::answerDeallocate(const policy::StatementKinds& kinds) {
-  // The client's protocol-level statement names live on server connections under pgro's
-  // names (shared between clients): DEALLOCATE of such a name, or DEALLOCATE ALL, only drops
-  // the client's mapping. A name the client made with SQL PREPARE goes upstream as sent.
-  if (!forgetStatements(kinds)) return false;
+// The client's protocol-level statement names live on server connections under pgro's names
+// (shared between clients): DEALLOCATE of such a name, or DEALLOCATE ALL, only drops the
+// client's mapping, wherever it stands in the string. The statement is blanked out of the
+// text (an empty statement between semicolons is no statement to PostgreSQL) and its
+// CommandComplete is made here, in its place among the server's. DISCARD PLANS, SEQUENCES
+// and TEMP have nothing to discard that belongs to the client alone.
+bool ClientSession::planSessionStatements(const policy::Verdict& verdict,
+                                          std::vector<policy::TextEdit>& edits, ReplyTags& tags) {
+  using Kind = policy::SessionStatement::Kind;
+  const bool shared = ctx_->config->pool_mode == config::PoolMode::Transaction;
+  int removed = 0;
+  for (const policy::SessionStatement& statement : verdict.kinds.session_statements) {
+    ReplyTag tag{.after = statement.index - removed};
+    switch (statement.kind) {
+      case Kind::Deallocate:
+        if (statements_.count(statement.name) == 0) {
+          // A name from SQL PREPARE: on the client's own connection (session pooling), or
+          // prepared in this transaction.
+          if (!shared || sql_statements_.count(statement.name) != 0) continue;
+          refuse({.sqlstate = "26000",
+                  .message = "prepared statement \"" + statement.name + "\" does not exist"},
+                 false);
+          return false;
+        }
+        tag.tag = "DEALLOCATE";
+        tag.forget = statement.name;
+        break;
+      case Kind::DeallocateAll:
+        tag.tag = "DEALLOCATE ALL";
+        tag.forget_all = true;
+        break;
+      case Kind::DiscardPlans:
+        tag.tag = "DISCARD PLANS";
+        break;
+      case Kind::DiscardSequences:
+        tag.tag = "DISCARD SEQUENCES";
+        break;
+      case Kind::DiscardTemp:
+        tag.tag = "DISCARD TEMP";
+        break;
+      case Kind::DiscardAll:
+        if (verdict.statement_count > 1 || inTransaction() || server_batch_.size() > 0) {
+          refuse(
+              {.sqlstate = "25001", .message = "DISCARD ALL cannot run inside a transaction block"},
+              false);
+          return false;
+        }
+        discardSessionState();
+        if (!shared) {
+          // The client's own connection: PostgreSQL resets it (and drops pgro's statements
+          // there), reporting the parameters it resets.
+          if (server_ != nullptr) server_->statements().clear();
+          continue;
+        }
+        tag.tag = "DISCARD ALL";
+        break;
+    }
+    edits.push_back({statement.at, statement.length, std::string(statement.length, ' ')});
+    ++removed;
+    tags.tags.push_back(std::move(tag));
+  }
+  std::sort(edits.begin(), edits.end(),
+            [](const policy::TextEdit& a, const policy::TextEdit& b) { return a.at < b.at; });
+  if (removed < verdict.statement_count) return true;
+  // Nothing left for the server: the whole string is answered here.
   std::string out;
-  protocol::appendCommandComplete(out, kinds.deallocates_all ? "DEALLOCATE ALL" : "DEALLOCATE");
+  dueTags(tags, 'Z', out);
   replyLocal(std::move(out), true);
-  return true;
+  return false;
+}
+
+void ClientSession::dueTags(ReplyTags& tags, char type, std::string& out) {
+  if (tags.failed) return;
+  while (tags.next < tags.tags.size() && tags.tags[tags.next].after <= tags.completes) {
+    const ReplyTag& tag = tags.tags[tags.next++];
+    if (tag.forget_all) statements_.clear();
+    if (!tag.forget.empty()) statements_.erase(tag.forget);
+    protocol::appendCommandComplete(out, tag.tag);
+  }
+  if (type == 'E') tags.failed = true;
+  if (type == 'C') ++tags.completes;
+}
+
+void ClientSession::discardSessionState() {
+  statements_.clear();
+  unnamed_.reset();
+  cache_opt_out_ = false;
+  if (ctx_->config->pool_mode != config::PoolMode::Transaction) {
+    // PostgreSQL resets the settings of the client's own connection, as RESET ALL.
+    unit_sets_.push_back({.is_reset_all = true});
+    return;
+  }
+  // The settings as at login: the next borrowed connection is brought in line with them;
+  // the client learns of its reported parameters that change, as PostgreSQL would tell it.
+  std::string out;
+  for (const auto& [name, value] : login_params_) {
+    auto it = client_params_.find(name);
+    if (isReportedParameter(name) && (it == client_params_.end() || it->second != value)) {
+      protocol::appendParameterStatus(out, name, value);
+    }
+  }
+  client_params_ = login_params_;
+  ++params_generation_;
+  if (!out.empty()) replyLocal(std::move(out), false);
 }
 
 bool ClientSession::defaultIsolationIsSnapshot() const {
@@ -814,6 +916,13 @@ std::shared_ptr<const policy::Verdict> ClientSession::admitStatement(std::string
     refuse(refusalError(*verdict), extended);
     return nullptr;
   }
+  if (auto error = sessionRefusal(*verdict, extended)) {
+    ctx_->counters.queries_refused.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("refused: user={} client={} reason=\"{}\" query=\"{}\"", user_, client_address_,
+                 error->message, sql.substr(0, 200));
+    refuse(*error, extended);
+    return nullptr;
+  }
   if (spdlog::should_log(spdlog::level::debug)) {
     spdlog::debug("query user={} client={}: {}", user_, client_address_, sql.substr(0, 200));
   }
@@ -823,7 +932,27 @@ std::shared_ptr<const policy::Verdict> ClientSession::admitStatement(std::string
     return nullptr;
   }
   trackSettings(*verdict);
+  if (ctx_->config->pool_mode == config::PoolMode::Transaction) {
+    for (const auto& prepared : verdict->kinds.prepares) sql_statements_.insert(prepared.name);
+  }
   return verdict;
+}
+
+std::optional<protocol::PgError> ClientSession::sessionRefusal(const policy::Verdict& verdict,
+                                                               bool extended) const {
+  const auto& kinds = verdict.kinds;
+  if (extended) {
+    for (const auto& statement : kinds.session_statements) {
+      using Kind = policy::SessionStatement::Kind;
+      if (statement.kind == Kind::DiscardAll || statement.kind == Kind::DeallocateAll) {
+        // Upstream they would drop the statements pgro keeps on a shared connection.
+        return protocol::PgError{
+            .sqlstate = std::string(sqlstate::kFeatureNotSupported),
+            .message = "pgro: DISCARD ALL and DEALLOCATE ALL are supported as simple queries only"};
+      }
+    }
+  }
+  return std::nullopt;
 }
 
 void ClientSession::answerCacheReset(std::string_view sql) {

@@ -227,7 +227,7 @@ asio::awaitable<void> ClientSession::serverPump(std::shared_ptr<ClientSession> s
   }
   // The client went away while this connection was attached.
   pump_running_ = false;
-  const bool clean = releasable() && buf.empty();
+  const bool clean = releasable() && buf.empty() && sql_statements_.empty();
   if (!clean && (pending_syncs_ > 0 || unsynced_)) {
     // Stop the now orphaned query instead of letting it run to completion upstream.
     asio::co_spawn(client_.socket().get_executor(),
@@ -291,6 +291,12 @@ bool ClientSession::handleServerMessage(char type, std::string_view body, std::s
     return true;
   }
   Pending& front = pending_.front();
+  if (front.tags) {
+    std::string tags;
+    dueTags(*front.tags, type, tags);
+    if (!tags.empty()) to_client_.appendOwned(std::move(tags));
+  }
+  if (type == 'E' && front.kind == Pending::Kind::Internal) return true;
   if (type == 'E') {
     unit_error_ = true;
     if (swallow_next_error_) {
@@ -300,6 +306,13 @@ bool ClientSession::handleServerMessage(char type, std::string_view body, std::s
     }
     if (front.capture) front.capture->ok = false;  // errors are never cached
     onServerError();
+    return true;
+  }
+  if (front.kind == Pending::Kind::Internal) {
+    if (type == 'Z') {
+      --pending_syncs_;
+      pending_.pop_front();
+    }
     return true;
   }
   if (front.kind != Pending::Kind::Swallow) {
@@ -330,6 +343,23 @@ bool ClientSession::handleServerMessage(char type, std::string_view body, std::s
   }
   pending_.pop_front();
   emitLocalReplies();
+  if (type == 'Z' && tx_status_ == 'I' && pending_.empty()) deallocateSqlStatements();
+  return true;
+}
+
+bool ClientSession::deallocateSqlStatements() {
+  if (sql_statements_.empty() || ctx_->config->pool_mode != config::PoolMode::Transaction) {
+    return false;
+  }
+  // One Query each: a name whose PREPARE failed (or that the client deallocated) fails alone.
+  std::string out;
+  for (const std::string& name : sql_statements_) {
+    protocol::appendQuery(out, "DEALLOCATE " + quoteIdent(name));
+    pending_.push_back({.kind = Pending::Kind::Internal, .message = 'Q'});
+    ++pending_syncs_;
+  }
+  sql_statements_.clear();
+  to_server_.append(out);
   return true;
 }
 

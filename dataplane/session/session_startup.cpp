@@ -300,6 +300,7 @@ void ClientSession::sendStartupReply() {
   for (const auto& [name, value] : reported) {
     if (!client_params_.count(name)) client_params_[name] = value;
   }
+  login_params_ = client_params_;
   std::string out;
   for (const auto& [name, value] : reported) protocol::appendParameterStatus(out, name, value);
   protocol::appendBackendKeyData(out, proxy_pid_, proxy_key_);

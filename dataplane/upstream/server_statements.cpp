@@ -61,4 +61,10 @@ std::string randomStatementPrefix() {
   return out;
 }
 
+void ServerStatements::clear() {
+  index_.clear();
+  lru_.clear();
+  unnamed_ = {};
+}
+
 }  // namespace pgro::upstream

@@ -40,6 +40,8 @@ class ServerStatements {
   // Drops `key` (its Parse failed or was skipped).
   void forget(std::string_view key);
   [[nodiscard]] std::size_t size() const { return lru_.size(); }
+  // The server dropped every statement (DISCARD ALL on a connection a session holds).
+  void clear();
 
   // The unnamed statement: which client session's Parse made it, counted per session. A
   // session whose unnamed statement is not the connection's prepares it again before a Bind

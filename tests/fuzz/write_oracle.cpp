@@ -10,10 +10,13 @@
 namespace pgro::testing {
 namespace {
 
-constexpr std::array<std::string_view, 14> kReadOnlyStatements = {
+// DISCARD and UNLISTEN change only the session's own state (no data, no catalog): pool
+// reset queries send them.
+constexpr std::array<std::string_view, 16> kReadOnlyStatements = {
     "RawStmt",     "SelectStmt",        "VariableSetStmt", "VariableShowStmt", "TransactionStmt",
     "ExplainStmt", "DeclareCursorStmt", "FetchStmt",       "ClosePortalStmt",  "LockStmt",
-    "PrepareStmt", "ExecuteStmt",       "DeallocateStmt",  "CopyStmt",
+    "PrepareStmt", "ExecuteStmt",       "DeallocateStmt",  "CopyStmt",         "DiscardStmt",
+    "UnlistenStmt",
 };
 
 constexpr std::array<std::string_view, 22> kSideEffectFunctions = {

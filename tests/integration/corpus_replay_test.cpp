@@ -43,10 +43,14 @@ TEST(CorpusReplayTest, EveryRefuseEntryIsRefusedAndNeverReachesPostgres) {
       << log.substr(log.find("LOG:  statement:"), 400);
 }
 
-TEST(CorpusReplayTest, EveryAllowEntryIsLetThrough) {
+// Both pool modes: the session answers some allowed statements itself (DEALLOCATE, DISCARD)
+// differently in each.
+class CorpusAllowReplay : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(CorpusAllowReplay, EveryAllowEntryIsLetThrough) {
   const auto entries = loadCorpus(std::string(PGRO_SECURITY_CORPUS_DIR) + "/allow.sql");
   ASSERT_GE(entries.size(), 200u);
-  auto pgro = startPgro({{"POOL_SIZE", "2"}});
+  auto pgro = startPgro({{"POOL_SIZE", "2"}, {"POOL_MODE", GetParam()}});
   int passed = 0;
   for (const auto& entry : entries) {
     RawPgClient client = connectProxy(*pgro);
@@ -63,6 +67,9 @@ TEST(CorpusReplayTest, EveryAllowEntryIsLetThrough) {
   }
   EXPECT_EQ(passed, static_cast<int>(entries.size()));
 }
+
+INSTANTIATE_TEST_SUITE_P(CorpusReplayTest, CorpusAllowReplay,
+                         ::testing::Values("transaction", "session"));
 
 }  // namespace
 }  // namespace pgro::it

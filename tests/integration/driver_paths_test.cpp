@@ -207,5 +207,172 @@ TEST(DriverPathsTest, BeginReadWriteOpensAReadOnlyTransaction) {
   EXPECT_EQ(firstError(session)->sqlstate(), "42501");
 }
 
+// The CommandComplete tags of a reply, in order.
+std::vector<std::string> tagsOf(const std::vector<Message>& messages) {
+  std::vector<std::string> tags;
+  for (const Message& m : messages) {
+    if (m.type == 'C') tags.emplace_back(m.body.c_str());
+  }
+  return tags;
+}
+
+// asyncpg's pool reset, sent on every release of a pooled connection.
+TEST(DriverPathsTest, PoolResetQueriesAreAnswered) {
+  auto pgro = startPgro(sharedEnv());
+  RawPgClient a = connectProxy(*pgro);
+  auto reset = a.query("SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL;");
+  ASSERT_EQ(firstError(reset), std::nullopt) << typeSequence(reset);
+  EXPECT_EQ(tagsOf(reset),
+            (std::vector<std::string>{"SELECT 1", "CLOSE CURSOR ALL", "UNLISTEN", "RESET"}));
+  auto unlock = a.query("SELECT pg_advisory_unlock(1), pg_advisory_unlock_shared(2)");
+  EXPECT_EQ(firstError(unlock), std::nullopt) << typeSequence(unlock);
+  // Taking a lock stays refused.
+  auto lock = a.query("SELECT pg_advisory_lock(1)");
+  ASSERT_TRUE(firstError(lock));
+  EXPECT_EQ(firstError(lock)->sqlstate(), "42501");
+  auto listen = a.query("LISTEN channel_x");
+  ASSERT_TRUE(firstError(listen));
+  for (const char* discard : {"DISCARD PLANS", "DISCARD SEQUENCES", "DISCARD TEMP"}) {
+    auto reply = a.query(discard);
+    ASSERT_EQ(firstError(reply), std::nullopt) << discard << ": " << typeSequence(reply);
+    EXPECT_EQ(tagsOf(reply), std::vector<std::string>{discard});
+  }
+}
+
+// psqlODBC in manual-commit mode drops a plan inside a multi-statement string.
+TEST(DriverPathsTest, DeallocateInsideAMultiStatementQuery) {
+  auto pgro = startPgro(sharedEnv());
+  RawPgClient a = connectProxy(*pgro);
+  RawPgClient b = connectProxy(*pgro);
+  const std::string plan = "_PLAN0x55d0c0ffee";
+  for (RawPgClient* client : {&a, &b}) {
+    ASSERT_TRUE(succeeded(
+        roundTrip(*client, wire::parse(plan, "SELECT $1::int * 2", {23}) + wire::sync())));
+  }
+  ASSERT_EQ(firstError(a.query("BEGIN")), std::nullopt);
+  auto dropped =
+      a.query("SAVEPOINT _per_query_svp_;DEALLOCATE \"" + plan + "\";RELEASE _per_query_svp_");
+  ASSERT_EQ(firstError(dropped), std::nullopt) << typeSequence(dropped);
+  EXPECT_EQ(tagsOf(dropped), (std::vector<std::string>{"SAVEPOINT", "DEALLOCATE", "RELEASE"}));
+  EXPECT_EQ(typeSequence(dropped), "CCCZ");
+  ASSERT_EQ(firstError(a.query("COMMIT")), std::nullopt);
+  // The name is free again for A, and B's statement of the same name is untouched.
+  auto again = roundTrip(a, wire::parse(plan, "SELECT $1::int * 3", {23}) +
+                                wire::bind("", plan, {"5"}) + wire::execute("") + wire::sync());
+  EXPECT_EQ(onlyValue(again), "15");
+  EXPECT_EQ(onlyValue(roundTrip(b, wire::bind("", plan, {"5"}) + wire::execute("") + wire::sync())),
+            "10");
+
+  // After an error PostgreSQL runs nothing more of the string: the statement is kept.
+  auto failed = a.query("SELECT 1/0; DEALLOCATE \"" + plan + "\"");
+  ASSERT_TRUE(firstError(failed));
+  EXPECT_EQ(firstError(failed)->sqlstate(), "22012");
+  EXPECT_TRUE(tagsOf(failed).empty());
+  EXPECT_EQ(onlyValue(roundTrip(a, wire::bind("", plan, {"2"}) + wire::execute("") + wire::sync())),
+            "6");
+  // Before the error it ran.
+  auto first = a.query("DEALLOCATE \"" + plan + "\"; SELECT 1/0");
+  ASSERT_TRUE(firstError(first));
+  EXPECT_EQ(tagsOf(first), std::vector<std::string>{"DEALLOCATE"});
+  EXPECT_EQ(
+      sqlstateOf(roundTrip(a, wire::bind("", plan, {"2"}) + wire::execute("") + wire::sync())),
+      "26000");
+  // A name the client does not hold: PostgreSQL's error, before anything runs.
+  auto unknown = a.query("SELECT 1; DEALLOCATE not_mine");
+  ASSERT_TRUE(firstError(unknown));
+  EXPECT_EQ(firstError(unknown)->sqlstate(), "26000");
+  // DEALLOCATE ALL drops the client's names only.
+  auto all = a.query("SELECT 7; DEALLOCATE ALL; SELECT 8");
+  EXPECT_EQ(tagsOf(all), (std::vector<std::string>{"SELECT 1", "DEALLOCATE ALL", "SELECT 1"}));
+  EXPECT_EQ(onlyValue(roundTrip(b, wire::bind("", plan, {"4"}) + wire::execute("") + wire::sync())),
+            "8");
+}
+
+TEST(DriverPathsTest, DiscardAllResetsOnlyTheClientsOwnState) {
+  auto pgro = startPgro(sharedEnv());
+  RawPgClient a = connectProxy(*pgro);
+  RawPgClient b = connectProxy(*pgro);
+  for (RawPgClient* client : {&a, &b}) {
+    ASSERT_TRUE(succeeded(
+        roundTrip(*client, wire::parse("s1", "SELECT $1::int + 1", {23}) + wire::sync())));
+  }
+  ASSERT_EQ(firstError(a.query("SET search_path = pg_catalog")), std::nullopt);
+  ASSERT_EQ(firstError(a.query("SET TimeZone = 'Asia/Kolkata'")), std::nullopt);
+  auto inside = a.query("BEGIN; DISCARD ALL");
+  ASSERT_TRUE(firstError(inside));
+  EXPECT_EQ(firstError(inside)->sqlstate(), "25001");
+  a.query("ROLLBACK");
+
+  auto discarded = a.query("DISCARD ALL");
+  ASSERT_EQ(firstError(discarded), std::nullopt) << typeSequence(discarded);
+  EXPECT_EQ(tagsOf(discarded), std::vector<std::string>{"DISCARD ALL"});
+  bool reported = false;
+  for (const Message& m : discarded) {
+    if (m.type == 'S' && m.body.rfind(std::string("TimeZone\0", 9), 0) == 0) reported = true;
+  }
+  EXPECT_TRUE(reported) << "ParameterStatus TimeZone after DISCARD ALL: "
+                        << typeSequence(discarded);
+  EXPECT_EQ(
+      sqlstateOf(roundTrip(a, wire::bind("", "s1", {"1"}) + wire::execute("") + wire::sync())),
+      "26000");
+  auto path = dataRows(a.query("SHOW search_path"));
+  ASSERT_EQ(path.size(), 1u);
+  EXPECT_EQ(path[0][0].value_or(""), "\"$user\", public");
+  EXPECT_EQ(onlyValue(roundTrip(b, wire::bind("", "s1", {"1"}) + wire::execute("") + wire::sync())),
+            "2");
+}
+
+// pg_dump PREPAREs inside its one transaction. Under transaction pooling a statement
+// prepared with SQL lasts until the connection goes back to the pool: pgro deallocates it
+// there, so no other client can run it or trip over its name.
+TEST(DriverPathsTest, SqlPrepareLastsUntilTheConnectionGoesBack) {
+  auto pgro = startPgro(sharedEnv());
+  RawPgClient a = connectProxy(*pgro);
+  RawPgClient b = connectProxy(*pgro);
+  ASSERT_EQ(firstError(a.query("BEGIN")), std::nullopt);
+  ASSERT_EQ(firstError(a.query("PREPARE p1 (int) AS SELECT 'a' || $1")), std::nullopt);
+  auto rows = dataRows(a.query("EXECUTE p1(1)"));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0][0].value_or(""), "a1");
+  ASSERT_EQ(firstError(a.query("COMMIT")), std::nullopt);
+
+  // B may use the same name; A's statement is gone, and never becomes B's.
+  auto b_run = b.query("PREPARE p1 (int) AS SELECT 'b' || $1; EXECUTE p1(2)");
+  ASSERT_EQ(firstError(b_run), std::nullopt) << typeSequence(b_run);
+  ASSERT_EQ(dataRows(b_run).size(), 1u);
+  EXPECT_EQ(dataRows(b_run)[0][0].value_or(""), "b2");
+  auto a_again = a.query("EXECUTE p1(3)");
+  ASSERT_TRUE(firstError(a_again)) << typeSequence(a_again);
+  EXPECT_EQ(firstError(a_again)->sqlstate(), "26000");
+  // Only pgro's own (protocol-level) statements may stay on the connection.
+  auto sql_left = dataRows(a.query("SELECT count(*) FROM pg_prepared_statements WHERE from_sql"));
+  ASSERT_EQ(sql_left.size(), 1u);
+  EXPECT_EQ(sql_left[0][0].value_or(""), "0");
+  // A client DEALLOCATE of its own SQL statement goes upstream, inside the string.
+  auto dropped = a.query("PREPARE p2 AS SELECT 1; EXECUTE p2; DEALLOCATE p2; SELECT 2");
+  ASSERT_EQ(firstError(dropped), std::nullopt) << typeSequence(dropped);
+  EXPECT_EQ(tagsOf(dropped),
+            (std::vector<std::string>{"PREPARE", "SELECT 1", "DEALLOCATE", "SELECT 1"}));
+  // A failed PREPARE leaves nothing behind, and the client sees only its own error.
+  auto failed = a.query("PREPARE p3 AS SELECT no_such_column_z");
+  ASSERT_TRUE(firstError(failed));
+  EXPECT_EQ(firstError(failed)->sqlstate(), "42703");
+  auto next = a.query("SELECT 5");
+  EXPECT_EQ(firstError(next), std::nullopt) << typeSequence(next);
+  EXPECT_EQ(typeSequence(next), "TDCZ");
+}
+
+TEST(DriverPathsTest, SqlPrepareWorksUnderSessionPooling) {
+  auto pgro = startPgro(sharedEnv("session"));
+  RawPgClient a = connectProxy(*pgro);
+  ASSERT_EQ(firstError(a.query("PREPARE p1 (int) AS SELECT $1 * 10")), std::nullopt);
+  auto rows = dataRows(a.query("EXECUTE p1(4)"));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0][0].value_or(""), "40");
+  auto dropped = a.query("SELECT 1; DEALLOCATE p1");
+  EXPECT_EQ(tagsOf(dropped), (std::vector<std::string>{"SELECT 1", "DEALLOCATE"}));
+  EXPECT_EQ(firstError(a.query("EXECUTE p1(4)"))->sqlstate(), "26000");
+}
+
 }  // namespace
 }  // namespace pgro::it

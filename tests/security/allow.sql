@@ -1462,3 +1462,21 @@ START TRANSACTION ISOLATION LEVEL SERIALIZABLE, READ WRITE
 BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE
 -- ----
 BEGIN READ ONLY; SET TRANSACTION READ WRITE
+-- ----
+--# Pool reset queries (asyncpg, PgBouncer's server_reset_query, psqlODBC): pgro answers the
+--# client's own state; no lock or LISTEN can be taken through pgro, so releasing is a no-op.
+SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL;
+-- ----
+DISCARD ALL
+-- ----
+DISCARD PLANS
+-- ----
+DISCARD TEMP
+-- ----
+DISCARD SEQUENCES
+-- ----
+UNLISTEN *
+-- ----
+SELECT pg_advisory_unlock(1), pg_advisory_unlock_shared(1)
+-- ----
+SELECT 1 EXCEPT SELECT pg_advisory_unlock_all()::int

@@ -191,17 +191,9 @@ CLUSTER t USING t_pkey
 -- ----
 REFRESH MATERIALIZED VIEW mv
 -- ----
-DISCARD ALL
--- ----
-DISCARD PLANS
--- ----
-DISCARD TEMP
--- ----
 NOTIFY channel, 'payload'
 -- ----
 LISTEN channel
--- ----
-UNLISTEN *
 -- ----
 LOAD 'auto_explain'
 -- ----
@@ -464,8 +456,6 @@ SELECT pg_advisory_xact_lock(1)
 -- ----
 SELECT pg_try_advisory_lock(1)
 -- ----
-SELECT pg_advisory_unlock_all()
--- ----
 SELECT pg_notify('channel', 'payload')
 -- ----
 SELECT txid_current()
@@ -587,8 +577,6 @@ SELECT 1 WHERE EXISTS (SELECT 1 FROM (SELECT pg_terminate_backend(1)) s)
 SELECT * FROM t WHERE name = (SELECT pg_read_file('/etc/hostname'))
 -- ----
 SELECT id FROM t UNION SELECT pg_cancel_backend(1)::int
--- ----
-SELECT 1 EXCEPT SELECT pg_advisory_unlock_all()::int
 -- ----
 (SELECT 1) UNION ALL (SELECT txid_current()::int)
 -- ----

@@ -78,7 +78,6 @@ TEST(FunctionRules, EveryFamilyOfTheDenylist) {
                          "pg_advisory_lock(1)",
                          "pg_advisory_xact_lock(1)",
                          "pg_try_advisory_lock(1)",
-                         "pg_advisory_unlock_all()",
                          "pg_notify('c', 'p')",
                          "txid_current()",
                          "txid_current_if_assigned()",

@@ -78,15 +78,41 @@ TEST(StatementRules, DataModificationIsRefused) {
   expectWrite("ALTER ROLE postgres PASSWORD 'x'", "ALTER ROLE");
 }
 
+// DEALLOCATE and DISCARD are about the client's own session: the session answers them (see
+// SessionStatement), so the verdict says where each stands in the string.
+TEST(StatementRules, SessionStatementsAreLocated) {
+  const std::string sql = "SAVEPOINT a;DEALLOCATE \"_PLAN0x1\"; SELECT 1;\n DISCARD PLANS;DEALLOCATE ALL";
+  Verdict v = classify(sql);
+  ASSERT_TRUE(v.allowed) << v.message;
+  ASSERT_EQ(v.kinds.session_statements.size(), 3u);
+  using Kind = SessionStatement::Kind;
+  const auto& s = v.kinds.session_statements;
+  EXPECT_EQ(s[0].kind, Kind::Deallocate);
+  EXPECT_EQ(s[0].name, "_PLAN0x1");
+  EXPECT_EQ(s[0].index, 1);
+  EXPECT_EQ(sql.substr(s[0].at, s[0].length), "DEALLOCATE \"_PLAN0x1\"");
+  EXPECT_EQ(s[1].kind, Kind::DiscardPlans);
+  EXPECT_EQ(s[1].index, 3);
+  EXPECT_EQ(sql.substr(s[1].at, s[1].length), "\n DISCARD PLANS");
+  EXPECT_EQ(s[2].kind, Kind::DeallocateAll);
+  EXPECT_EQ(s[2].index, 4);
+  EXPECT_EQ(sql.substr(s[2].at, s[2].length), "DEALLOCATE ALL");
+  for (const char* discard : {"DISCARD ALL", "DISCARD SEQUENCES", "DISCARD TEMP", "UNLISTEN *"}) {
+    EXPECT_TRUE(classify(discard).allowed) << discard;
+    EXPECT_FALSE(classify(discard).cacheable) << discard;
+  }
+  Verdict explain = classify("EXPLAIN EXECUTE q(1)");
+  ASSERT_TRUE(explain.allowed);
+  EXPECT_EQ(explain.kinds.executes, std::vector<std::string>{"q"});
+}
+
 TEST(StatementRules, MaintenanceAndSessionStateAreRefused) {
   expectWrite("VACUUM", "VACUUM");
   expectWrite("VACUUM FULL t", "VACUUM");
   expectWrite("ANALYZE t", "ANALYZE");
   expectWrite("CHECKPOINT", "CHECKPOINT");
-  expectWrite("DISCARD ALL", "DISCARD");
   expectWrite("NOTIFY ch", "NOTIFY");
   expectWrite("LISTEN ch", "LISTEN");
-  expectWrite("UNLISTEN *", "UNLISTEN");
   expectWrite("DO $$ BEGIN PERFORM 1; END $$", "DO");
   expectWrite("CALL p()", "CALL");
   expectWrite("LOAD 'plpgsql'", "LOAD");
