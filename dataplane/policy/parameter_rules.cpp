@@ -115,18 +115,75 @@ std::string cleanEncodingName(std::string_view name) {
 // SJIS, SHIFT_JIS_2004, BIG5, GBK, GB18030, UHC and JOHAB (and their Windows code-page
 // aliases 932/936/949/950): in those, the second byte of a character can be 0x5C ('\') or
 // other ASCII, so the server and a client could split a string literal differently.
-constexpr std::string_view kSafeEncodings[] = {
-    "abc",         "alt",         "euccn",       "eucjis2004",  "eucjp",        "euckr",
-    "euctw",       "iso88591",    "iso885910",   "iso885913",   "iso885914",    "iso885915",
-    "iso885916",   "iso88592",    "iso88593",    "iso88594",    "iso88595",     "iso88596",
-    "iso88597",    "iso88598",    "iso88599",    "koi8",        "koi8r",        "koi8u",
-    "latin1",      "latin10",     "latin2",      "latin3",      "latin4",       "latin5",
-    "latin6",      "latin7",      "latin8",      "latin9",      "muleinternal", "sqlascii",
-    "tcvn",        "tcvn5712",    "unicode",     "utf8",        "vscii",        "win",
-    "win1250",     "win1251",     "win1252",     "win1253",     "win1254",      "win1255",
-    "win1256",     "win1257",     "win1258",     "win866",      "win874",       "windows1250",
-    "windows1251", "windows1252", "windows1253", "windows1254", "windows1255",  "windows1256",
-    "windows1257", "windows1258", "windows866",  "windows874",
+struct EncodingName {
+  std::string_view spelling;   // cleaned
+  std::string_view canonical;  // as PostgreSQL reports it (pg_enc2name_tbl)
+};
+constexpr EncodingName kSafeEncodings[] = {
+    {"abc", "WIN1258"},
+    {"alt", "WIN866"},
+    {"euccn", "EUC_CN"},
+    {"eucjis2004", "EUC_JIS_2004"},
+    {"eucjp", "EUC_JP"},
+    {"euckr", "EUC_KR"},
+    {"euctw", "EUC_TW"},
+    {"iso88591", "LATIN1"},
+    {"iso885910", "LATIN6"},
+    {"iso885913", "LATIN7"},
+    {"iso885914", "LATIN8"},
+    {"iso885915", "LATIN9"},
+    {"iso885916", "LATIN10"},
+    {"iso88592", "LATIN2"},
+    {"iso88593", "LATIN3"},
+    {"iso88594", "LATIN4"},
+    {"iso88595", "ISO_8859_5"},
+    {"iso88596", "ISO_8859_6"},
+    {"iso88597", "ISO_8859_7"},
+    {"iso88598", "ISO_8859_8"},
+    {"iso88599", "LATIN5"},
+    {"koi8", "KOI8R"},
+    {"koi8r", "KOI8R"},
+    {"koi8u", "KOI8U"},
+    {"latin1", "LATIN1"},
+    {"latin10", "LATIN10"},
+    {"latin2", "LATIN2"},
+    {"latin3", "LATIN3"},
+    {"latin4", "LATIN4"},
+    {"latin5", "LATIN5"},
+    {"latin6", "LATIN6"},
+    {"latin7", "LATIN7"},
+    {"latin8", "LATIN8"},
+    {"latin9", "LATIN9"},
+    {"muleinternal", "MULE_INTERNAL"},
+    {"sqlascii", "SQL_ASCII"},
+    {"tcvn", "WIN1258"},
+    {"tcvn5712", "WIN1258"},
+    {"unicode", "UTF8"},
+    {"utf8", "UTF8"},
+    {"vscii", "WIN1258"},
+    {"win", "WIN1251"},
+    {"win1250", "WIN1250"},
+    {"win1251", "WIN1251"},
+    {"win1252", "WIN1252"},
+    {"win1253", "WIN1253"},
+    {"win1254", "WIN1254"},
+    {"win1255", "WIN1255"},
+    {"win1256", "WIN1256"},
+    {"win1257", "WIN1257"},
+    {"win1258", "WIN1258"},
+    {"win866", "WIN866"},
+    {"win874", "WIN874"},
+    {"windows1250", "WIN1250"},
+    {"windows1251", "WIN1251"},
+    {"windows1252", "WIN1252"},
+    {"windows1253", "WIN1253"},
+    {"windows1254", "WIN1254"},
+    {"windows1255", "WIN1255"},
+    {"windows1256", "WIN1256"},
+    {"windows1257", "WIN1257"},
+    {"windows1258", "WIN1258"},
+    {"windows866", "WIN866"},
+    {"windows874", "WIN874"},
 };
 
 bool isTrue(std::string_view value) {
@@ -246,10 +303,16 @@ std::string quoteIdentifier(std::string_view ident) {
   return out;
 }
 
+std::optional<std::string_view> canonicalClientEncoding(std::string_view encoding) {
+  const std::string clean = cleanEncodingName(encoding);
+  for (const EncodingName& name : kSafeEncodings) {
+    if (name.spelling == clean) return name.canonical;
+  }
+  return std::nullopt;
+}
+
 bool isSafeClientEncoding(std::string_view encoding) {
-  std::string clean = cleanEncodingName(encoding);
-  return std::find(std::begin(kSafeEncodings), std::end(kSafeEncodings), clean) !=
-         std::end(kSafeEncodings);
+  return canonicalClientEncoding(encoding).has_value();
 }
 
 SettingCheck checkSetting(std::string_view name, std::optional<std::string_view> value,
@@ -306,8 +369,12 @@ SettingCheck checkSetting(std::string_view name, std::optional<std::string_view>
         break;
     }
   }
-  result.action.name = std::move(lower);
   result.action.value = value.has_value() ? std::string(*value) : std::string();
+  if (value.has_value() && rule->rule == ValueRule::ClientEncoding) {
+    // As PostgreSQL reports it ("utf-8" -> "UTF8"): the client and the pool see one name.
+    result.action.value = std::string(*canonicalClientEncoding(*value));
+  }
+  result.action.name = std::move(lower);
   result.action.is_local = is_local;
   result.action.is_reset = !value.has_value();
   result.action.proxy_only = rule->proxy_only;

@@ -39,6 +39,9 @@ std::string quoteIdentifier(std::string_view ident);
 // Whether `encoding` (any spelling PostgreSQL accepts: "UTF-8", "latin1", ...) may be used
 // as client_encoding.
 bool isSafeClientEncoding(std::string_view encoding);
+// The name PostgreSQL reports for a safe client encoding ("utf-8" -> "UTF8"), nullopt for
+// one that is not safe.
+std::optional<std::string_view> canonicalClientEncoding(std::string_view encoding);
 
 // Setting `name` (any case) to `value`, or back to its default when `value` is nullopt.
 // On success returns the action with the name lowercased.

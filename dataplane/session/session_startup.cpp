@@ -154,7 +154,8 @@ bool ClientSession::acceptParameters(const protocol::StartupMessage& startup) {
       return false;
     }
     const std::string canonical = canonicalParameterName(name);
-    if (isSyncableParameter(canonical)) client_params_[canonical] = std::string(value);
+    // The value as the rules normalised it (client_encoding's canonical name).
+    if (isSyncableParameter(canonical)) client_params_[canonical] = verdict.sets.front().value;
     return true;
   };
   for (const auto& [name, value] : startup.parameters) {

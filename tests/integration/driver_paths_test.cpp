@@ -374,5 +374,16 @@ TEST(DriverPathsTest, SqlPrepareWorksUnderSessionPooling) {
   EXPECT_EQ(firstError(a.query("EXECUTE p1(4)"))->sqlstate(), "26000");
 }
 
+// PostgreSQL reports the encoding's own name whatever spelling the client used.
+TEST(DriverPathsTest, ClientEncodingIsReportedByItsCanonicalName) {
+  auto pgro = startPgro(sharedEnv());
+  RawPgClient a = RawPgClient::connect(pgro->host(), pgro->port(), pgro->user(), pgro->password(),
+                                       pgro->database(), {{"client_encoding", "utf-8"}});
+  EXPECT_EQ(a.startupResult().parameters.at("client_encoding"), "UTF8");
+  auto shown = dataRows(a.query("SHOW client_encoding"));
+  ASSERT_EQ(shown.size(), 1u);
+  EXPECT_EQ(shown[0][0].value_or(""), "UTF8");
+}
+
 }  // namespace
 }  // namespace pgro::it

@@ -156,6 +156,20 @@ TEST(ParameterRules, ClientEncodings) {
     EXPECT_EQ(v.sqlstate, "42501") << encoding;
   }
   expectParameterRefused("SET client_encoding = 'SJIS'");
+  // The value kept is PostgreSQL's name for the encoding, as it reports it.
+  const std::pair<const char*, const char*> canonical[] = {{"utf-8", "UTF8"},
+                                                           {"Unicode", "UTF8"},
+                                                           {"windows-1251", "WIN1251"},
+                                                           {"iso-8859-1", "LATIN1"},
+                                                           {"iso8859_5", "ISO_8859_5"},
+                                                           {"sql_ascii", "SQL_ASCII"},
+                                                           {"euc-jis-2004", "EUC_JIS_2004"},
+                                                           {"koi8", "KOI8R"}};
+  for (const auto& [spelling, name] : canonical) {
+    Verdict v = checkParameter("client_encoding", spelling);
+    ASSERT_EQ(v.sets.size(), 1u) << spelling;
+    EXPECT_EQ(v.sets[0].value, name) << spelling;
+  }
   expectParameterRefused("SET NAMES 'GBK'");
 }
 
