@@ -90,8 +90,11 @@ struct StatementKinds {
   bool has_explain = false;              // EXPLAIN (ANALYZE only of allowed queries)
   bool has_lock = false;                 // LOCK ... IN ACCESS SHARE MODE
   bool has_copy_out = false;             // COPY ... TO STDOUT: the answer is a CopyOut stream
-  bool declares_cursor = false;          // DECLARE (without HOLD: lives until the transaction ends)
+  bool declares_cursor = false;          // DECLARE
   bool uses_cursor = false;              // FETCH, MOVE, CLOSE
+  std::vector<std::string> holds;        // DECLARE name ... WITH HOLD: outlives the transaction
+  std::vector<std::string> closes;       // CLOSE name
+  bool closes_all = false;               // CLOSE ALL
   std::vector<PreparedSql> prepares;     // PREPARE
   std::vector<std::string> executes;     // EXECUTE name, EXPLAIN EXECUTE name
   std::vector<std::string> deallocates;  // DEALLOCATE name

@@ -191,16 +191,23 @@ MaybeDenial classifyStatement(const pg_query::RawStmt& raw, std::string_view sql
       denial = checkTransaction(node.transaction_stmt(), sql, verdict);
       break;
     case pg_query::Node::kDeclareCursorStmt:
-      // WITH HOLD cursors outlive the transaction, and with it the server connection the
-      // pool lent to this client.
+      // WITH HOLD cursors outlive the transaction: the session keeps its server connection
+      // while it holds one (transaction pooling).
       if ((node.declare_cursor_stmt().options() & kCursorOptHold) != 0) {
-        denial = unsupportedDenial("DECLARE ... WITH HOLD is not supported by pgro");
+        kinds.holds.push_back(node.declare_cursor_stmt().portalname());
       }
       kinds.declares_cursor = true;
       break;
     case pg_query::Node::kFetchStmt:
+      kinds.uses_cursor = true;
+      break;
     case pg_query::Node::kClosePortalStmt:
       kinds.uses_cursor = true;
+      if (node.close_portal_stmt().portalname().empty()) {
+        kinds.closes_all = true;
+      } else {
+        kinds.closes.push_back(node.close_portal_stmt().portalname());
+      }
       break;
     case pg_query::Node::kLockStmt:
       if (node.lock_stmt().mode() != kAccessShareLock) {

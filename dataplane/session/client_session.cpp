@@ -51,6 +51,9 @@ void ClientSession::setActivity(const char* state, std::string_view query) {
 ClientSession::~ClientSession() {
   if (registered_) ctx_->registry->remove(proxy_pid_, proxy_key_);
   ctx_->counters.clients_current.fetch_sub(1, std::memory_order_relaxed);
+  if (!held_cursors_.empty()) {
+    ctx_->counters.sessions_holding_cursors.fetch_sub(1, std::memory_order_relaxed);
+  }
 }
 
 void ClientSession::start() {

@@ -291,6 +291,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // there first. A simple Query destroys it, as in PostgreSQL.
   // Names the client gave SQL PREPARE on the attached connection (transaction pooling).
   std::set<std::string> sql_statements_;
+  // Cursors WITH HOLD the client declared and has not closed: while there are any, the
+  // session keeps its server connection (transaction pooling), within a bound.
+  std::set<std::string> held_cursors_;
+  // Tracks DECLARE ... WITH HOLD and CLOSE; an error when one more session may not hold.
+  std::optional<protocol::PgError> trackHeldCursors(const policy::StatementKinds& kinds);
   std::optional<std::string> unnamed_;
   uint64_t unnamed_serial_ = 0;
   uint64_t cache_key_generation_ = 0;

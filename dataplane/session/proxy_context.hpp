@@ -34,6 +34,8 @@ struct SessionCounters {
   std::atomic<uint64_t> protocol_errors{0};
   std::atomic<uint64_t> tripwire_trips{0};
   std::atomic<int64_t> clients_current{0};
+  // Sessions keeping a server connection for their cursors WITH HOLD (transaction pooling).
+  std::atomic<int64_t> sessions_holding_cursors{0};
   // Refusals by policy reason (write, forbidden_function, ...): refusals are rare, a lock
   // is fine here.
   mutable std::mutex refusals_mu;

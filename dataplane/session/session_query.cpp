@@ -931,6 +931,10 @@ std::shared_ptr<const policy::Verdict> ClientSession::admitStatement(std::string
     answerCacheReset(sql);
     return nullptr;
   }
+  if (auto error = trackHeldCursors(verdict->kinds)) {
+    refuse(*error, extended);
+    return nullptr;
+  }
   trackSettings(*verdict);
   if (ctx_->config->pool_mode == config::PoolMode::Transaction) {
     for (const auto& prepared : verdict->kinds.prepares) sql_statements_.insert(prepared.name);
@@ -952,6 +956,36 @@ std::optional<protocol::PgError> ClientSession::sessionRefusal(const policy::Ver
       }
     }
   }
+  return std::nullopt;
+}
+
+std::optional<protocol::PgError> ClientSession::trackHeldCursors(
+    const policy::StatementKinds& kinds) {
+  if (ctx_->config->pool_mode != config::PoolMode::Transaction) return std::nullopt;
+  auto& holding = ctx_->counters.sessions_holding_cursors;
+  const bool held = !held_cursors_.empty();
+  bool counted = held;
+  if (!kinds.holds.empty() && !held) {
+    // Each holding session keeps a pool connection: at most half the pool, so that others
+    // are always served.
+    const int64_t limit = std::max(1, ctx_->config->pool_size / 2);
+    if (holding.fetch_add(1, std::memory_order_relaxed) >= limit) {
+      holding.fetch_sub(1, std::memory_order_relaxed);
+      return protocol::PgError{
+          .sqlstate = std::string(sqlstate::kConfigurationLimitExceeded),
+          .message = "pgro: too many sessions hold cursors WITH HOLD (at most " +
+                     std::to_string(limit) +
+                     " with POOL_SIZE=" + std::to_string(ctx_->config->pool_size) + ")",
+          .hint =
+              "Each keeps a server connection until its cursors are closed; CLOSE them, or "
+              "use POOL_MODE=session."};
+    }
+    counted = true;
+  }
+  for (const auto& name : kinds.holds) held_cursors_.insert(name);
+  for (const auto& name : kinds.closes) held_cursors_.erase(name);
+  if (kinds.closes_all) held_cursors_.clear();
+  if (counted && held_cursors_.empty()) holding.fetch_sub(1, std::memory_order_relaxed);
   return std::nullopt;
 }
 

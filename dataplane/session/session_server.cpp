@@ -430,7 +430,8 @@ void ClientSession::finishCapture(Pending& entry) {
 
 bool ClientSession::releasable() const {
   return ctx_->config->pool_mode == config::PoolMode::Transaction && pending_.empty() &&
-         !unsynced_ && tx_status_ == 'I' && server_batch_.empty() && to_server_.idle();
+         !unsynced_ && tx_status_ == 'I' && server_batch_.empty() && to_server_.idle() &&
+         held_cursors_.empty();
 }
 
 void ClientSession::detachServer(bool reusable) {

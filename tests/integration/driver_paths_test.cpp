@@ -385,5 +385,53 @@ TEST(DriverPathsTest, ClientEncodingIsReportedByItsCanonicalName) {
   EXPECT_EQ(shown[0][0].value_or(""), "UTF8");
 }
 
+// psqlODBC's UseDeclareFetch reads big results through a cursor WITH HOLD across
+// transactions: the session keeps its connection until the cursor is closed, and at most
+// half the pool is kept that way.
+TEST(DriverPathsTest, CursorWithHoldKeepsTheConnectionUntilClosed) {
+  auto pgro = startPgro({{"POOL_SIZE", "2"}, {"CACHE_ENABLED", "false"}});
+  RawPgClient a = connectProxy(*pgro);
+  RawPgClient b = connectProxy(*pgro);
+  RawPgClient c = connectProxy(*pgro);
+  auto declared = a.query(
+      "BEGIN; DECLARE big CURSOR WITH HOLD FOR SELECT g FROM generate_series(1, 10) g; COMMIT");
+  ASSERT_EQ(firstError(declared), std::nullopt) << typeSequence(declared);
+  // Others run meanwhile on the other connection.
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(dataRows(b.query("SELECT " + std::to_string(i))).size(), 1u);
+    EXPECT_EQ(dataRows(c.query("SELECT " + std::to_string(i))).size(), 1u);
+  }
+  auto first = dataRows(a.query("FETCH 4 FROM big"));
+  ASSERT_EQ(first.size(), 4u);
+  EXPECT_EQ(first[3][0].value_or(""), "4");
+  // A second session may not keep a connection too (POOL_SIZE=2: at most 1).
+  auto refused = b.query("DECLARE other CURSOR WITH HOLD FOR SELECT 1");
+  ASSERT_TRUE(firstError(refused));
+  EXPECT_EQ(firstError(refused)->sqlstate(), "53400");
+  auto rest = dataRows(a.query("FETCH ALL FROM big"));
+  ASSERT_EQ(rest.size(), 6u);
+  EXPECT_EQ(rest[0][0].value_or(""), "5");
+  ASSERT_EQ(firstError(a.query("CLOSE big")), std::nullopt);
+  // Closed: the connection went back, and another session may hold one now.
+  auto other =
+      b.query("DECLARE other CURSOR WITH HOLD FOR SELECT 42; FETCH 1 FROM other; CLOSE other");
+  ASSERT_EQ(firstError(other), std::nullopt) << typeSequence(other);
+  ASSERT_EQ(dataRows(other).size(), 1u);
+  EXPECT_EQ(dataRows(other)[0][0].value_or(""), "42");
+  auto cursors = dataRows(c.query("SELECT count(*) FROM pg_cursors"));
+  ASSERT_EQ(cursors.size(), 1u);
+  EXPECT_EQ(cursors[0][0].value_or(""), "0");
+}
+
+TEST(DriverPathsTest, CursorWithHoldInSessionMode) {
+  auto pgro = startPgro(sharedEnv("session"));
+  RawPgClient a = connectProxy(*pgro);
+  ASSERT_EQ(firstError(a.query("BEGIN; DECLARE h CURSOR WITH HOLD FOR SELECT 7; COMMIT")),
+            std::nullopt);
+  auto rows = dataRows(a.query("FETCH 1 FROM h"));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0][0].value_or(""), "7");
+}
+
 }  // namespace
 }  // namespace pgro::it

@@ -1480,3 +1480,8 @@ UNLISTEN *
 SELECT pg_advisory_unlock(1), pg_advisory_unlock_shared(1)
 -- ----
 SELECT 1 EXCEPT SELECT pg_advisory_unlock_all()::int
+-- ----
+--# Cursors WITH HOLD (psqlODBC UseDeclareFetch): the session keeps its connection until CLOSE.
+BEGIN; DECLARE c CURSOR WITH HOLD FOR SELECT * FROM t; COMMIT; FETCH 1 FROM c; CLOSE c
+-- ----
+DECLARE c SCROLL CURSOR WITH HOLD FOR SELECT 1; CLOSE ALL

@@ -81,7 +81,8 @@ TEST(StatementRules, DataModificationIsRefused) {
 // DEALLOCATE and DISCARD are about the client's own session: the session answers them (see
 // SessionStatement), so the verdict says where each stands in the string.
 TEST(StatementRules, SessionStatementsAreLocated) {
-  const std::string sql = "SAVEPOINT a;DEALLOCATE \"_PLAN0x1\"; SELECT 1;\n DISCARD PLANS;DEALLOCATE ALL";
+  const std::string sql =
+      "SAVEPOINT a;DEALLOCATE \"_PLAN0x1\"; SELECT 1;\n DISCARD PLANS;DEALLOCATE ALL";
   Verdict v = classify(sql);
   ASSERT_TRUE(v.allowed) << v.message;
   ASSERT_EQ(v.kinds.session_statements.size(), 3u);
@@ -223,7 +224,7 @@ TEST(StatementRules, ReadWriteTransactionGoesUpstreamReadOnly) {
   EXPECT_FALSE(classify("BEGIN READ WRITE; INSERT INTO t VALUES (1)").allowed);
 }
 
-TEST(StatementRules, CursorsWithoutHold) {
+TEST(StatementRules, Cursors) {
   Verdict declare = classify("DECLARE c CURSOR FOR SELECT * FROM t");
   EXPECT_TRUE(declare.allowed);
   EXPECT_TRUE(declare.kinds.declares_cursor);
@@ -234,9 +235,14 @@ TEST(StatementRules, CursorsWithoutHold) {
     EXPECT_TRUE(v.allowed) << sql;
     EXPECT_TRUE(v.kinds.uses_cursor) << sql;
   }
-  Verdict hold = classify("DECLARE c CURSOR WITH HOLD FOR SELECT 1");
-  EXPECT_EQ(hold.refusal, Refusal::Unsupported);
-  EXPECT_EQ(hold.sqlstate, "0A000");
+  Verdict hold = classify("DECLARE \"Big\" SCROLL CURSOR WITH HOLD FOR SELECT 1");
+  ASSERT_TRUE(hold.allowed) << hold.message;
+  EXPECT_EQ(hold.kinds.holds, std::vector<std::string>{"Big"});
+  EXPECT_TRUE(classify("DECLARE c CURSOR FOR SELECT 1").kinds.holds.empty());
+  EXPECT_EQ(classify("CLOSE c").kinds.closes, std::vector<std::string>{"c"});
+  EXPECT_TRUE(classify("CLOSE ALL").kinds.closes_all);
+  // The query of a held cursor is checked like any other.
+  expectWrite("DECLARE c CURSOR WITH HOLD FOR SELECT * FROM t FOR UPDATE", "SELECT FOR UPDATE");
   expectWrite("DECLARE c CURSOR FOR SELECT * FROM t FOR UPDATE", "SELECT FOR UPDATE");
 }
 
