@@ -2,7 +2,9 @@
 // byte for byte, look only at the messages pgro must act on, and give the connection back
 // to the pool at ReadyForQuery 'I' when nothing is pending (transaction pooling).
 #include <array>
+#include <optional>
 #include <set>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
@@ -11,6 +13,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include "protocol/frontend.hpp"
 #include "protocol/message_reader.hpp"
 #include "protocol/sqlstate.hpp"
 #include "session/client_session.hpp"
@@ -61,13 +64,39 @@ uint32_t readLength(const char* p) {
   return (uint32_t{u[0]} << 24) | (uint32_t{u[1]} << 16) | (uint32_t{u[2]} << 8) | uint32_t{u[3]};
 }
 
-std::string quoteLiteral(std::string_view v) {
-  std::string out = "'";
-  for (char c : v) {
-    if (c == '\'') out.push_back('\'');
-    out.push_back(c);
+void putInt16(std::string& out, int16_t v) {
+  out.push_back(static_cast<char>((v >> 8) & 0xff));
+  out.push_back(static_cast<char>(v & 0xff));
+}
+
+void putInt32(std::string& out, int32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((v >> shift) & 0xff));
+}
+
+// Parse's parameter types: `count` times text (OID 25).
+std::string textParameterTypes(int16_t count) {
+  std::string out;
+  putInt16(out, count);
+  for (int16_t i = 0; i < count; ++i) putInt32(out, 25);
+  return out;
+}
+
+// Bind's parameters after the statement name: all in text format, nullopt as NULL; results
+// in text.
+std::string textBindValues(std::initializer_list<std::optional<std::string_view>> values) {
+  std::string out;
+  putInt16(out, 0);  // every parameter in text format
+  putInt16(out, static_cast<int16_t>(values.size()));
+  for (const auto& value : values) {
+    if (!value) {
+      putInt32(out, -1);
+      continue;
+    }
+    putInt32(out, static_cast<int32_t>(value->size()));
+    out.append(*value);
   }
-  out.push_back('\'');
+  putInt16(out, 0);  // results in text format
   return out;
 }
 
@@ -88,8 +117,8 @@ asio::awaitable<bool> ClientSession::syncParameters() {
   server_->markSettings(session_id_, params_generation_);
   // set_config() stores the value exactly as PostgreSQL reported or stored it; `SET x TO '...'`
   // would re-parse list values (search_path = '"$user", public' would become one schema).
-  std::string sets;
-  std::string resets;
+  // Names and values travel as Bind parameters, never as SQL text; NULL resets.
+  std::vector<std::pair<std::string_view, std::optional<std::string_view>>> changes;
   const auto& reported = server_->parameters();
   auto& applied = server_->appliedSettings();
   for (const auto& [name, value] : client_params_) {
@@ -99,24 +128,30 @@ asio::awaitable<bool> ClientSession::syncParameters() {
     if (!is_reported) it = applied.find(name);
     const bool known = is_reported || it != applied.end();
     if (known && it->second == value) continue;
-    sets += sets.empty() ? "SELECT " : ", ";
-    sets += "pg_catalog.set_config(" + quoteLiteral(name) + ", " + quoteLiteral(value) + ", false)";
+    changes.emplace_back(name, value);
     if (!is_reported) applied[name] = value;
   }
+  std::vector<std::string> resets;  // erased from `applied` below: own the names
   for (auto it = applied.begin(); it != applied.end();) {
     if (!client_params_.count(it->first)) {
-      resets += "RESET " + quoteIdent(it->first) + ";";
+      resets.push_back(it->first);
       it = applied.erase(it);
     } else {
       ++it;
     }
   }
-  std::string sql = sets.empty() ? resets : sets + ";" + resets;
-  if (sql.empty()) co_return true;
+  for (const auto& name : resets) changes.emplace_back(name, std::nullopt);
+  if (changes.empty()) co_return true;
 
-  server_->statements().setUnnamed({});  // a simple Query destroys the unnamed statement
+  server_->statements().setUnnamed({});  // pgro's Parse replaces the unnamed statement
   std::string out;
-  protocol::appendQuery(out, sql);
+  protocol::appendParse(out, "", "SELECT pg_catalog.set_config($1, $2, false)",
+                        textParameterTypes(2));
+  for (const auto& [name, value] : changes) {
+    protocol::appendBind(out, "", "", textBindValues({name, value}));
+    protocol::appendExecute(out, "", 0);
+  }
+  protocol::appendSync(out);
   boost::system::error_code ec;
   co_await server_->stream().writeAll(out, ec);
   auto& buf = server_->readBuffer();
