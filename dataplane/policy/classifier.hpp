@@ -193,6 +193,11 @@ struct ClassifierOptions {
 // With the extended protocol, apply `sets` when the statement is executed, not parsed.
 [[nodiscard]] Verdict classify(std::string_view sql, const ClassifierOptions& options = {});
 
+// Whether a session setting can change the bytes of a result (and so belongs in a result
+// cache key). Fail closed: true for every name but the few known not to (application_name,
+// timeouts, memory sizes, client_min_messages).
+[[nodiscard]] bool settingChangesResults(std::string_view name);
+
 // `sql` with `edits` applied (see Verdict::edits).
 [[nodiscard]] std::string applyEdits(std::string_view sql, const std::vector<TextEdit>& edits);
 

@@ -382,3 +382,22 @@ SettingCheck checkSetting(std::string_view name, std::optional<std::string_view>
 }
 
 }  // namespace pgro::policy::detail
+
+namespace pgro::policy {
+
+bool settingChangesResults(std::string_view name) {
+  // Allowlisted settings that only change limits, logging or the session's label; every
+  // other setting (a new one too) keeps cached answers apart.
+  static constexpr std::string_view kNeutral[] = {
+      "application_name",      "client_min_messages",
+      "escape_string_warning", "statement_timeout",
+      "lock_timeout",          "idle_in_transaction_session_timeout",
+      "idle_session_timeout",  "work_mem",
+      "hash_mem_multiplier",   "maintenance_work_mem",
+      "temp_buffers",
+  };
+  const std::string lower = detail::lowercase(name);
+  return std::find(std::begin(kNeutral), std::end(kNeutral), lower) == std::end(kNeutral);
+}
+
+}  // namespace pgro::policy

@@ -865,19 +865,18 @@ bool ClientSession::cacheAllowed(const policy::Verdict& verdict) const {
 }
 
 std::string ClientSession::cacheKey(char kind, std::string_view text) {
-  // Everything that changes the bytes of a result: the database and the settings that
-  // change how values are rendered or which objects names resolve to.
+  // Everything that changes the bytes of a result: the database and every session setting
+  // but those known not to (policy::settingChangesResults: fail closed, so a setting added
+  // to the allowlist is in the key unless marked neutral there).
   if (cache_key_generation_ != params_generation_) {
-    static constexpr std::array<std::string_view, 12> kResultSettings = {
-        "search_path",        "TimeZone",     "DateStyle",       "IntervalStyle",
-        "extra_float_digits", "bytea_output", "client_encoding", "standard_conforming_strings",
-        "lc_monetary",        "lc_numeric",   "lc_time",         "xmloption"};
     cache_key_prefix_.clear();
     cache_key_prefix_ += database_;
     cache_key_prefix_.push_back('\0');
-    for (std::string_view name : kResultSettings) {
-      auto it = client_params_.find(std::string(name));
-      if (it != client_params_.end()) cache_key_prefix_ += it->second;
+    for (const auto& [name, value] : client_params_) {  // ordered by name
+      if (!policy::settingChangesResults(name)) continue;
+      cache_key_prefix_ += name;
+      cache_key_prefix_.push_back('=');
+      cache_key_prefix_ += value;
       cache_key_prefix_.push_back('\0');
     }
     cache_key_generation_ = params_generation_;

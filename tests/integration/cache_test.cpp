@@ -75,8 +75,7 @@ TEST(CacheTest, FiftyConcurrentIdenticalMissesRunUpstreamOnce) {
   std::vector<RawPgClient> clients;
   for (int i = 0; i < 50; ++i) clients.push_back(connectProxy(*pgro));
   const std::size_t mark = postgres().logOffset();
-  const std::string sql =
-      "SELECT count(*) FROM generate_series(1, 3000000) g /* cache-coalesce */";
+  const std::string sql = "SELECT count(*) FROM generate_series(1, 3000000) g /* cache-coalesce */";
   for (auto& c : clients) c.send(wire::query(sql));
   std::vector<std::string> replies;
   for (auto& c : clients) replies.push_back(c.rawBytesUntilReadyForQuery(60s));
@@ -109,6 +108,37 @@ TEST(CacheTest, SettingsThatChangeResultsGetSeparateEntries) {
   auto rb = dataRows(b.query(tz)).at(0).at(0);
   EXPECT_NE(ra, rb);
   EXPECT_EQ(upstreamRuns(mark, "cache-tz"), 2);
+
+  // Every allowlisted setting is in the key unless known not to change results.
+  struct Case {
+    const char* set;
+    const char* query;
+  };
+  const Case cases[] = {
+      {"SET transform_null_equals = on", "SELECT count(*) FROM (SELECT 1 WHERE NULL = NULL) s"},
+      {"SET array_nulls = off", "SELECT (('{NULL}'::text[])[1] IS NULL)::text"},
+      {"SET quote_all_identifiers = on", "SELECT pg_catalog.quote_ident('abc')"},
+      {"SET default_text_search_config = 'simple'", "SELECT to_tsvector('the cats')::text"},
+      {"SET xmlbinary = hex", "SELECT xmlelement(name x, '\\x0102'::bytea)::text"},
+  };
+  for (const Case& c : cases) {
+    RawPgClient plain = connectProxy(*pgro);
+    RawPgClient changed = connectProxy(*pgro);
+    ASSERT_EQ(firstError(changed.query(c.set)), std::nullopt) << c.set;
+    auto first = dataRows(plain.query(c.query));
+    auto second = dataRows(changed.query(c.query));
+    ASSERT_EQ(first.size(), 1u) << c.query;
+    ASSERT_EQ(second.size(), 1u) << c.query;
+    EXPECT_NE(first[0][0], second[0][0]) << c.set << ": the cached answer of another setting";
+  }
+  // A neutral setting shares the entry.
+  const std::size_t neutral_mark = postgres().logOffset();
+  RawPgClient plain = connectProxy(*pgro);
+  RawPgClient timed = connectProxy(*pgro);
+  timed.query("SET statement_timeout = '55s'");
+  plain.query("SELECT 41 + 1 /* cache-neutral */");
+  timed.query("SELECT 41 + 1 /* cache-neutral */");
+  EXPECT_EQ(upstreamRuns(neutral_mark, "cache-neutral"), 1);
 }
 
 TEST(CacheTest, ParametersOfTheQueryTextAreTheKey) {
