@@ -95,6 +95,7 @@ struct StatementKinds {
   std::vector<std::string> holds;        // DECLARE name ... WITH HOLD: outlives the transaction
   std::vector<std::string> closes;       // CLOSE name
   bool closes_all = false;               // CLOSE ALL
+  bool seeds_random = false;             // calls setseed(), in any spelling
   std::vector<PreparedSql> prepares;     // PREPARE
   std::vector<std::string> executes;     // EXECUTE name, EXPLAIN EXECUTE name
   std::vector<std::string> deallocates;  // DEALLOCATE name

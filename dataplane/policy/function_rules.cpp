@@ -154,6 +154,9 @@ MaybeDenial checkFunctionCall(const pg_query::FuncCall& call, const ClassifierOp
   if (MaybeDenial denial = checkName(schema, name, rule, options, facts)) {
     return denial;
   }
+  if (name == "setseed") {
+    facts.seeds_random = true;
+  }
   if (rule == nullptr) {
     return std::nullopt;
   }
@@ -172,6 +175,9 @@ MaybeDenial checkAttributeName(std::string_view name, const ClassifierOptions& o
   const FunctionRule* rule = findFunctionRule(lower);
   if (rule != nullptr && rule->action == FunctionAction::Deny && !rule->attribute) {
     rule = nullptr;
+  }
+  if (lower == "setseed") {
+    facts.seeds_random = true;  // (0.5).setseed
   }
   return checkName({}, lower, rule, options, facts);
 }

@@ -16,6 +16,7 @@ namespace pgro::policy::detail {
 // What the rules learned about the functions of one statement.
 struct FunctionFacts {
   bool uncacheable = false;     // a volatile, time- or session-dependent function
+  bool seeds_random = false;    // setseed(): fixes what random() returns on the connection
   std::vector<SetAction> sets;  // from set_config() calls
 };
 

@@ -265,6 +265,9 @@ MaybeDenial classifyStatement(const pg_query::RawStmt& raw, std::string_view sql
       facts.sets.clear();
     }
   }
+  if (facts.seeds_random) {
+    kinds.seeds_random = true;
+  }
   if (!is_select || facts.uncacheable || !facts.sets.empty()) {
     cacheable = false;
   }

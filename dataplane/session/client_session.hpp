@@ -142,10 +142,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // or already answered by pgro.
   std::shared_ptr<const policy::Verdict> admitStatement(std::string_view sql, bool extended);
   std::shared_ptr<const policy::Verdict> admitParse(std::string_view body);
-  // Under transaction pooling a statement prepared with SQL PREPARE lasts until the
-  // connection goes back to the pool: pgro deallocates it there (never leaving it for the
-  // next borrower). True if it sent something; the connection is released after the replies.
-  bool deallocateSqlStatements();
+  // Before a connection goes back to the pool (transaction pooling), pgro undoes what the
+  // client left on it that the next borrower would inherit: statements prepared with SQL
+  // PREPARE are deallocated, a setseed() is covered by a random seed. Internal queries; the
+  // connection is released after their replies.
+  void cleanBeforeRelease();
   // What pgro refuses of an allowed statement because of how the session shares server
   // connections (SQL PREPARE under transaction pooling, ...).
   std::optional<protocol::PgError> sessionRefusal(const policy::Verdict& verdict,
@@ -291,6 +292,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // there first. A simple Query destroys it, as in PostgreSQL.
   // Names the client gave SQL PREPARE on the attached connection (transaction pooling).
   std::set<std::string> sql_statements_;
+  bool seeded_random_ = false;  // the client called setseed() on the attached connection
   // Cursors WITH HOLD the client declared and has not closed: while there are any, the
   // session keeps its server connection (transaction pooling), within a bound.
   std::set<std::string> held_cursors_;

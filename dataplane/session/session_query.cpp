@@ -937,6 +937,7 @@ std::shared_ptr<const policy::Verdict> ClientSession::admitStatement(std::string
   trackSettings(*verdict);
   if (ctx_->config->pool_mode == config::PoolMode::Transaction) {
     for (const auto& prepared : verdict->kinds.prepares) sql_statements_.insert(prepared.name);
+    if (verdict->kinds.seeds_random) seeded_random_ = true;
   }
   return verdict;
 }

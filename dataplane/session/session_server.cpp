@@ -6,6 +6,7 @@
 #include <set>
 #include <vector>
 
+#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -262,7 +263,7 @@ asio::awaitable<void> ClientSession::serverPump(std::shared_ptr<ClientSession> s
   }
   // The client went away while this connection was attached.
   pump_running_ = false;
-  const bool clean = releasable() && buf.empty() && sql_statements_.empty();
+  const bool clean = releasable() && buf.empty() && sql_statements_.empty() && !seeded_random_;
   if (!clean && (pending_syncs_ > 0 || unsynced_)) {
     // Stop the now orphaned query instead of letting it run to completion upstream.
     asio::co_spawn(client_.socket().get_executor(),
@@ -378,24 +379,31 @@ bool ClientSession::handleServerMessage(char type, std::string_view body, std::s
   }
   pending_.pop_front();
   emitLocalReplies();
-  if (type == 'Z' && tx_status_ == 'I' && pending_.empty()) deallocateSqlStatements();
+  if (type == 'Z' && tx_status_ == 'I' && pending_.empty()) cleanBeforeRelease();
   return true;
 }
 
-bool ClientSession::deallocateSqlStatements() {
-  if (sql_statements_.empty() || ctx_->config->pool_mode != config::PoolMode::Transaction) {
-    return false;
-  }
-  // One Query each: a name whose PREPARE failed (or that the client deallocated) fails alone.
+void ClientSession::cleanBeforeRelease() {
+  if (ctx_->config->pool_mode != config::PoolMode::Transaction) return;
+  if (sql_statements_.empty() && !seeded_random_) return;
   std::string out;
-  for (const std::string& name : sql_statements_) {
-    protocol::appendQuery(out, "DEALLOCATE " + quoteIdent(name));
+  auto internal = [&](const std::string& sql) {
+    protocol::appendQuery(out, sql);
     pending_.push_back({.kind = Pending::Kind::Internal, .message = 'Q'});
     ++pending_syncs_;
-  }
+  };
+  // One Query each: a name whose PREPARE failed (or that the client deallocated) fails alone.
+  for (const std::string& name : sql_statements_) internal("DEALLOCATE " + quoteIdent(name));
   sql_statements_.clear();
+  if (seeded_random_) {
+    int64_t seed = 0;
+    RAND_bytes(reinterpret_cast<unsigned char*>(&seed), sizeof(seed));
+    // setseed() takes a value in [-1, 1].
+    internal("SELECT pg_catalog.setseed(" +
+             std::to_string(static_cast<double>(seed % 1000000007) / 1000000007.0) + ")");
+    seeded_random_ = false;
+  }
   to_server_.append(out);
-  return true;
 }
 
 void ClientSession::onServerError() {
@@ -430,6 +438,8 @@ void ClientSession::onServerError() {
 
 void ClientSession::emitStreamed(std::string_view bytes) {
   if (bytes.empty()) return;
+  // Rows of pgro's own queries are pgro's.
+  if (!pending_.empty() && pending_.front().kind == Pending::Kind::Internal) return;
   to_client_.append(bytes);
   if (!pending_.empty() && pending_.front().capture) captureReply(*pending_.front().capture, bytes);
 }

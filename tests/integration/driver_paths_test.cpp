@@ -433,5 +433,26 @@ TEST(DriverPathsTest, CursorWithHoldInSessionMode) {
   EXPECT_EQ(rows[0][0].value_or(""), "7");
 }
 
+// A client's setseed() must not make the next borrower's random() predictable.
+TEST(DriverPathsTest, SetseedDoesNotReachTheNextClient) {
+  RawPgClient direct = connectDirect();
+  direct.query("SELECT setseed(0.5)");
+  const auto predicted = dataRows(direct.query("SELECT random()::text")).at(0).at(0);
+  auto pgro = startPgro(sharedEnv());
+  RawPgClient a = connectProxy(*pgro);
+  RawPgClient b = connectProxy(*pgro);
+  for (const char* seed :
+       {"SELECT setseed(0.5)", "SELECT (0.5).setseed", "SELECT 1 FROM pg_catalog.setseed(0.5)"}) {
+    ASSERT_EQ(firstError(a.query(seed)), std::nullopt) << seed;
+    auto next = dataRows(b.query("SELECT random()::text"));
+    ASSERT_EQ(next.size(), 1u);
+    EXPECT_NE(next[0][0], predicted) << seed << ": B's random() followed A's seed";
+  }
+  // The client itself still gets what it asked for within its own transaction.
+  auto own = dataRows(a.query("SELECT setseed(0.5); SELECT random()::text"));
+  ASSERT_EQ(own.size(), 2u);
+  EXPECT_EQ(own[1][0], predicted);
+}
+
 }  // namespace
 }  // namespace pgro::it
