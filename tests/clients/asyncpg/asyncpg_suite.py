@@ -6,8 +6,8 @@ pooling: PG* point at pgro, PGRO_DIRECT_* at PostgreSQL itself.
 Tried, and expected to work (one function each below):
   - the statement cache (named __asyncpg_stmt_N__ statements) used 200 times with two
     statement shapes; conn.prepare() reused, also after an error; statement_cache_size=0
-    (Parse "" + Describe + Sync, then Bind "" + Execute + Sync: the unnamed statement across
-    Syncs, the mode asyncpg documents for poolers)
+    (the mode asyncpg documents for poolers: Parse "" + Describe + Flush, then Bind "" +
+    Execute + Sync, one unit with no Sync between, seen on the wire)
   - every fixture type, binary, through pgro equal (repr) to direct; parameters of Python
     types encoded in binary
   - conn.transaction() with nested blocks (SAVEPOINT / ROLLBACK TO / RELEASE), an error
@@ -348,12 +348,14 @@ async def pool_reset_query():
 async def ask_and_check(conn, who, g, r, problems):
     """Rows that depend on (g, r) only; returns the number of rows checked."""
     grp, limit = (g * 7 + r) % 100, 1000 * (1 + (g + r) % 5)
-    rows = await conn.fetch("SELECT id, grp, label, $1::int AS who FROM big WHERE grp = $2 AND id <= $3 ORDER BY id",
-                            g, grp, limit)
+    # The statement text is this client's own too (the literal owner column): another client's
+    # statement bound with these parameters shows as a wrong owner.
+    rows = await conn.fetch(f"SELECT id, grp, label, $1::int AS who, {g} AS owner FROM big"
+                            " WHERE grp = $2 AND id <= $3 ORDER BY id", g, grp, limit)
     want = [i for i in range(grp, limit + 1, 100) if i > 0]
     for row, wid in zip(rows, want):
-        if tuple(row) != (wid, grp, f"row-{wid}", g):
-            problems.append(f"{who} round {r}: asked grp={grp} id<={limit} who={g}, got {tuple(row)}")
+        if tuple(row) != (wid, grp, f"row-{wid}", g, g):
+            problems.append(f"{who} round {r}: asked grp={grp} id<={limit} who={g} owner={g}, got {tuple(row)}")
     if len(rows) != len(want):
         problems.append(f"{who} round {r}: {len(rows)} rows, want {len(want)}")
     lo = g * 1000 + r * 10 + 1

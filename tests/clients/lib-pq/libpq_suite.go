@@ -592,10 +592,11 @@ func twentyConcurrentConnections() {
 			wrong, checked := 0, 0
 			for r := 0; r < rounds; r++ {
 				// Unnamed statement (Parse/Describe/Sync, then Bind/Execute/Sync): grp and limit are this
-				// connection's own.
+				// connection's own, and so is the statement text (the literal owner column), so
+				// another client's statement bound with these parameters shows as a wrong owner.
 				grp, limit := (g*7+r)%100, 1000*(1+(g+r)%5)
-				rows, err := c.QueryContext(ctx, "SELECT id, grp, label, $1::int AS who FROM big"+
-					" WHERE grp = $2 AND id <= $3 ORDER BY id", g, grp, limit)
+				rows, err := c.QueryContext(ctx, fmt.Sprintf("SELECT id, grp, label, $1::int AS who, %d AS owner"+
+					" FROM big WHERE grp = $2 AND id <= $3 ORDER BY id", g), g, grp, limit)
 				if err != nil {
 					report(g, "round %d unnamed: %v", r, err)
 					wrong++
@@ -613,19 +614,19 @@ func twentyConcurrentConnections() {
 				}
 				got := 0
 				for rows.Next() {
-					var id, rgrp, who int
+					var id, rgrp, who, owner int
 					var label string
-					if err := rows.Scan(&id, &rgrp, &label, &who); err != nil {
+					if err := rows.Scan(&id, &rgrp, &label, &who, &owner); err != nil {
 						report(g, "round %d unnamed scan: %v", r, err)
 						wrong++
 						break
 					}
 					got++
 					checked++
-					if id != next || rgrp != grp || label != fmt.Sprintf("row-%d", id) || who != g {
+					if id != next || rgrp != grp || label != fmt.Sprintf("row-%d", id) || who != g || owner != g {
 						wrong++
-						report(g, "round %d asked grp=%d id<=%d who=%d, got row (%d, %d, %q, %d)", r, grp, limit, g,
-							id, rgrp, label, who)
+						report(g, "round %d asked grp=%d id<=%d who=%d owner=%d, got row (%d, %d, %q, %d, %d)", r, grp,
+							limit, g, g, id, rgrp, label, who, owner)
 					}
 					next += 100
 				}

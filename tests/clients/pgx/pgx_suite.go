@@ -21,6 +21,8 @@
 //   - errors then recovery (22012, 42P01, 42601, 22P02), writes refused with 25006
 //   - context timeout (pgconn closes the connection and sends a CancelRequest: the backend
 //     stops) and PgConn.CancelRequest from another goroutine (57014, connection usable)
+//   - DISCARD ALL / DEALLOCATE ALL / DISCARD PLANS drop this client's statements and
+//     settings, as on PostgreSQL, and nothing of another client's
 //   - metadata: FieldDescriptions (table OID, attribute number, type OID/size/modifier,
 //     format) and StatementDescription parameter OIDs equal to direct; catalog queries
 //   - 20 connections at once (five each in the four statement modes) and a pgxpool of 20,
@@ -531,6 +533,44 @@ func metadataAndCatalog() {
 	}
 }
 
+// DISCARD ALL and DEALLOCATE ALL, which apps and pool hooks send to reset a connection: they
+// drop this client's prepared statements and settings, as on PostgreSQL, and nothing of
+// another client's.
+func discardAllAndDeallocateAll() {
+	conn, other := proxy(""), proxy("")
+	defer conn.Close(bg)
+	defer other.Close(bg)
+	for _, c := range []*pgx.Conn{conn, other} {
+		_, err := c.Prepare(bg, "mine", "SELECT $1::int + 1")
+		must(err, "Prepare mine")
+		_, err = c.Exec(bg, "SET search_path = app")
+		must(err, "SET search_path")
+	}
+	for _, reset := range []string{"DEALLOCATE ALL", "DISCARD ALL"} {
+		_, err := conn.Exec(bg, reset)
+		must(err, reset)
+		var v int
+		// pgx still knows the name, so it sends Bind "mine": the statement is gone.
+		expectCode("26000", conn.QueryRow(bg, "mine", 1).Scan(&v), "prepared statement after "+reset)
+		must(other.QueryRow(bg, "mine", 1).Scan(&v), "another client's statement after "+reset)
+		check(v == 2, "other client: %d", v)
+		// pgx forgets the name and sends DEALLOCATE, which finds nothing to drop.
+		expectCode("26000", conn.Deallocate(bg, "mine"), "Deallocate after "+reset)
+		_, err = conn.Prepare(bg, "mine", "SELECT $1::int + 1")
+		must(err, "Prepare again after "+reset)
+	}
+	var path, otherPath string
+	must(conn.QueryRow(bg, "SHOW search_path").Scan(&path), "search_path")
+	must(other.QueryRow(bg, "SHOW search_path").Scan(&otherPath), "other search_path")
+	check(path == `"$user", public` && otherPath == "app", "after DISCARD ALL: search_path %q, other client's %q",
+		path, otherPath)
+	_, err := conn.Exec(bg, "DISCARD PLANS")
+	must(err, "DISCARD PLANS")
+	var v int
+	must(conn.QueryRow(bg, "mine", 2).Scan(&v), "prepared statement after DISCARD PLANS")
+	check(v == 3, "after DISCARD PLANS: %d", v)
+}
+
 // checker collects wrong rows from many goroutines.
 type checker struct {
 	mu             sync.Mutex
@@ -561,8 +601,10 @@ type querier interface {
 // askAndCheck asks for rows that depend on (g, r) only and checks every one of them.
 func askAndCheck(q querier, c *checker, who string, g, r int) {
 	grp, limit := (g*7+r)%100, 1000*(1+(g+r)%5)
-	rows, err := q.Query(bg, "SELECT id, grp, label, $1::int AS who FROM big WHERE grp = $2 AND id <= $3 ORDER BY id",
-		g, grp, limit)
+	// The statement text is this client's own too (the literal owner column): another client's
+	// statement bound with these parameters shows as a wrong owner.
+	rows, err := q.Query(bg, fmt.Sprintf("SELECT id, grp, label, $1::int AS who, %d AS owner FROM big"+
+		" WHERE grp = $2 AND id <= $3 ORDER BY id", g), g, grp, limit)
 	if err != nil {
 		c.report(who, "round %d: %v", r, err)
 		return
@@ -573,15 +615,16 @@ func askAndCheck(q querier, c *checker, who string, g, r int) {
 	}
 	got := 0
 	for rows.Next() {
-		var id, rgrp, rwho int32
+		var id, rgrp, rwho, owner int32
 		var label string
-		if err := rows.Scan(&id, &rgrp, &label, &rwho); err != nil {
+		if err := rows.Scan(&id, &rgrp, &label, &rwho, &owner); err != nil {
 			c.report(who, "round %d scan: %v", r, err)
 			break
 		}
-		if int(id) != next || int(rgrp) != grp || label != fmt.Sprintf("row-%d", id) || int(rwho) != g {
-			c.report(who, "round %d asked grp=%d id<=%d who=%d, got (%d, %d, %q, %d)", r, grp, limit, g, id, rgrp, label,
-				rwho)
+		if int(id) != next || int(rgrp) != grp || label != fmt.Sprintf("row-%d", id) || int(rwho) != g ||
+			int(owner) != g {
+			c.report(who, "round %d asked grp=%d id<=%d who=%d owner=%d, got (%d, %d, %q, %d, %d)", r, grp, limit, g, g,
+				id, rgrp, label, rwho, owner)
 		}
 		next += 100
 		got++
@@ -700,6 +743,7 @@ func main() {
 	run("writes_refused_25006", writesRefused)
 	run("cancel_and_timeout", cancelAndTimeout)
 	run("metadata_and_catalog", metadataAndCatalog)
+	run("discard_all_and_deallocate_all", discardAllAndDeallocateAll)
 	run("twenty_concurrent_connections", twentyConcurrentConnections)
 	run("pgxpool_of_20", pgxpoolOf20)
 	fmt.Printf("pgx suite: %d passed, %d failed\n", len(passed), len(failed))

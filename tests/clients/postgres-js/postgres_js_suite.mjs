@@ -8,9 +8,9 @@
 // Tried, and expected to work (one function each below):
 //   - prepared statements (prepare: true, the default: one named statement per query text
 //     and connection) used 200 times with two statement shapes, pipelined (Promise.all) and
-//     one by one; prepare: false (what its README says for poolers in transaction mode: the
-//     query is described with the unnamed statement, then bound); sql.unsafe with
-//     parameters; a statement that errors, then reused
+//     one by one; prepare: false (what its README says for poolers in transaction mode:
+//     Parse "" + Describe + Flush, then Bind + Execute + Sync, seen on the wire);
+//     sql.unsafe with parameters; a statement that errors, then reused
 //   - the fixture types through pgro equal (util.inspect and raw Buffers) to direct;
 //     parameters of JS types
 //   - sql.begin with sql.savepoint (an error and a write inside it, rolled back to it) and a
@@ -343,13 +343,16 @@ async function metadata() {
 async function askAndCheck(sql, who, g, r, problems) {
   const grp = (g * 7 + r) % 100;
   const limit = 1000 * (1 + (g + r) % 5);
-  const rows = await sql`SELECT id, grp, label, ${g}::int AS who FROM big WHERE grp = ${grp} AND id <= ${limit} ORDER BY id`;
+  // The statement text is this client's own too (the literal owner column): another client's
+  // statement bound with these parameters shows as a wrong owner.
+  const rows = await sql`SELECT id, grp, label, ${g}::int AS who, ${sql.unsafe(String(g))} AS owner FROM big
+    WHERE grp = ${grp} AND id <= ${limit} ORDER BY id`;
   const want = [];
   for (let id = grp; id <= limit; id += 100) if (id > 0) want.push(id);
   rows.forEach((row, i) => {
     const id = want[i];
-    if (row.id !== id || row.grp !== grp || row.label !== `row-${id}` || row.who !== g) {
-      problems.push(`${who} round ${r}: asked grp=${grp} id<=${limit} who=${g}, got ${show({ ...row })}`);
+    if (row.id !== id || row.grp !== grp || row.label !== `row-${id}` || row.who !== g || row.owner !== g) {
+      problems.push(`${who} round ${r}: asked grp=${grp} id<=${limit} who=${g} owner=${g}, got ${show({ ...row })}`);
     }
   });
   if (rows.length !== want.length) problems.push(`${who} round ${r}: ${rows.length} rows, want ${want.length}`);
