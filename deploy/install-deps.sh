@@ -20,7 +20,11 @@ TEST_PKGS=(
   pgbouncer python3 python3-psycopg2 python3-psycopg procps iproute2
   prometheus openssl
   openjdk-17-jdk-headless libpostgresql-jdbc-java python3-psycopg-pool nodejs
+  python3-asyncpg golang-go golang-github-lib-pq-dev golang-github-jackc-pgx-v4-dev
 )
+# Postgres.js (tests/clients/postgres-js) is installed with npm. NodeSource's nodejs brings its own
+# npm and conflicts with Debian's, so Debian's npm is added only where there is none.
+command -v npm >/dev/null 2>&1 || TEST_PKGS+=(npm)
 
 want=("${BUILD_PKGS[@]}" "${RUN_PKGS[@]}")
 if [[ "${1:-}" == "--test" || "${1:-}" == "--all" ]]; then
