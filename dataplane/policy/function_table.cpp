@@ -129,6 +129,11 @@ constexpr std::array kFunctionRules = {
     FunctionRule{"ts_rewrite", false, FunctionAction::DenyTwoArgs, kSqlText, false,
                  VolatileOk::InPgCatalog},
     denyPrefix("pg_background_", kSqlText),
+    // tablefunc and xml2 (postgresql-contrib): their text arguments run as SQL, whatever the
+    // schema the extension was created in.
+    denyPrefix("crosstab", kSqlText),
+    deny("connectby", kSqlText),
+    deny("xpath_table", kSqlText),
     denyPrefix("dblink", kRemote),
     // Catalog and index maintenance.
     denyPrefix("pg_import", kMaintenance),

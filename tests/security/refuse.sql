@@ -476,6 +476,13 @@ SELECT query_to_xml('SELECT rolpassword FROM pg_authid', true, true, '')
 -- ----
 SELECT query_to_xml_and_xmlschema('SELECT 1', true, true, '')
 -- ----
+--# tablefunc / xml2: text arguments that run as SQL (the extension may be created after pgro started)
+SELECT * FROM crosstab('DELETE FROM t RETURNING 1, 2, 3') AS c(a int, b int, c int)
+-- ----
+SELECT * FROM public.connectby('t', 'id', 'name', '1', 0) AS c(id int, parent int, level int)
+-- ----
+SELECT * FROM xpath_table('id', 'x', 't', '/a', 'true') AS x(id int, a text)
+-- ----
 SELECT table_to_xml('pg_authid', true, true, '')
 -- ----
 SELECT database_to_xml(true, true, '')
