@@ -331,8 +331,12 @@ SettingCheck checkSetting(std::string_view name, std::optional<std::string_view>
   // Measured on PostgreSQL 15 in a session started with default_transaction_read_only=on:
   // `RESET transaction_read_only`, `SET transaction_read_only TO DEFAULT` and
   // set_config('transaction_read_only', NULL, ...) make the transaction READ WRITE (its reset
-  // value is off), even inside an implicit transaction. Resetting *_read_only is refused.
-  if (!value.has_value() && rule->rule == ValueRule::MustBeTrue) {
+  // value is off), even inside an implicit transaction: refused. Resetting
+  // default_transaction_read_only returns it to pgro's startup option `-c
+  // default_transaction_read_only=on` (psycopg2 sends SET ... TO DEFAULT when a pooled
+  // connection leaves read-only mode): allowed, and the tripwire watches its reported value.
+  if (!value.has_value() && rule->rule == ValueRule::MustBeTrue &&
+      lower != "default_transaction_read_only") {
     result.denial = readWriteDenial(lower);
     return result;
   }

@@ -454,5 +454,26 @@ TEST(DriverPathsTest, SetseedDoesNotReachTheNextClient) {
   EXPECT_EQ(own[1][0], predicted);
 }
 
+// psycopg2 (SQLAlchemy's postgresql_readonly) leaves read-only mode with SET
+// default_transaction_read_only TO DEFAULT: the default is pgro's, so it stays on.
+TEST(DriverPathsTest, ResettingDefaultReadOnlyKeepsItOn) {
+  auto pgro = startPgro(sharedEnv());
+  RawPgClient a = connectProxy(*pgro);
+  for (const char* reset :
+       {"SET default_transaction_read_only TO DEFAULT", "RESET default_transaction_read_only"}) {
+    auto reply = a.query(reset);
+    ASSERT_EQ(firstError(reply), std::nullopt) << reset << ": " << typeSequence(reply);
+    auto shown =
+        dataRows(a.query("SELECT current_setting('default_transaction_read_only'), "
+                         "current_setting('transaction_read_only')"));
+    ASSERT_EQ(shown.size(), 1u);
+    EXPECT_EQ(shown[0][0].value_or(""), "on") << reset;
+    EXPECT_EQ(shown[0][1].value_or(""), "on") << reset;
+  }
+  auto refused = a.query("RESET transaction_read_only");
+  ASSERT_TRUE(firstError(refused));
+  EXPECT_EQ(firstError(refused)->sqlstate(), "42501");
+}
+
 }  // namespace
 }  // namespace pgro::it

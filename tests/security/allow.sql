@@ -1485,3 +1485,8 @@ SELECT 1 EXCEPT SELECT pg_advisory_unlock_all()::int
 BEGIN; DECLARE c CURSOR WITH HOLD FOR SELECT * FROM t; COMMIT; FETCH 1 FROM c; CLOSE c
 -- ----
 DECLARE c SCROLL CURSOR WITH HOLD FOR SELECT 1; CLOSE ALL
+-- ----
+--# default_transaction_read_only resets to pgro's startup option (on): psycopg2 leaving read-only mode.
+RESET default_transaction_read_only
+-- ----
+SET default_transaction_read_only TO DEFAULT

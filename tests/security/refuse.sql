@@ -732,10 +732,6 @@ SET LOCAL transaction_read_only = DEFAULT
 -- ----
 SELECT set_config('transaction_read_only', NULL, true)
 -- ----
-RESET default_transaction_read_only
--- ----
-SET default_transaction_read_only TO DEFAULT
--- ----
 SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE
 -- ----
 SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL SERIALIZABLE, READ WRITE

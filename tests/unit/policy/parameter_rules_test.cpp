@@ -120,10 +120,14 @@ TEST(ParameterRules, ReadWriteInEverySpellingIsRefused) {
   for (const char* sql :
        {"RESET transaction_read_only", "BEGIN; RESET transaction_read_only; SELECT 1; COMMIT",
         "SET transaction_read_only TO DEFAULT", "SET LOCAL transaction_read_only = DEFAULT",
-        "RESET default_transaction_read_only", "SET default_transaction_read_only TO DEFAULT",
-        "SELECT set_config('transaction_read_only', NULL, true)",
-        "SELECT set_config('default_transaction_read_only', NULL, false)"}) {
+        "SELECT set_config('transaction_read_only', NULL, true)"}) {
     expectParameterRefused(sql);
+  }
+  // default_transaction_read_only resets to pgro's startup option (on): allowed.
+  for (const char* sql :
+       {"RESET default_transaction_read_only", "SET default_transaction_read_only TO DEFAULT",
+        "SELECT set_config('default_transaction_read_only', NULL, false)"}) {
+    EXPECT_TRUE(classify(sql).allowed) << sql;
   }
   EXPECT_TRUE(classify("RESET ALL").allowed) << "transaction_read_only is GUC_NO_RESET_ALL";
   for (const char* sql :
