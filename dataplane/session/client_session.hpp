@@ -227,6 +227,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   asio::awaitable<void> flushToServer();
   void emitLocalReplies();
   void refuse(const protocol::PgError& error, bool extended);
+  // Fails the server's transaction block after pgro refused a statement in it.
+  void abortServerTransaction();
   // Server side (session_server.cpp).
   asio::awaitable<void> serverPump(std::shared_ptr<ClientSession> self,
                                    upstream::ServerConnectionPtr server);

@@ -186,11 +186,24 @@ void ClientSession::refuse(const protocol::PgError& error, bool extended) {
       protocol::appendSync(sync);
       injectToServer(std::move(sync), 'S');
     }
+    abortServerTransaction();
     replyLocal(std::move(out), false);
     state_ = State::SkipUntilSync;
   } else {
+    abortServerTransaction();
     replyLocal(std::move(out), true);
   }
+}
+
+void ClientSession::abortServerTransaction() {
+  // In a transaction block an error fails the transaction: PostgreSQL then answers 25P02
+  // until ROLLBACK, and a COMMIT rolls back. A statement pgro refuses must do the same, so
+  // the upstream transaction is failed with a statement that says why (in the server's log).
+  if (server_ == nullptr || tx_status_ != 'T') return;
+  protocol::appendQuery(server_batch_,
+                        "SELECT 'pgro refused a statement of this transaction'::pg_catalog.int4");
+  pending_.push_back({.kind = Pending::Kind::Internal, .message = 'Q'});
+  ++pending_syncs_;
 }
 
 void ClientSession::handleMessage(char type, std::string_view body, std::string_view raw,

@@ -346,8 +346,10 @@ bool ClientSession::handleServerMessage(char type, std::string_view body, std::s
   }
   if (front.kind == Pending::Kind::Internal) {
     if (type == 'Z') {
+      tx_status_ = r.byte();  // the session's true status, for the replies queued behind
       --pending_syncs_;
       pending_.pop_front();
+      emitLocalReplies();
     }
     return true;
   }

@@ -181,13 +181,13 @@ TEST(DriverPathsTest, BeginReadWriteOpensAReadOnlyTransaction) {
     auto mode = dataRows(a.query("SHOW transaction_read_only"));
     ASSERT_EQ(mode.size(), 1u);
     EXPECT_EQ(mode[0][0].value_or(""), "on") << begin;
-    auto write = a.query("INSERT INTO typed_values DEFAULT VALUES");
-    ASSERT_TRUE(firstError(write)) << typeSequence(write);
-    EXPECT_EQ(firstError(write)->sqlstate(), "25006");
-    // Even one that slipped past pgro would meet a read-only transaction upstream.
+    // Even a write that slipped past pgro would meet a read-only transaction upstream.
     auto set = a.query("SET TRANSACTION READ WRITE");
     EXPECT_EQ(firstError(set), std::nullopt) << typeSequence(set);
     EXPECT_EQ(dataRows(a.query("SHOW transaction_read_only"))[0][0].value_or(""), "on");
+    auto write = a.query("INSERT INTO typed_values DEFAULT VALUES");
+    ASSERT_TRUE(firstError(write)) << typeSequence(write);
+    EXPECT_EQ(firstError(write)->sqlstate(), "25006");
     EXPECT_EQ(firstError(a.query("ROLLBACK")), std::nullopt);
   }
   // Over the extended protocol too, and error positions still point into the client's text.
@@ -473,6 +473,37 @@ TEST(DriverPathsTest, ResettingDefaultReadOnlyKeepsItOn) {
   auto refused = a.query("RESET transaction_read_only");
   ASSERT_TRUE(firstError(refused));
   EXPECT_EQ(firstError(refused)->sqlstate(), "42501");
+}
+
+// A statement pgro refuses inside a transaction block fails the transaction, as any error
+// does in PostgreSQL: 25P02 until ROLLBACK, and COMMIT rolls back.
+TEST(DriverPathsTest, RefusedStatementFailsItsTransaction) {
+  auto pgro = startPgro(sharedEnv());
+  RawPgClient a = connectProxy(*pgro);
+  ASSERT_EQ(firstError(a.query("BEGIN")), std::nullopt);
+  a.send(wire::query("INSERT INTO typed_values DEFAULT VALUES"));
+  auto refused = a.readReply();
+  ASSERT_TRUE(firstError(refused.messages));
+  EXPECT_EQ(firstError(refused.messages)->sqlstate(), "25006");
+  ASSERT_FALSE(refused.messages.empty());
+  EXPECT_EQ(refused.messages.back().body, "E") << "ReadyForQuery status";
+  auto next = a.query("SELECT 1");
+  ASSERT_TRUE(firstError(next));
+  EXPECT_EQ(firstError(next)->sqlstate(), "25P02");
+  EXPECT_EQ(tagsOf(a.query("COMMIT")), std::vector<std::string>{"ROLLBACK"});
+
+  // Over the extended protocol too.
+  ASSERT_EQ(firstError(a.query("BEGIN")), std::nullopt);
+  auto parsed = roundTrip(a, wire::parse("", "DELETE FROM typed_values") + wire::bind("", "") +
+                                 wire::execute("") + wire::sync());
+  EXPECT_EQ(sqlstateOf(parsed), "25006");
+  ASSERT_FALSE(parsed.messages.empty());
+  EXPECT_EQ(parsed.messages.back().body, "E");
+  EXPECT_EQ(firstError(a.query("SELECT 1"))->sqlstate(), "25P02");
+  EXPECT_EQ(tagsOf(a.query("ROLLBACK")), std::vector<std::string>{"ROLLBACK"});
+  // Outside a transaction nothing lingers.
+  EXPECT_TRUE(firstError(a.query("DELETE FROM typed_values")));
+  EXPECT_EQ(firstError(a.query("SELECT 1")), std::nullopt);
 }
 
 }  // namespace
