@@ -20,7 +20,7 @@ TEST_PKGS=(
   pgbouncer python3 python3-psycopg2 python3-psycopg procps iproute2
   prometheus openssl
   openjdk-17-jdk-headless libpostgresql-jdbc-java python3-psycopg-pool nodejs
-  odbc-postgresql unixodbc python3-pyodbc
+  odbc-postgresql unixodbc python3-pyodbc python3-sqlalchemy python3-pandas
 )
 
 want=("${BUILD_PKGS[@]}" "${RUN_PKGS[@]}")
