@@ -21,7 +21,7 @@ TEST_PKGS=(
   prometheus openssl
   openjdk-17-jdk-headless libpostgresql-jdbc-java python3-psycopg-pool nodejs
   odbc-postgresql unixodbc python3-pyodbc python3-sqlalchemy python3-pandas
-  libdbd-pg-perl ruby-pg
+  libdbd-pg-perl ruby-pg php-cli php-pgsql
 )
 
 want=("${BUILD_PKGS[@]}" "${RUN_PKGS[@]}")
