@@ -18,6 +18,14 @@ DataFrame.to_sql) refused with 25006; statement_timeout from connect_args and a 
 another thread; the Inspector (schemas, tables, views, columns, keys, indexes, comments) and
 MetaData.reflect equal to direct; a QueuePool of 20 with 20 threads holding a connection
 each, every row checked.
+Also: isolation_level / postgresql_readonly / postgresql_deferrable execution options on one
+pooled connection, then its next check-out.
+Fails through pgro (pgro bug; the check is the proof):
+  - isolation_and_readonly_options: after a connection used postgresql_readonly=True goes
+    back to the pool, psycopg2 sends `SET default_transaction_read_only TO DEFAULT` at the
+    next check-out (pre-ping toggles autocommit); pgro refuses it with 42501 "READ WRITE is
+    not allowed", though the default of every pgro upstream session is on (startup
+    options), so the reset keeps the session read-only. The check-out fails.
 Not tried: the ORM unit of work (writes), asyncpg/psycopg 3 dialects (other suites).
 """
 import datetime
@@ -178,6 +186,47 @@ def transaction_with_savepoint():
             with session.begin_nested():
                 check(session.execute(sa.select(sa.func.count()).select_from(BIG)).scalar()
                       == 100000, "ORM session")
+
+
+@test
+def isolation_and_readonly_options():
+    # One pooled psycopg2 connection (pool_size=1, pre-ping) through every transaction
+    # characteristic SQLAlchemy offers, in this order:
+    #  - isolation_level: BEGIN ISOLATION LEVEL ...
+    #  - postgresql_readonly=False: psycopg2 opens BEGIN READ WRITE; pgro accepts it, the
+    #    transaction stays read-only and a write in it gets 25006
+    #  - postgresql_readonly=True (+ deferrable): BEGIN ... READ ONLY DEFERRABLE
+    #  - then the next check-out: returning the connection put readonly back to its default,
+    #    and psycopg2 sends `SET default_transaction_read_only TO DEFAULT` when the pre-ping
+    #    switches autocommit (upstream, the default of a pgro session is on)
+    #  - isolation_level="AUTOCOMMIT"
+    engine = proxy_engine(pool_size=1, max_overflow=0, pool_pre_ping=True)
+    steps = ((({"isolation_level": "REPEATABLE READ"}), "repeatable read"),
+             (({"postgresql_readonly": False}), "read committed"),
+             (({"isolation_level": "SERIALIZABLE", "postgresql_readonly": True,
+                "postgresql_deferrable": True}), "serializable"),
+             (({}), "read committed"))
+    for options, isolation in steps:
+        try:
+            conn = engine.connect()
+        except sa_exc.DBAPIError as e:
+            raise AssertionError(f"check-out after the previous step ({options}): {e!r}") from e
+        with conn:
+            conn = conn.execution_options(**options)
+            with conn.begin():
+                check(conn.execute(sa.text("SHOW transaction_isolation")).scalar() == isolation,
+                      f"{options}: isolation")
+                check(conn.execute(sa.text("SHOW transaction_read_only")).scalar() == "on",
+                      f"{options}: read-only")
+                check(conn.execute(sa.select(sa.func.count()).select_from(TYPED)).scalar() == 5,
+                      f"{options}: select")
+            with conn.begin():
+                expect_error("25006", lambda: conn.execute(sa.delete(BIG)), f"{options}: write")
+    with engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        check(conn.execute(sa.text("SELECT count(*) FROM big")).scalar() == 100000, "AUTOCOMMIT")
+        expect_error("25006", lambda: conn.execute(sa.delete(BIG)), "AUTOCOMMIT write")
+    engine.dispose()
 
 
 def big_expected():
