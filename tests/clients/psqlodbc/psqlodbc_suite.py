@@ -19,17 +19,19 @@ What psqlODBC sends (seen in PostgreSQL's log with log_statement=all):
     queries on pg_catalog.
 
 Tried (one function each below): the prepared path used many times with manual commit and
-in autocommit, with the plan dropped and re-prepared; every fixture type and parameters of
+in autocommit, with the plan dropped and re-prepared, UseServerSidePrepare=1 and 0; every fixture type and parameters of
 Python types equal to the same through psqlODBC direct; a transaction with a savepoint;
 100k rows with UseDeclareFetch=1/Fetch=100 and as one plain result; errors then recovery;
 writes refused with 25006; SQLCancel from another thread and the query timeout; catalog
 functions equal to direct; 20 threads with a connection each, every row checked.
 Fails through pgro on main 098feea (pgro bugs of issue 11; the checks are the proof):
-  - prepared_manual_commit_deallocate_and_reprepare, errors_and_recovery (item 4): the
+  - prepared_manual_commit_deallocate_and_reprepare, errors_and_recovery and the manual
+    commit + UseServerSidePrepare=1 case of server_side_prepare_on_and_off (item 4): the
     DEALLOCATE inside `SAVEPOINT _per_query_svp_;DEALLOCATE ...;RELEASE ...` reaches the
     server under the client's name and fails there; pgro still counts the plan as the
     client's, so the next prepare of the same name gets 42P05 "prepared statement
-    "_PLAN0x..." already exists"
+    "_PLAN0x..." already exists". In autocommit psqlODBC sends `DEALLOCATE "_PLAN0x..."`
+    alone, which pgro answers; UseServerSidePrepare=0 never prepares: both pass.
   - declare_fetch_100k_rows (item 6): 0A000 "DECLARE ... WITH HOLD is not supported by pgro"
 Not tried: TLS, large objects (lo_* are refused by pgro), SQLSetPos updates (writes).
 """
@@ -158,22 +160,36 @@ def prepared_manual_commit_deallocate_and_reprepare():
     conn.close()
 
 
+def server_side_prepare_runs(autocommit, ssp):
+    conn = proxy(autocommit=autocommit, UseServerSidePrepare=ssp)
+    cur = conn.cursor()
+    for i in range(50):
+        if i % 5 == 4:
+            check(cur.execute("SELECT ? || '!'", f"x{i}").fetchone()[0] == f"x{i}!", f"run {i}")
+            continue
+        got = rows(cur.execute("SELECT id, label FROM big WHERE grp = ? AND id <= ? ORDER BY id",
+                               i % 100, 500))
+        want = [(g, f"row-{g}") for g in range(1, 501) if g % 100 == i % 100]
+        check(got == want, f"run {i}: {got[:3]}")
+    if not autocommit:
+        conn.commit()
+    conn.close()
+
+
 @test
-def server_side_prepare_autocommit():
-    # UseServerSidePrepare=1 spelled out, autocommit: every execution is its own unit, so
-    # under transaction pooling the plan must be made to exist on whichever server
-    # connection runs it.
-    for autocommit in (True, False):
-        conn = proxy(autocommit=autocommit, UseServerSidePrepare=1)
-        cur = conn.cursor()
-        for i in range(50):
-            got = rows(cur.execute("SELECT id, label FROM big WHERE grp = ? AND id <= ? ORDER BY id",
-                                   i % 100, 500))
-            want = [(g, f"row-{g}") for g in range(1, 501) if g % 100 == i % 100]
-            check(got == want, f"autocommit={autocommit} run {i}: {got[:3]}")
-        if not autocommit:
-            conn.commit()
-        conn.close()
+def server_side_prepare_on_and_off():
+    # UseServerSidePrepare=1 spelled out and 0 (psqlODBC then puts the parameters into the
+    # text), in autocommit (every execution its own unit: under transaction pooling the plan
+    # must exist on whichever server connection runs it) and manual commit. Two SQL texts
+    # take turns on the cursor, so the plan is dropped and made again. Every combination is
+    # run; the failure lists those that failed.
+    failures = []
+    for autocommit, ssp in ((True, 1), (False, 1), (True, 0), (False, 0)):
+        try:
+            server_side_prepare_runs(autocommit, ssp)
+        except (pyodbc.Error, AssertionError) as e:
+            failures.append(f"autocommit={autocommit} UseServerSidePrepare={ssp}: {e!r}")
+    check(not failures, "\n".join(failures))
 
 
 def typed_both(sql, *params):
