@@ -19,8 +19,9 @@ What psqlODBC sends (seen in PostgreSQL's log with log_statement=all):
     queries on pg_catalog.
 
 Tried (one function each below): the prepared path used many times with manual commit and
-in autocommit, with the plan dropped and re-prepared, UseServerSidePrepare=1 and 0; every fixture type and parameters of
-Python types equal to the same through psqlODBC direct; a transaction with a savepoint;
+in autocommit, with the plan dropped and re-prepared, UseServerSidePrepare=1 and 0; every
+fixture type and parameters of Python types equal to the same through psqlODBC direct; a
+transaction with a savepoint;
 100k rows with UseDeclareFetch=1/Fetch=100 and as one plain result; errors then recovery;
 writes refused with 25006; SQLCancel from another thread and the query timeout; catalog
 functions equal to direct; 20 threads with a connection each, every row checked.
