@@ -309,12 +309,14 @@ test twenty_concurrent_processes => sub {
     if ($pid == 0) {
       my $ok = eval {
         my $dbh = proxy(AutoCommit => $i % 2, pg_server_prepare => 1);
-        my $sth = $dbh->prepare('SELECT id, grp, label, ?::text FROM big WHERE grp = ? AND id <= ? ORDER BY id');
+        # The text is this process's own (the literal owner column): another client's
+        # statement run with these parameters shows as a wrong owner.
+        my $sth = $dbh->prepare("SELECT id, grp, label, ?::text, $i AS owner FROM big WHERE grp = ? AND id <= ? ORDER BY id");
         for my $j (0 .. 4) {
           my ($grp, $limit) = (($i * 7 + $j) % 100, 2000 + $i * 100 + $j);
           $sth->execute("c$i", $grp, $limit);
           my $got = $sth->fetchall_arrayref;
-          my @want = map { [$_, $grp, "row-$_", "c$i"] } grep { $_ % 100 == $grp } 1 .. $limit;
+          my @want = map { [$_, $grp, "row-$_", "c$i", $i] } grep { $_ % 100 == $grp } 1 .. $limit;
           check(@$got == @want, "conn $i query $j: " . scalar(@$got) . ' rows, want ' . scalar(@want));
           for my $k (0 .. $#want) {
             check("@{$got->[$k]}" eq "@{$want[$k]}", "conn $i query $j row $k: got @{$got->[$k]}, asked for @{$want[$k]}");

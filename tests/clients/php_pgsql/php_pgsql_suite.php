@@ -434,7 +434,10 @@ test('twenty_concurrent_processes', function () {
         if ($pid === 0) {
             $code = 0;
             try {
-                $sql = 'SELECT id, grp, label, $1::text FROM big WHERE grp = $2 AND id <= $3 ORDER BY id';
+                // Every process names its statement 'rows' (PDO: pdo_stmt_00000001), and its text is
+                // its own (the literal owner column): another client's statement run with these
+                // parameters shows as a wrong owner.
+                $sql = 'SELECT id, grp, label, $1::text, ' . $i . ' AS owner FROM big WHERE grp = $2 AND id <= $3 ORDER BY id';
                 $c = $i % 2 ? null : pg();
                 $db = $i % 2 ? pdo() : null;
                 if ($c) pg_prepare($c, 'rows', $sql);
@@ -445,12 +448,12 @@ test('twenty_concurrent_processes', function () {
                     if ($c) {
                         $got = pg_fetch_all(pg_execute($c, 'rows', ["c$i", $grp, $limit]), PGSQL_NUM);
                         $want = [];
-                        for ($g = 1; $g <= $limit; $g++) if ($g % 100 === $grp) $want[] = ["$g", "$grp", "row-$g", "c$i"];
+                        for ($g = 1; $g <= $limit; $g++) if ($g % 100 === $grp) $want[] = ["$g", "$grp", "row-$g", "c$i", "$i"];
                     } else {
                         $st->execute(["c$i", $grp, $limit]);
                         $got = $st->fetchAll(PDO::FETCH_NUM);
                         $want = [];
-                        for ($g = 1; $g <= $limit; $g++) if ($g % 100 === $grp) $want[] = [$g, $grp, "row-$g", "c$i"];
+                        for ($g = 1; $g <= $limit; $g++) if ($g % 100 === $grp) $want[] = [$g, $grp, "row-$g", "c$i", $i];
                     }
                     check(count($got) === count($want), "conn $i query $j: " . count($got) . ' rows, want ' . count($want));
                     foreach ($want as $k => $w) {

@@ -441,9 +441,11 @@ def twenty_concurrent_connections():
             barrier.wait()
             for j in range(5):
                 grp, limit = (i * 7 + j) % 100, 2000 + i * 100 + j
-                got = rows(cur.execute("SELECT id, grp, label, ? FROM big WHERE grp = ?"
-                                       " AND id <= ? ORDER BY id", f"c{i}", grp, limit))
-                want = [(g, grp, f"row-{g}", f"c{i}") for g in range(1, limit + 1)
+                # The statement text is this connection's own (the literal owner column): a
+                # statement of another connection run with these parameters shows as a wrong owner.
+                got = rows(cur.execute(f"SELECT id, grp, label, ?, {i} AS owner FROM big"
+                                       " WHERE grp = ? AND id <= ? ORDER BY id", f"c{i}", grp, limit))
+                want = [(g, grp, f"row-{g}", f"c{i}", i) for g in range(1, limit + 1)
                         if g % 100 == grp]
                 check(len(got) == len(want), f"conn {i} query {j}: {len(got)} rows, want {len(want)}")
                 for k, (g, w) in enumerate(zip(got, want)):

@@ -313,17 +313,19 @@ test 'twenty_concurrent_connections' do
   threads = conns.each_with_index.map do |conn, i|
     Thread.new do
       start.pop
-      conn.prepare('rows', 'SELECT id, grp, label, $1::text FROM big WHERE grp = $2 AND id <= $3 ORDER BY id')
+      # Every connection names its statement 'rows', and its text is its own (the literal owner
+      # column): another connection's statement run with these parameters shows as a wrong owner.
+      sql = "SELECT id, grp, label, $1::text, #{i} AS owner FROM big WHERE grp = $2 AND id <= $3 ORDER BY id"
+      conn.prepare('rows', sql)
       5.times do |j|
         grp = (i * 7 + j) % 100
         limit = 2000 + i * 100 + j
         got = if j.even?
                 conn.exec_prepared('rows', ["c#{i}", grp, limit]).values
               else
-                conn.exec_params('SELECT id, grp, label, $1::text FROM big WHERE grp = $2 AND id <= $3 ORDER BY id',
-                                 ["c#{i}", grp, limit]).values
+                conn.exec_params(sql, ["c#{i}", grp, limit]).values
               end
-        want = (1..limit).select { |g| g % 100 == grp }.map { |g| [g.to_s, grp.to_s, "row-#{g}", "c#{i}"] }
+        want = (1..limit).select { |g| g % 100 == grp }.map { |g| [g.to_s, grp.to_s, "row-#{g}", "c#{i}", i.to_s] }
         check(got.size == want.size, "conn #{i} query #{j}: #{got.size} rows, want #{want.size}")
         got.zip(want).each_with_index do |(g, w), k|
           check(g == w, "conn #{i} query #{j} row #{k}: got #{g}, asked for #{w}")

@@ -368,8 +368,6 @@ def pool_of_20_concurrent():
     engine = proxy_engine(pool_size=20, max_overflow=0, pool_timeout=60, pool_pre_ping=True)
     errors = []
     barrier = threading.Barrier(20, timeout=60)
-    sql = sa.text("SELECT id, grp, label, :tag AS tag FROM big"
-                  " WHERE grp = :g AND id <= :n ORDER BY id")
 
     def worker(i):
         try:
@@ -379,9 +377,13 @@ def pool_of_20_concurrent():
                 barrier.wait()  # all 20 pooled connections checked out at once
                 for j in range(5):
                     grp, limit = (i * 7 + j) % 100, 2000 + i * 100 + j
+                    # The text is this connection's own (the literal owner column): another
+                    # connection's statement run with these parameters shows as a wrong owner.
+                    sql = sa.text(f"SELECT id, grp, label, :tag AS tag, {i} AS owner FROM big"
+                                  " WHERE grp = :g AND id <= :n ORDER BY id")
                     df = pd.read_sql(sql, conn, params={"tag": f"c{i}", "g": grp, "n": limit})
                     got = list(df.itertuples(index=False, name=None))
-                    want = [(g, grp, f"row-{g}", f"c{i}") for g in range(1, limit + 1)
+                    want = [(g, grp, f"row-{g}", f"c{i}", i) for g in range(1, limit + 1)
                             if g % 100 == grp]
                     check(len(got) == len(want), f"conn {i} query {j}: {len(got)} rows")
                     for k, (g, w) in enumerate(zip(got, want)):
