@@ -18,8 +18,8 @@
 // errors then recovery; writes refused with 25006 in both APIs; pg_cancel_query of an async
 // query and statement_timeout; pg_meta_data, pg_field_* and PDO getColumnMeta equal to
 // direct; 20 forked processes with a connection each, every row checked.
-// Fails through pgro on main (pgro bug of issue 11, item 6; the check is the proof):
-//   - pdo_scroll_cursor_with_hold: 0A000 "DECLARE ... WITH HOLD is not supported by pgro"
+// pdo_scroll_cursor_with_hold failed on main 098feea with 0A000 "DECLARE ... WITH HOLD is not
+// supported by pgro" (issue 11 item 6); passes since ac87ec0.
 // Not tried: pg_copy_to (COPY is covered by psql/psycopg), LISTEN (pg_get_notify),
 // persistent connections (pg_pconnect: no different on the wire).
 

@@ -25,15 +25,13 @@ transaction with a savepoint;
 100k rows with UseDeclareFetch=1/Fetch=100 and as one plain result; errors then recovery;
 writes refused with 25006; SQLCancel from another thread and the query timeout; catalog
 functions equal to direct; 20 threads with a connection each, every row checked.
-Fails through pgro on main 098feea (pgro bugs of issue 11; the checks are the proof):
+Failed through pgro on main 098feea, pass since 36037fa / ac87ec0 (issue 11 items 4 and 6):
   - prepared_manual_commit_deallocate_and_reprepare, errors_and_recovery and the manual
-    commit + UseServerSidePrepare=1 case of server_side_prepare_on_and_off (item 4): the
-    DEALLOCATE inside `SAVEPOINT _per_query_svp_;DEALLOCATE ...;RELEASE ...` reaches the
-    server under the client's name and fails there; pgro still counts the plan as the
-    client's, so the next prepare of the same name gets 42P05 "prepared statement
-    "_PLAN0x..." already exists". In autocommit psqlODBC sends `DEALLOCATE "_PLAN0x..."`
-    alone, which pgro answers; UseServerSidePrepare=0 never prepares: both pass.
-  - declare_fetch_100k_rows (item 6): 0A000 "DECLARE ... WITH HOLD is not supported by pgro"
+    commit + UseServerSidePrepare=1 case of server_side_prepare_on_and_off: the DEALLOCATE
+    inside `SAVEPOINT _per_query_svp_;DEALLOCATE ...;RELEASE ...` reached the server under
+    the client's name, so the next prepare of the name got 42P05 "prepared statement
+    "_PLAN0x..." already exists" (autocommit sends a lone DEALLOCATE, which pgro answered)
+  - declare_fetch_100k_rows: 0A000 "DECLARE ... WITH HOLD is not supported by pgro"
 Not tried: TLS, large objects (lo_* are refused by pgro), SQLSetPos updates (writes).
 """
 import datetime
