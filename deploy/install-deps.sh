@@ -21,6 +21,8 @@ TEST_PKGS=(
   prometheus openssl
   openjdk-17-jdk-headless libpostgresql-jdbc-java python3-psycopg-pool nodejs
   python3-asyncpg golang-go golang-github-lib-pq-dev golang-github-jackc-pgx-v4-dev
+  odbc-postgresql unixodbc python3-pyodbc python3-sqlalchemy python3-pandas
+  libdbd-pg-perl ruby-pg php-cli php-pgsql
 )
 # Postgres.js (tests/clients/postgres-js) is installed with npm. NodeSource's nodejs brings its own
 # npm and conflicts with Debian's, so Debian's npm is added only where there is none.
