@@ -279,10 +279,33 @@ TEST(UpstreamRoleTest, TablesCreatedAfterStartAreReadable) {
   EXPECT_EQ(a.value, "fresh") << a.describe();
 }
 
+// pg_read_all_data has no BYPASSRLS (a superuser bypasses row-level security): clients now
+// see what the policies allow, and row_security=off (pg_dump's default) is an error.
+TEST(UpstreamRoleTest, RowLevelSecurityAppliesToClients) {
+  postgres().execDirect(
+      "DROP TABLE IF EXISTS rls_rows; CREATE TABLE rls_rows (id int, team text); "
+      "INSERT INTO rls_rows VALUES (1, 'red'), (2, 'blue'); "
+      "ALTER TABLE rls_rows ENABLE ROW LEVEL SECURITY; "
+      "CREATE POLICY red_only ON rls_rows FOR SELECT USING (team = 'red')");
+  EXPECT_EQ(postgres().execDirect("SELECT count(*) FROM rls_rows")[0][0].as<int>(), 2);
+  auto pgro = startPgro({{"CACHE_ENABLED", "false"}});
+  RawPgClient client = connectProxy(*pgro);
+  Answer visible = ask(client, "SELECT count(*) FROM rls_rows");
+  EXPECT_EQ(visible.value, "1") << visible.describe();
+  Answer off = ask(client, "SET row_security = off; SELECT count(*) FROM rls_rows");
+  ASSERT_TRUE(off.error) << off.describe();
+  EXPECT_NE(off.error->message().find("row-level security"), std::string::npos) << off.describe();
+}
+
 TEST(UpstreamRoleTest, NoneKeepsTheAccountsOwnPrivileges) {
   auto pgro = startPgro({{"UPSTREAM_ROLE", "none"}});
   RawPgClient client = connectProxy(*pgro);
   EXPECT_EQ(currentUser(client), postgres().user());
+  postgres().execDirect(
+      "DROP TABLE IF EXISTS rls_none; CREATE TABLE rls_none (id int); "
+      "INSERT INTO rls_none VALUES (1), (2); ALTER TABLE rls_none ENABLE ROW LEVEL SECURITY");
+  Answer all_rows = ask(client, "SELECT count(*) FROM rls_none");
+  EXPECT_EQ(all_rows.value, "2") << "the superuser bypasses RLS: " << all_rows.describe();
   Answer setting = ask(client, "SHOW data_directory");
   EXPECT_FALSE(setting.error) << setting.describe();
   const std::string line = lineWith(pgro->log(), "Upstream role:");
