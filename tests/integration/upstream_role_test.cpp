@@ -211,7 +211,6 @@ TEST(UpstreamRoleTest, EveryWayOfChangingTheRoleIsRefusedByPgro) {
       "SELECT pg_catalog.set_config('role', '" + admin + "', false)",
       "SELECT set_config('session_authorization', '" + admin + "', false)",
       "SELECT 1 FROM (SELECT set_config('role', 'none', false)) AS s",
-      "DISCARD ALL",
       "DO $$ BEGIN PERFORM set_config('role', 'none', false); END $$",
       "SELECT 1; SET ROLE NONE",
   };
@@ -232,9 +231,12 @@ TEST(UpstreamRoleTest, EveryWayOfChangingTheRoleIsRefusedByPgro) {
   ASSERT_TRUE(reply.ready) << describe(reply);
   EXPECT_TRUE(firstError(reply.messages)) << describe(reply);
   EXPECT_EQ(currentUser(client), "pg_read_all_data");
-  // RESET ALL is allowed: role is not among the settings it resets.
+  // RESET ALL is allowed: role is not among the settings it resets. DISCARD ALL, refused or
+  // run, leaves the startup role in place too.
   EXPECT_FALSE(ask(client, "RESET ALL").error);
   EXPECT_EQ(currentUser(client), "pg_read_all_data");
+  Answer discard = ask(client, "DISCARD ALL");
+  EXPECT_EQ(currentUser(client), "pg_read_all_data") << "after DISCARD ALL: " << discard.describe();
 
   // At login: startup parameters and options name settings like SET does.
   const std::vector<RawPgClient::Params> startups = {
