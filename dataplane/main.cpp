@@ -23,6 +23,7 @@
 #include "server/data_plane_admin.hpp"
 #include "server/proxy_server.hpp"
 #include "session/session_registry.hpp"
+#include "upstream/server_connection.hpp"
 
 namespace {
 
@@ -112,14 +113,18 @@ std::string upstreamTlsConninfo(const Config& cfg) {
   return out;
 }
 
-std::string upstreamConninfo(const Config& cfg) {
+// libpq's conninfo for pgro's own catalog connections: the same startup options (read-only,
+// and `role` when UPSTREAM_ROLE resolved to one) as the wire-protocol sessions.
+std::string upstreamConninfo(const Config& cfg, const std::string& role) {
+  pgro::upstream::UpstreamSettings options;
+  options.role = role;
   return "host=" + conninfoValue(cfg.upstream_host) + " port=" + std::to_string(cfg.upstream_port) +
          " user=" + conninfoValue(cfg.upstream_user) +
          " password=" + conninfoValue(cfg.upstream_password) +
          " dbname=" + conninfoValue(cfg.upstream_database) +
          " connect_timeout=" + std::to_string(cfg.upstream_connect_timeout_seconds) +
-         " application_name=pgro options='-c default_transaction_read_only=on'" +
-         upstreamTlsConninfo(cfg);
+         " application_name=pgro options=" +
+         conninfoValue(pgro::upstream::startupOptions(options)) + upstreamTlsConninfo(cfg);
 }
 
 std::string oneLine(std::string msg) {
@@ -130,28 +135,133 @@ std::string oneLine(std::string msg) {
   return msg;
 }
 
-// The seed's connectivity check, through libpqxx.
-bool checkUpstream(const Config& cfg) {
+constexpr std::string_view kAutoRole = "pg_read_all_data";
+
+// What the startup check learns from the server about UPSTREAM_USER and the role it would run
+// as (pg_read_all_data for UPSTREAM_ROLE=auto).
+struct UpstreamFacts {
+  std::string version;  // server_version
+  int version_num = 0;  // server_version_num
+  bool account_is_superuser = false;
+  bool role_exists = false;
+  bool role_usable = false;  // the account may SET ROLE to it
+  bool role_is_superuser = false;
+};
+
+// The seed's connectivity check, through libpqxx, as the account itself (no role yet): one
+// query. SET ROLE needs membership (pg_has_role MEMBER; a superuser is a member of every
+// role) and, from PostgreSQL 16, the SET option of the grant. CASE evaluates only the branch
+// taken, so PostgreSQL 14/15 never see the 'SET' mode they do not know.
+std::optional<UpstreamFacts> checkUpstream(const Config& cfg) {
   spdlog::info("Testing upstream connection...");
+  const std::string role = cfg.upstream_role == "auto"   ? std::string(kAutoRole)
+                           : cfg.upstream_role == "none" ? std::string()
+                                                         : cfg.upstream_role;
   try {
-    pqxx::connection c(upstreamConninfo(cfg));
+    pqxx::connection c(upstreamConninfo(cfg, ""));
     pqxx::nontransaction tx(c);
-    auto row = tx.exec1("SELECT current_setting('server_version')");
-    spdlog::info("Successfully connected to upstream database (PostgreSQL {})", row[0].c_str());
-    return true;
+    auto row = tx.exec_params1(
+        "SELECT current_setting('server_version'), "
+        "current_setting('server_version_num')::int, "
+        "(SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = session_user), "
+        "r.oid IS NOT NULL, "
+        "CASE WHEN r.oid IS NULL THEN false "
+        "WHEN current_setting('server_version_num')::int >= 160000 "
+        "THEN pg_catalog.pg_has_role(session_user, r.oid, 'SET') "
+        "ELSE pg_catalog.pg_has_role(session_user, r.oid, 'MEMBER') END, "
+        "coalesce(r.rolsuper, false) "
+        "FROM (VALUES (1)) AS one (x) LEFT JOIN pg_catalog.pg_roles r ON r.rolname = $1",
+        role);
+    UpstreamFacts facts;
+    facts.version = row[0].c_str();
+    facts.version_num = row[1].as<int>();
+    facts.account_is_superuser = row[2].as<bool>(false);
+    facts.role_exists = row[3].as<bool>();
+    facts.role_usable = row[4].as<bool>();
+    facts.role_is_superuser = row[5].as<bool>();
+    spdlog::info("Successfully connected to upstream database (PostgreSQL {})", facts.version);
+    return facts;
   } catch (const std::exception& e) {
     spdlog::error("Could not connect to upstream database {}:{}/{}: {}", cfg.upstream_host,
                   cfg.upstream_port, cfg.upstream_database, oneLine(e.what()));
-    return false;
+    return std::nullopt;
   }
+}
+
+// UPSTREAM_ROLE made concrete: the role every upstream session runs as ("" = the account's
+// own privileges), or nullopt when a role named explicitly cannot be used (pgro does not
+// start). Logs which role is in effect.
+std::optional<std::string> resolveUpstreamRole(const Config& cfg, const UpstreamFacts& facts) {
+  const std::string& user = cfg.upstream_user;
+  if (cfg.upstream_role == "none") {
+    spdlog::info(
+        "Upstream role: none (UPSTREAM_ROLE=none): upstream sessions run with the "
+        "privileges of UPSTREAM_USER \"{}\"{}",
+        user, facts.account_is_superuser ? ", a superuser" : "");
+    return std::string();
+  }
+  if (cfg.upstream_role == "auto") {
+    if (facts.role_usable) {
+      spdlog::info(
+          "Upstream role: {} (UPSTREAM_ROLE=auto): upstream sessions read every table "
+          "and can write none; PostgreSQL refuses superuser-only functions and settings",
+          kAutoRole);
+      return std::string(kAutoRole);
+    }
+    const std::string why =
+        facts.version_num < 140000
+            ? "the server is PostgreSQL " + facts.version + " and the role needs 14 or later"
+            : "the account is not a member of it";
+    const std::string lost =
+        facts.account_is_superuser
+            ? "table writes, superuser-only functions (pg_read_file, heap_force_kill, "
+              "get_raw_page, ...), superuser-only settings (primary_conninfo, archive_command, "
+              "pg_file_settings) and other users' query texts (pg_stat_activity, "
+              "pg_stat_statements) are then stopped only by pgro's own policy, not by "
+              "PostgreSQL"
+            : "writes to whatever the account may write are then stopped only by pgro's own "
+              "policy, not by PostgreSQL";
+    spdlog::warn(
+        "UPSTREAM_ROLE=auto: UPSTREAM_USER \"{}\" cannot use {} ({}), so upstream "
+        "sessions run with the account's own privileges and PostgreSQL does not enforce "
+        "read-only: {}. To fix: GRANT {} TO \"{}\" (PostgreSQL 14+) or name a read-only "
+        "role in UPSTREAM_ROLE; UPSTREAM_ROLE=none accepts this without a warning",
+        user, kAutoRole, why, lost, kAutoRole, user);
+    return std::string();
+  }
+  const std::string& role = cfg.upstream_role;
+  if (!facts.role_exists) {
+    spdlog::error(
+        "UPSTREAM_ROLE: role \"{}\" does not exist on the upstream server (create it, "
+        "set UPSTREAM_ROLE=auto for {}, or none)",
+        role, kAutoRole);
+    return std::nullopt;
+  }
+  if (!facts.role_usable) {
+    spdlog::error(
+        "UPSTREAM_ROLE: UPSTREAM_USER \"{}\" may not SET ROLE \"{}\" (GRANT \"{}\" "
+        "TO \"{}\")",
+        user, role, role, user);
+    return std::nullopt;
+  }
+  if (facts.role_is_superuser) {
+    spdlog::warn(
+        "UPSTREAM_ROLE: role \"{}\" is a superuser, so PostgreSQL enforces nothing for "
+        "pgro's sessions; name a read-only role (e.g. one granted {})",
+        role, kAutoRole);
+  }
+  spdlog::info("Upstream role: {} (UPSTREAM_ROLE): upstream sessions run with its privileges",
+               role);
+  return role;
 }
 
 // pg_proc's volatility for the function policy (a volatile function not on the safe list
 // is refused), through libpqxx.
 std::optional<std::vector<pgro::policy::FunctionInfo>> loadCatalog(const Config& cfg,
+                                                                   const std::string& role,
                                                                    std::string& error) {
   try {
-    pqxx::connection c(upstreamConninfo(cfg));
+    pqxx::connection c(upstreamConninfo(cfg, role));
     pqxx::nontransaction tx(c);
     const auto procs = tx.exec(
         "SELECT n.nspname, p.proname, p.provolatile FROM pg_catalog.pg_proc p "
@@ -206,14 +316,15 @@ pgro::session::ProxyContext::PolicyState makePolicy(
 // SIGHUP and the ReloadPolicy RPC: logins from USERS_FILE and the function catalog again.
 // PROXY_USER/PROXY_PASSWORD come from the environment, which a running process cannot
 // re-read: that login is kept as it is.
-pgro::server::ReloadResult reloadPolicy(const Config& cfg, pgro::session::ProxyContext& context) {
+pgro::server::ReloadResult reloadPolicy(const Config& cfg, const std::string& role,
+                                        pgro::session::ProxyContext& context) {
   std::string error;
   auto users = cfg.users_file.empty() ? context.users() : loadUsers(cfg, error);
   if (!users) {
     spdlog::error("reload failed: {}", error);
     return {.ok = false, .message = error};
   }
-  auto functions = loadCatalog(cfg, error);
+  auto functions = loadCatalog(cfg, role, error);
   if (!functions) {
     spdlog::error("reload failed: could not load pg_proc: {}", error);
     return {.ok = false, .message = "could not load pg_proc from upstream: " + error};
@@ -326,19 +437,23 @@ int runProxy(const std::vector<std::string>& args) {
     spdlog::error("{}", error);
     return 2;
   }
-  if (!checkUpstream(*cfg)) return 1;
-  auto functions = loadCatalog(*cfg, error);
+  const auto facts = checkUpstream(*cfg);
+  if (!facts) return 1;
+  const auto role = resolveUpstreamRole(*cfg, *facts);
+  if (!role) return 2;
+  auto functions = loadCatalog(*cfg, *role, error);
   if (!functions) {
     spdlog::error("Could not load pg_proc from upstream: {}", error);
     return 1;
   }
   spdlog::info("Loaded {} functions from pg_proc for the function policy", functions->size());
   context->setPolicy(makePolicy(std::move(users), *functions));
-  const auto upstream = upstreamSettings(*cfg, error);
+  auto upstream = upstreamSettings(*cfg, error);
   if (!upstream) {
     spdlog::error("{}", error);
     return 2;
   }
+  upstream->role = *role;
   const auto& settings = *upstream;
   if (!setupClientTls(*cfg, *context)) return 2;
   auto params = learnUpstreamParameters(settings);
@@ -369,8 +484,8 @@ int runProxy(const std::vector<std::string>& args) {
   }
   // The control plane sees the data plane only through AdminTarget.
   pgro::metrics::Registry registry;
-  pgro::server::DataPlaneAdmin admin(context,
-                                     [cfg, context] { return reloadPolicy(*cfg, *context); });
+  pgro::server::DataPlaneAdmin admin(
+      context, [cfg, context, role = *role] { return reloadPolicy(*cfg, role, *context); });
   server.setReloadHandler([&admin] { (void)admin.reload(); });
   context->metrics = pgro::controlplane::registerDataPlaneMetrics(registry, admin);
   pgro::controlplane::ControlPlane control(admin, registry,

@@ -32,6 +32,9 @@ struct Config {
   int query_timeout_seconds = 0;  // statement_timeout set on every upstream connection; 0 = none
   UpstreamSslMode upstream_sslmode = UpstreamSslMode::Prefer;
   std::string upstream_sslrootcert;  // CA bundle for verify-ca/verify-full; "system" = OS store
+  // Role every upstream session runs as (startup `-c role=`): "auto" (pg_read_all_data when
+  // the account may use it), "none" (the account's own privileges) or a role name.
+  std::string upstream_role = "auto";
 
   // Client-facing listener.
   std::string listen_host = "0.0.0.0";

@@ -87,6 +87,30 @@ Binding address(std::string Config::*member) {
           [member](const Config& c) { return c.*member; }};
 }
 
+// UPSTREAM_ROLE: the keywords auto and none (any case), or a role name as PostgreSQL spells
+// it (case kept: role names are case-sensitive).
+Binding upstreamRole() {
+  return {"auto, none or a role name",
+          [](Config& c, const std::string& v) {
+            const std::string w = detail::lower(v);
+            if (w == "auto" || w == "none") {
+              c.upstream_role = w;
+              return;
+            }
+            // NAMEDATALEN - 1: PostgreSQL would silently truncate a longer name.
+            if (v.size() > 63) {
+              throw ValueError("a role name has at most 63 bytes, got " + std::to_string(v.size()));
+            }
+            for (unsigned char ch : v) {
+              if (ch < 0x20 || ch == 0x7f) {
+                throw ValueError("a role name cannot contain control characters");
+              }
+            }
+            c.upstream_role = v;
+          },
+          [](const Config& c) { return c.upstream_role; }};
+}
+
 Binding logLevel() {
   return {"level: trace, debug, info, warn, error or off",
           [](Config& c, const std::string& v) { c.log_level = detail::normalizeLogLevel(v); },
@@ -143,6 +167,12 @@ const std::vector<Setting>& schema() {
        "PEM file of CA certificates trusted for the upstream's certificate (`system` = the "
        "operating system's store). Required by verify-ca and verify-full; with require it "
        "makes pgro verify the chain, as libpq does."},
+      {"UPSTREAM_ROLE", kUpstream, kNone, upstreamRole(),
+       "Role every upstream session runs as (startup option `-c role=`), so PostgreSQL itself "
+       "refuses writes, superuser-only functions and settings, and other users' query texts. "
+       "auto: pg_read_all_data when the server is PostgreSQL 14+ and UPSTREAM_USER may use it, "
+       "else a startup warning and the account's own privileges; a role name: that role, or "
+       "no start if the account may not use it; none: the account's own privileges."},
 
       // Client listener.
       {"LISTEN_HOST", kListener, kNone, host(&Config::listen_host),

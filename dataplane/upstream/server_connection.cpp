@@ -10,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <cctype>
 
 #include "auth/md5.hpp"
 #include "auth/scram_client.hpp"
@@ -163,13 +164,10 @@ asio::awaitable<std::optional<protocol::PgError>> ServerConnection::negotiateTls
 
 asio::awaitable<std::optional<protocol::PgError>> ServerConnection::startup(
     const UpstreamSettings& settings) {
-  std::string options = "-c default_transaction_read_only=on";
-  if (settings.statement_timeout_ms > 0) {
-    options += " -c statement_timeout=" + std::to_string(settings.statement_timeout_ms);
-  }
   std::string out;
-  protocol::appendStartupMessage(
-      out, {{"user", settings.user}, {"database", settings.database}, {"options", options}});
+  protocol::appendStartupMessage(out, {{"user", settings.user},
+                                       {"database", settings.database},
+                                       {"options", startupOptions(settings)}});
   error_code ec;
   co_await stream_.writeAll(out, ec);
   if (ec) co_return connectionError("upstream write failed: " + ec.message());
@@ -260,6 +258,21 @@ asio::awaitable<std::optional<protocol::PgError>> ServerConnection::startup(
         break;
     }
   }
+}
+
+std::string startupOptions(const UpstreamSettings& settings) {
+  std::string options = "-c default_transaction_read_only=on";
+  if (settings.statement_timeout_ms > 0) {
+    options += " -c statement_timeout=" + std::to_string(settings.statement_timeout_ms);
+  }
+  if (!settings.role.empty()) {
+    options += " -c role=";
+    for (char c : settings.role) {
+      if (c == '\\' || std::isspace(static_cast<unsigned char>(c))) options.push_back('\\');
+      options.push_back(c);
+    }
+  }
+  return options;
 }
 
 asio::awaitable<void> sendCancel(asio::any_io_executor executor, const UpstreamSettings& settings,

@@ -30,6 +30,10 @@ struct UpstreamSettings {
   std::string database;
   std::chrono::seconds connect_timeout{10};
   int statement_timeout_ms = 0;  // 0 = server default
+  // Role the session runs as (UPSTREAM_ROLE, resolved at startup); empty = the account's own.
+  // Set in the startup packet, it is the session's reset value: RESET ALL, RESET ROLE and
+  // DISCARD ALL return to it; only SET ROLE / set_config('role') could leave it (refused).
+  std::string role;
   uint32_t max_message_bytes = 64u << 20;
   // TLS (UPSTREAM_SSLMODE): Disable sends no SSLRequest; Prefer uses TLS when the server
   // offers it; Require fails without it. Certificate checks live in `tls` (verify-ca/-full).
@@ -124,6 +128,11 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
   int home_loop_ = -1;
   std::chrono::steady_clock::time_point last_used_ = std::chrono::steady_clock::now();
 };
+
+// The startup packet's `options` of every upstream session: -c default_transaction_read_only=on,
+// the statement_timeout and the role, each value escaped as PostgreSQL's pg_split_opts() reads
+// it (a backslash before spaces and backslashes).
+std::string startupOptions(const UpstreamSettings& settings);
 
 // Sends a CancelRequest for (pid, key) on a fresh connection to the upstream; fire and forget.
 asio::awaitable<void> sendCancel(asio::any_io_executor executor, const UpstreamSettings& settings,

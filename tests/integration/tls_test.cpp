@@ -338,14 +338,18 @@ Env upstreamTls(const std::string& sslmode, const std::string& rootcert = {},
   return env;
 }
 
-// pg_stat_ssl.ssl of the upstream session serving a pgro client: "t" or "f".
-std::string upstreamSsl(const PgroProcess& pgro) {
+// pg_stat_ssl.ssl of the upstream session serving a pgro client: "t" or "f". Read by the
+// admin directly: pgro's sessions run as pg_read_all_data (UPSTREAM_ROLE), which does not
+// see the account's own backends in pg_stat_ssl.
+std::string upstreamSsl(const PgroProcess& pgro, TempPostgres& pg) {
   RawPgClient c = connectProxy(pgro);
-  auto messages = c.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()");
+  auto messages = c.query("SELECT pg_backend_pid()");
   if (auto error = firstError(messages)) return "error: " + error->describe();
   auto rows = dataRows(messages);
-  if (rows.size() != 1) return "rows: " + std::to_string(rows.size());
-  return rows[0][0].value_or("NULL");
+  if (rows.size() != 1 || !rows[0][0]) return "pid rows: " + std::to_string(rows.size());
+  const pqxx::result ssl = pg.execDirect("SELECT ssl FROM pg_stat_ssl WHERE pid = " + *rows[0][0]);
+  if (ssl.size() != 1) return "rows: " + std::to_string(ssl.size());
+  return ssl[0][0].c_str();
 }
 
 // pgro with `overrides` in front of `pg` must refuse to start: exit 1, the startup check's
@@ -369,10 +373,10 @@ TEST(UpstreamTlsTest, RequireAndDefaultPreferUseTls) {
   auto pg = tlsPostgres(certs.server_cert, certs.server_key, /*tls_only=*/true);
   {
     PgroProcess pgro(pgroBinary(), *pg, upstreamTls("require"));
-    EXPECT_EQ(upstreamSsl(pgro), "t");
+    EXPECT_EQ(upstreamSsl(pgro, *pg), "t");
   }
   PgroProcess pgro(pgroBinary(), *pg, upstreamTls(""));
-  EXPECT_EQ(upstreamSsl(pgro), "t");
+  EXPECT_EQ(upstreamSsl(pgro, *pg), "t");
 }
 
 TEST(UpstreamTlsTest, DisableAgainstTlsOnlyServerExits1) {
@@ -387,12 +391,12 @@ TEST(UpstreamTlsTest, VerifyCaAndVerifyFullCheckTheCertificate) {
   auto pg = tlsPostgres(certs.server_cert, certs.server_key, /*tls_only=*/true);
   {
     PgroProcess pgro(pgroBinary(), *pg, upstreamTls("verify-full", certs.ca_cert, "localhost"));
-    EXPECT_EQ(upstreamSsl(pgro), "t");
+    EXPECT_EQ(upstreamSsl(pgro, *pg), "t");
   }
   {
     // verify-ca checks the chain, not the name.
     PgroProcess pgro(pgroBinary(), *pg, upstreamTls("verify-ca", certs.ca_cert, "127.0.0.1"));
-    EXPECT_EQ(upstreamSsl(pgro), "t");
+    EXPECT_EQ(upstreamSsl(pgro, *pg), "t");
   }
   expectStartupRefused(*pg, upstreamTls("verify-full", certs.ca_cert, "127.0.0.1"),
                        "does not match host name");
@@ -407,7 +411,7 @@ TEST(UpstreamTlsTest, VerifyFullToAnIpNeedsAnIpSan) {
   const TestCerts& certs = sharedTestCerts();
   auto pg = tlsPostgres(certs.server_ip_cert, certs.server_ip_key, /*tls_only=*/true);
   PgroProcess pgro(pgroBinary(), *pg, upstreamTls("verify-full", certs.ca_cert, "127.0.0.1"));
-  EXPECT_EQ(upstreamSsl(pgro), "t");
+  EXPECT_EQ(upstreamSsl(pgro, *pg), "t");
 }
 
 // postgres() runs with ssl = off.
@@ -418,7 +422,7 @@ TEST(UpstreamTlsTest, RequireAgainstServerWithoutSslExits1) {
 
 TEST(UpstreamTlsTest, PreferAgainstServerWithoutSslIsPlaintext) {
   PgroProcess pgro(pgroBinary(), postgres(), upstreamTls("prefer"));
-  EXPECT_EQ(upstreamSsl(pgro), "f");
+  EXPECT_EQ(upstreamSsl(pgro, postgres()), "f");
 }
 
 }  // namespace

@@ -235,6 +235,25 @@ TEST(ConfigValidation, Enums) {
   EXPECT_THAT(loadError(with(minimal(), "LOG_FORMAT", "xml")), HasSubstr("LOG_FORMAT"));
 }
 
+TEST(ConfigValidation, UpstreamRole) {
+  EXPECT_EQ(load({}, minimal(), {})->upstream_role, "auto");
+  EXPECT_EQ(info("UPSTREAM_ROLE").default_text, "auto");
+  EXPECT_FALSE(info("UPSTREAM_ROLE").reloadable);
+  // The keywords in any case; a role name exactly as written (role names are case-sensitive).
+  EXPECT_EQ(load({}, with(minimal(), "UPSTREAM_ROLE", "NONE"), {})->upstream_role, "none");
+  EXPECT_EQ(load({}, with(minimal(), "UPSTREAM_ROLE", "Auto"), {})->upstream_role, "auto");
+  EXPECT_EQ(load({}, with(minimal(), "UPSTREAM_ROLE", "Reader Role"), {})->upstream_role,
+            "Reader Role");
+  EXPECT_EQ(load({"--upstream-role=pg_read_all_data"}, minimal(), {})->upstream_role,
+            "pg_read_all_data");
+  EXPECT_EQ(load({}, minimal(), {{"UPSTREAM_ROLE", "pgro_reader"}})->upstream_role,
+            "pgro_reader");  // .env works the same way
+  EXPECT_THAT(loadError(with(minimal(), "UPSTREAM_ROLE", std::string(64, 'r'))),
+              HasSubstr("UPSTREAM_ROLE: a role name has at most 63 bytes"));
+  EXPECT_THAT(loadError(with(minimal(), "UPSTREAM_ROLE", "bad\nrole")),
+              HasSubstr("UPSTREAM_ROLE: a role name cannot contain control characters"));
+}
+
 TEST(ConfigValidation, NoClientLoginSaysHowToSetOne) {
   const std::string msg = loadError(without(without(minimal(), "PROXY_USER"), "PROXY_PASSWORD"));
   EXPECT_THAT(msg, HasSubstr("PROXY_USER"));

@@ -214,6 +214,28 @@ TEST(FunctionRules, SetConfigOnlyWithConstantAllowlistedArguments) {
   }
 }
 
+// set_config() of role or session_authorization in every position and spelling (see
+// ParameterRules.TheRoleCannotBeChangedInAnySpelling for why).
+TEST(FunctionRules, SetConfigCannotChangeTheRole) {
+  for (const char* sql :
+       {"SELECT set_config('role', 'none', false)", "SELECT set_config('ROLE', 'none', true)",
+        "SELECT set_config('Role', 'admin', false)", "SELECT set_config('role', NULL, false)",
+        "SELECT pg_catalog.set_config('role', 'none', false)",
+        "SELECT \"set_config\"('role', 'none', false)",
+        "SELECT set_config('session_authorization', 'admin', false)",
+        "SELECT set_config('SESSION_AUTHORIZATION', 'admin', true)",
+        "SELECT 1 FROM (SELECT set_config('role', 'none', false)) AS s",
+        "WITH s AS (SELECT set_config('role', 'none', false)) SELECT * FROM s",
+        "SELECT * FROM pg_class WHERE set_config('role', 'none', false) IS NOT NULL",
+        "EXPLAIN ANALYZE SELECT set_config('role', 'none', false)",
+        "VALUES (set_config('role', 'none', false))",
+        "SELECT set_config('role', 'none', false) FROM pg_settings LIMIT 1"}) {
+    const Verdict v = classify(sql);
+    EXPECT_FALSE(v.allowed) << sql;
+    EXPECT_EQ(v.sqlstate, "42501") << sql << ": " << v.message;
+  }
+}
+
 TEST(FunctionRules, SetConfigFactsFollowExecution) {
   // Plain EXPLAIN plans without running: no setting happens.
   Verdict plain = classify("EXPLAIN SELECT set_config('work_mem', '1MB', false)");

@@ -88,6 +88,33 @@ TEST(ParameterRules, SessionCharacteristicsBecomeSessionDefaults) {
   }
 }
 
+// Every upstream session runs as UPSTREAM_ROLE, set at its startup. Measured on PostgreSQL
+// 15: RESET ALL and DISCARD ALL keep that role, but SET ROLE NONE, set_config('role') and
+// SET SESSION AUTHORIZATION <account> give the account's own (superuser) privileges back.
+// Every spelling of a role change stays refused, whatever the case or the scope.
+TEST(ParameterRules, TheRoleCannotBeChangedInAnySpelling) {
+  for (const char* sql :
+       {"SET ROLE NONE", "SET ROLE admin", "SET LOCAL ROLE NONE", "SET SESSION ROLE NONE",
+        "SET \"ROLE\" TO none", "SET \"Role\" = 'admin'", "SET role TO DEFAULT",
+        "SET LOCAL role TO DEFAULT", "RESET role", "RESET \"ROLE\"", "SET ROLE 'pg_read_all_data'",
+        "SET SESSION AUTHORIZATION 'admin'", "SET LOCAL SESSION AUTHORIZATION DEFAULT",
+        "SET session_authorization = admin", "SET \"SESSION_AUTHORIZATION\" TO DEFAULT",
+        "RESET session_authorization", "BEGIN; SET LOCAL ROLE NONE; COMMIT"}) {
+    expectParameterRefused(sql);
+  }
+  for (const char* name :
+       {"role", "ROLE", "Role", "session_authorization", "SESSION_AUTHORIZATION"}) {
+    for (const char* value : {"none", "admin", "pg_read_all_data", ""}) {
+      const Verdict v = checkParameter(name, value);
+      EXPECT_EQ(v.refusal, Refusal::ForbiddenParameter) << name << "=" << value;
+      EXPECT_EQ(v.sqlstate, "42501") << name << "=" << value;
+    }
+  }
+  // RESET ALL is allowed: PostgreSQL's role and session_authorization are GUC_NO_RESET_ALL.
+  const Verdict reset_all = classify("RESET ALL");
+  EXPECT_TRUE(reset_all.allowed) << reset_all.message;
+}
+
 TEST(ParameterRules, ForbiddenParameters) {
   expectParameterRefused("SET ROLE postgres");
   expectParameterRefused("SET role = 'x'");
