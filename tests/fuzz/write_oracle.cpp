@@ -13,10 +13,10 @@ namespace {
 // DISCARD and UNLISTEN change only the session's own state (no data, no catalog): pool
 // reset queries send them.
 constexpr std::array<std::string_view, 16> kReadOnlyStatements = {
-    "RawStmt",     "SelectStmt",        "VariableSetStmt", "VariableShowStmt", "TransactionStmt",
-    "ExplainStmt", "DeclareCursorStmt", "FetchStmt",       "ClosePortalStmt",  "LockStmt",
-    "PrepareStmt", "ExecuteStmt",       "DeallocateStmt",  "CopyStmt",         "DiscardStmt",
-    "UnlistenStmt",
+    "RawStmt",         "SelectStmt",  "VariableSetStmt",   "VariableShowStmt",
+    "TransactionStmt", "ExplainStmt", "DeclareCursorStmt", "FetchStmt",
+    "ClosePortalStmt", "LockStmt",    "PrepareStmt",       "ExecuteStmt",
+    "DeallocateStmt",  "CopyStmt",    "DiscardStmt",       "UnlistenStmt",
 };
 
 constexpr std::array<std::string_view, 22> kSideEffectFunctions = {

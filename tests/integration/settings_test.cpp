@@ -103,18 +103,19 @@ TEST(SettingsReplayTest, StartupValuesCannotInjectSqlIntoTheReplay) {
     RawPgClient admin = connectDirect();
     admin.query("DROP DATABASE IF EXISTS scs_off");
     ASSERT_EQ(firstError(admin.query("CREATE DATABASE scs_off")), std::nullopt);
-    ASSERT_EQ(firstError(admin.query(
-                  "ALTER DATABASE scs_off SET standard_conforming_strings = off")),
-              std::nullopt);
+    ASSERT_EQ(
+        firstError(admin.query("ALTER DATABASE scs_off SET standard_conforming_strings = off")),
+        std::nullopt);
   }
   auto pgro = startPgro({{"POOL_SIZE", "1"}, {"UPSTREAM_DATABASE", "scs_off"}});
   // Under 64 bytes: PostgreSQL truncates application_name to NAMEDATALEN - 1.
   const std::string value = "a\\', 'x', false), set_config('work_mem','77kB',false)--";
   RawPgClient a = RawPgClient::connect(pgro->host(), pgro->port(), pgro->user(), pgro->password(),
                                        "scs_off", {{"application_name", value}});
-  auto shown = dataRows(a.query("SELECT current_setting('application_name'), "
-                                "current_setting('work_mem'), "
-                                "current_setting('standard_conforming_strings')"));
+  auto shown =
+      dataRows(a.query("SELECT current_setting('application_name'), "
+                       "current_setting('work_mem'), "
+                       "current_setting('standard_conforming_strings')"));
   ASSERT_EQ(shown.size(), 1u);
   EXPECT_EQ(shown[0][0].value_or(""), value);
   EXPECT_EQ(shown[0][1].value_or(""), "4MB") << "SQL from the startup value ran upstream";
