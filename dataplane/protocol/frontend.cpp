@@ -40,22 +40,23 @@ std::optional<Bind> parseBind(std::string_view body) {
   return b;
 }
 
-std::optional<Describe> parseDescribe(std::string_view body) {
+// Describe and Close share their layout: a target byte ('S' or 'P') and a name.
+template <typename Message>
+std::optional<Message> parseTargetAndName(std::string_view body) {
   MessageReader r(body);
-  Describe d;
-  d.target = r.byte();
-  d.name = r.cstring();
-  if (!r.ok() || !r.atEnd() || !validTarget(d.target)) return std::nullopt;
-  return d;
+  Message m;
+  m.target = r.byte();
+  m.name = r.cstring();
+  if (!r.ok() || !r.atEnd() || !validTarget(m.target)) return std::nullopt;
+  return m;
+}
+
+std::optional<Describe> parseDescribe(std::string_view body) {
+  return parseTargetAndName<Describe>(body);
 }
 
 std::optional<Close> parseClose(std::string_view body) {
-  MessageReader r(body);
-  Close c;
-  c.target = r.byte();
-  c.name = r.cstring();
-  if (!r.ok() || !r.atEnd() || !validTarget(c.target)) return std::nullopt;
-  return c;
+  return parseTargetAndName<Close>(body);
 }
 
 std::optional<Execute> parseExecute(std::string_view body) {

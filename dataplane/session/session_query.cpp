@@ -502,12 +502,17 @@ asio::awaitable<void> ClientSession::handleQuery(std::string_view raw, std::stri
     replyLocal(std::move(out), true);
     co_return;
   }
-  std::vector<policy::TextEdit> edits = verdict->edits;
+  // The verdict's edits, plus the session statements' when there are any (rare: only then
+  // is anything copied).
+  const std::vector<policy::TextEdit>* edits = &verdict->edits;
+  std::vector<policy::TextEdit> planned;
   std::shared_ptr<ReplyTags> tags;
   if (!verdict->kinds.session_statements.empty()) {
+    planned = verdict->edits;
     tags = std::make_shared<ReplyTags>();
-    if (!planSessionStatements(*verdict, edits, *tags)) co_return;
+    if (!planSessionStatements(*verdict, planned, *tags)) co_return;
     if (tags->tags.empty()) tags.reset();
+    edits = &planned;
   }
   std::string key;
   std::optional<cache::InFlight::Leader> leader;
@@ -533,11 +538,11 @@ asio::awaitable<void> ClientSession::handleQuery(std::string_view raw, std::stri
   }
   ctx_->counters.queries_forwarded.fetch_add(1, std::memory_order_relaxed);
   server_->statements().setUnnamed({});
-  if (edits.empty()) {
+  if (edits->empty()) {
     forwardToServer(raw, 'Q');
   } else {
     std::string edited;
-    protocol::appendQuery(edited, policy::applyEdits(sql, edits));
+    protocol::appendQuery(edited, policy::applyEdits(sql, *edits));
     forwardToServer(edited, 'Q');
   }
   pending_.back().tags = std::move(tags);
