@@ -120,6 +120,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     std::string bytes;
     std::string statement;  // Parse: the client's statement name. Injected Close: pgro's name
     uint64_t unnamed = 0;   // Parse of the unnamed statement: the client's unnamed_serial_
+    // Internal: the read-back of the session's settings (its DataRows are collected, not
+    // streamed), and the value of settings_changes_ it verifies.
+    bool settings = false;
+    uint64_t settings_epoch = 0;
     std::shared_ptr<CacheCapture> capture;       // the reply is recorded for the cache
     std::shared_ptr<ReplyTags> tags;             // Query: tags pgro adds to the reply
     std::chrono::steady_clock::time_point sent;  // Query/Sync: for the latency histogram
@@ -203,11 +207,23 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // committed).
   void endUnit(char status);
   void applySets(const std::vector<policy::SetAction>& sets);
+  // The read-back of the session's settings (see settings_changes_): its rows, then the
+  // model replaced by them at its ReadyForQuery.
+  bool readingSettings() const {
+    return !pending_.empty() && pending_.front().kind == Pending::Kind::Internal &&
+           pending_.front().settings;
+  }
+  void collectServerSetting(std::string_view data_row);
+  void adoptServerSettings(const Pending& readback);
+  bool settingsVerified() const { return settings_changes_ == settings_verified_; }
   // search_path as the next statement will see it (a SET earlier in this unit counts).
   std::string_view effectiveSearchPath() const;
   void protocolViolation(const std::string& message);
   asio::awaitable<bool> ensureServer();
   asio::awaitable<bool> syncParameters();
+  // At login: startup setting values the upstream has not accepted yet are tried there once;
+  // false (and FATAL, as PostgreSQL) when one is invalid.
+  asio::awaitable<bool> checkStartupSettings();
   void forwardToServer(std::string_view raw, char type);
   void injectToServer(std::string bytes, char type);
   void replyLocal(std::string bytes, bool ready);
@@ -226,6 +242,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void onServerError();
   asio::awaitable<void> flushToServer();
   void emitLocalReplies();
+  // Replies pgro makes itself (cache hits, refusals) obey the same bound as forwarded ones: a
+  // client that pipelines requests without reading the answers stops being read, whether
+  // the replies wait in to_client_ or in pending_ behind a server reply.
+  asio::awaitable<void> waitForReplyRoom();
   void refuse(const protocol::PgError& error, bool extended);
   // Fails the server's transaction block after pgro refused a statement in it.
   void abortServerTransaction();
@@ -252,6 +272,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::size_t in_pos_ = 0;  // start of unprocessed bytes in in_
   Outbound to_client_;
   Outbound to_server_;
+  std::size_t local_queued_ = 0;      // bytes of Local entries in pending_
+  asio::steady_timer local_drained_;  // cancelled when local_queued_ falls below the low mark
 
   std::string user_;
   std::string database_;
@@ -295,6 +317,17 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Names the client gave SQL PREPARE on the attached connection (transaction pooling).
   std::set<std::string> sql_statements_;
   bool seeded_random_ = false;  // the client called setseed() on the attached connection
+  // The settings model (client_params_, from the statements pgro admitted) can differ from
+  // the server's (ROLLBACK TO SAVEPOINT, COMMIT inside a string, a SET parsed and never
+  // executed, a prepared SET executed again...). Every admitted statement that may change
+  // settings counts here; at the end of such a unit pgro reads the session's settings back
+  // from the server (pg_settings, source 'session') and replaces the model with them, before
+  // the connection goes back to the pool. Until then the result cache is not used.
+  uint64_t settings_changes_ = 0;
+  uint64_t settings_verified_ = 0;
+  bool parsed_sets_ = false;      // a Parse admitted a SET: every Execute may change settings
+  bool readback_failed_ = false;  // the read-back in flight got an error
+  std::vector<std::pair<std::string, std::string>> server_settings_;  // its rows so far
   // Cursors WITH HOLD the client declared and has not closed: while there are any, the
   // session keeps its server connection (transaction pooling), within a bound.
   std::set<std::string> held_cursors_;

@@ -16,6 +16,7 @@
 #include "metrics/data_plane_metrics.hpp"
 #include "net/tls.hpp"
 #include "policy/classifier.hpp"
+#include "session/session_parameters.hpp"
 #include "upstream/pool.hpp"
 
 namespace pgro::session {
@@ -50,6 +51,8 @@ struct ProxyContext {
   std::shared_ptr<const net::TlsContext> client_tls;
   // ParameterStatus values learned from upstream at startup (server_version, encodings...).
   std::map<std::string, std::string> upstream_parameters;
+  // Startup setting values the upstream accepted (checked once each at login).
+  AcceptedSettings accepted_settings;
   // What a reload (SIGHUP, ReloadPolicy) replaces: the logins and the classifier settings
   // with the function catalog loaded from pg_proc. Readers take a copy of the pointer; the
   // statement path checks only `policy_generation` (one relaxed load) per statement.

@@ -45,4 +45,27 @@ bool isSyncableParameter(std::string_view name) {
          name.rfind("pgro.", 0) != 0;
 }
 
+std::string AcceptedSettings::key(std::string_view name, std::string_view value) {
+  std::string out(name);
+  out.push_back('\0');
+  out.append(value);
+  return out;
+}
+
+std::optional<std::string> AcceptedSettings::find(std::string_view name,
+                                                  std::string_view value) const {
+  const std::string k = key(name, value);
+  std::lock_guard lock(mu_);
+  auto it = accepted_.find(k);
+  if (it == accepted_.end()) return std::nullopt;
+  return it->second;
+}
+
+void AcceptedSettings::add(std::string_view name, std::string_view value, std::string canonical) {
+  std::string k = key(name, value);
+  std::lock_guard lock(mu_);
+  if (accepted_.size() >= capacity_) accepted_.clear();
+  accepted_.insert_or_assign(std::move(k), std::move(canonical));
+}
+
 }  // namespace pgro::session

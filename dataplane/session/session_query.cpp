@@ -72,6 +72,10 @@ asio::awaitable<void> ClientSession::clientLoop() {
   while (state_ != State::Closing) {
     auto r = protocol::nextFrame(std::string_view(in_).substr(in_pos_), max_len);
     if (r.status == protocol::FrameStatus::Message) {
+      if (local_queued_ > kBackpressureHigh || to_client_.queued() > kBackpressureHigh) {
+        co_await waitForReplyRoom();
+        continue;
+      }
       const char type = r.frame.type;
       const std::size_t total = r.frame.total_size;
       if (type == 'Q' && state_ == State::Ready) {
@@ -160,6 +164,7 @@ void ClientSession::replyLocal(std::string bytes, bool ready) {
     to_client_.appendOwned(std::move(bytes));
     return;
   }
+  local_queued_ += bytes.size();
   pending_.push_back({.kind = Pending::Kind::Local, .ready = ready, .bytes = std::move(bytes)});
   pending_.back().capture = batch_capture_;
 }
@@ -168,9 +173,23 @@ void ClientSession::emitLocalReplies() {
   while (!pending_.empty() && pending_.front().kind == Pending::Kind::Local) {
     auto entry = std::move(pending_.front());
     pending_.pop_front();
+    local_queued_ -= entry.bytes.size();
     if (entry.capture && !entry.ready) captureReply(*entry.capture, entry.bytes);
     if (entry.ready) protocol::appendReadyForQuery(entry.bytes, tx_status_);
     to_client_.appendOwned(std::move(entry.bytes));
+  }
+  if (local_queued_ <= kBackpressureLow) local_drained_.cancel();
+}
+
+asio::awaitable<void> ClientSession::waitForReplyRoom() {
+  if (to_client_.queued() > kBackpressureHigh) co_await to_client_.waitBelow(kBackpressureLow);
+  // Local replies behind a server reply drain as the server answers (emitLocalReplies wakes
+  // this); the tick notices a client or server gone meanwhile.
+  while (local_queued_ > kBackpressureHigh && server_ != nullptr && !to_client_.failed() &&
+         state_ != State::Closing) {
+    local_drained_.expires_after(std::chrono::milliseconds(100));
+    boost::system::error_code ec;
+    co_await local_drained_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
 }
 
@@ -303,7 +322,11 @@ void ClientSession::handleMessage(char type, std::string_view body, std::string_
         refuse(last_error_, true);
         return;
       }
-      if (type == 'E') ctx_->counters.queries_forwarded.fetch_add(1, std::memory_order_relaxed);
+      if (type == 'E') {
+        ctx_->counters.queries_forwarded.fetch_add(1, std::memory_order_relaxed);
+        // Which statement a portal runs is the server's business: any may be a SET.
+        if (parsed_sets_) ++settings_changes_;
+      }
       forwardToServer(raw, type);
       return;
     case 'S':  // Sync
@@ -870,6 +893,9 @@ bool ClientSession::cacheAllowed(const policy::Verdict& verdict) const {
   // A SET (LOCAL or not) earlier in this unit: the cache key's settings are not yet the ones
   // the statement runs under.
   if (!unit_sets_.empty()) return false;
+  // Settings changed earlier that the server has not confirmed yet (read back at the end of
+  // their unit): the key may not describe them.
+  if (!settingsVerified()) return false;
   if (verdict.statement_count != 1) return false;
   // Extended-protocol messages sent upstream without a Sync yet: the server answers them only
   // when a Sync (or Query) reaches it, so this statement must go upstream too.
@@ -953,6 +979,14 @@ std::shared_ptr<const policy::Verdict> ClientSession::admitStatement(std::string
     return nullptr;
   }
   trackSettings(*verdict);
+  // pgro.* settings never reach the server; any other SET, or a statement the rules see as
+  // setting something without naming it, may change the server's.
+  if ((verdict->kinds.has_set && verdict->sets.empty()) ||
+      std::any_of(verdict->sets.begin(), verdict->sets.end(),
+                  [](const policy::SetAction& set) { return !set.proxy_only; })) {
+    ++settings_changes_;  // read back at the end of the unit (cleanBeforeRelease)
+    if (extended) parsed_sets_ = true;
+  }
   if (ctx_->config->pool_mode == config::PoolMode::Transaction) {
     for (const auto& prepared : verdict->kinds.prepares) sql_statements_.insert(prepared.name);
     if (verdict->kinds.seeds_random) seeded_random_ = true;

@@ -101,6 +101,15 @@ std::string textBindValues(std::initializer_list<std::optional<std::string_view>
   return out;
 }
 
+using SettingChanges = std::vector<std::pair<std::string_view, std::optional<std::string_view>>>;
+
+// How a batch of set_config() calls pgro sent for itself went.
+struct SetConfigOutcome {
+  bool usable = true;  // ReadyForQuery 'I' came back: the connection is in a known state
+  std::optional<protocol::PgError> error;  // the first error (or why it is not usable)
+  std::vector<std::string> values;         // what each set_config() returned, in order
+};
+
 std::string quoteIdent(std::string_view v) {
   std::string out = "\"";
   for (char c : v) {
@@ -111,6 +120,73 @@ std::string quoteIdent(std::string_view v) {
   return out;
 }
 
+asio::awaitable<SetConfigOutcome> runSetConfig(upstream::ServerConnection& server,
+                                               const SettingChanges& changes, bool is_local) {
+  // Names and values travel as Bind parameters, never as SQL text; NULL resets.
+  server.statements().setUnnamed({});  // pgro's Parse replaces the unnamed statement
+  std::string out;
+  protocol::appendParse(out, "",
+                        is_local ? "SELECT pg_catalog.set_config($1, $2, true)"
+                                 : "SELECT pg_catalog.set_config($1, $2, false)",
+                        textParameterTypes(2));
+  for (const auto& [name, value] : changes) {
+    protocol::appendBind(out, "", "", textBindValues({name, value}));
+    protocol::appendExecute(out, "", 0);
+  }
+  protocol::appendSync(out);
+  SetConfigOutcome outcome;
+  boost::system::error_code ec;
+  co_await server.stream().writeAll(out, ec);
+  auto& buf = server.readBuffer();
+  while (!ec) {
+    auto r = protocol::nextFrame(buf, kMaxServerMessage);
+    if (r.status == protocol::FrameStatus::ProtocolError) break;
+    if (r.status == protocol::FrameStatus::NeedMoreData) {
+      co_await server.stream().readSome(buf, ec);
+      continue;
+    }
+    protocol::MessageReader reader(r.frame.body);
+    if (r.frame.type == 'S') {
+      auto name = std::string(reader.cstring());
+      auto value = std::string(reader.cstring());
+      if (upstream::ServerConnection::readOnlyViolated(name, value)) {
+        outcome.usable = false;
+        outcome.error =
+            protocol::PgError{.sqlstate = std::string(sqlstate::kInternalError),
+                              .message = "pgro: upstream session stopped being read-only"};
+      }
+      server.setParameter(name, std::move(value));
+    } else if (r.frame.type == 'D') {
+      // set_config() returns the value as PostgreSQL spells it.
+      const int16_t columns = reader.int16();
+      const int32_t length = reader.int32();
+      outcome.values.emplace_back(columns == 1 && length >= 0
+                                      ? reader.bytes(static_cast<std::size_t>(length))
+                                      : std::string_view());
+    } else if (r.frame.type == 'E' && !outcome.error) {
+      auto fields = protocol::parseErrorFields(r.frame.body);
+      spdlog::warn("could not apply client settings upstream: {}",
+                   fields ? std::string(fields->message) : std::string("?"));
+      outcome.error =
+          protocol::PgError{.sqlstate = fields ? std::string(fields->sqlstate)
+                                               : std::string(sqlstate::kInternalError),
+                            .message = fields ? std::string(fields->message) : "invalid setting"};
+    }
+    const char type = r.frame.type;
+    const char status = type == 'Z' ? reader.byte() : 'I';
+    buf.erase(0, r.frame.total_size);
+    if (type == 'Z') {
+      if (status != 'I') outcome.usable = false;
+      co_return outcome;
+    }
+  }
+  outcome.usable = false;
+  outcome.error = protocol::PgError{
+      .sqlstate = std::string(sqlstate::kConnectionFailure),
+      .message = "pgro: upstream connection lost while applying session settings"};
+  co_return outcome;
+}
+
 }  // namespace
 
 asio::awaitable<bool> ClientSession::syncParameters() {
@@ -118,8 +194,7 @@ asio::awaitable<bool> ClientSession::syncParameters() {
   server_->markSettings(session_id_, params_generation_);
   // set_config() stores the value exactly as PostgreSQL reported or stored it; `SET x TO '...'`
   // would re-parse list values (search_path = '"$user", public' would become one schema).
-  // Names and values travel as Bind parameters, never as SQL text; NULL resets.
-  std::vector<std::pair<std::string_view, std::optional<std::string_view>>> changes;
+  SettingChanges changes;
   const auto& reported = server_->parameters();
   auto& applied = server_->appliedSettings();
   for (const auto& [name, value] : client_params_) {
@@ -143,52 +218,51 @@ asio::awaitable<bool> ClientSession::syncParameters() {
   }
   for (const auto& name : resets) changes.emplace_back(name, std::nullopt);
   if (changes.empty()) co_return true;
+  const SetConfigOutcome outcome = co_await runSetConfig(*server_, changes, false);
+  if (outcome.error) last_error_ = *outcome.error;
+  co_return outcome.usable && !outcome.error;
+}
 
-  server_->statements().setUnnamed({});  // pgro's Parse replaces the unnamed statement
-  std::string out;
-  protocol::appendParse(out, "", "SELECT pg_catalog.set_config($1, $2, false)",
-                        textParameterTypes(2));
-  for (const auto& [name, value] : changes) {
-    protocol::appendBind(out, "", "", textBindValues({name, value}));
-    protocol::appendExecute(out, "", 0);
-  }
-  protocol::appendSync(out);
-  boost::system::error_code ec;
-  co_await server_->stream().writeAll(out, ec);
-  auto& buf = server_->readBuffer();
-  bool failed = static_cast<bool>(ec);
-  while (!ec) {
-    auto r = protocol::nextFrame(buf, kMaxServerMessage);
-    if (r.status == protocol::FrameStatus::ProtocolError) break;
-    if (r.status == protocol::FrameStatus::NeedMoreData) {
-      co_await server_->stream().readSome(buf, ec);
+asio::awaitable<bool> ClientSession::checkStartupSettings() {
+  // PostgreSQL refuses a login whose startup values it cannot apply (TimeZone=Mars). pgro
+  // applies them later, on each borrowed connection, so it tries each new value once at
+  // login with set_config(..., is_local = true) in an implicit transaction, which leaves
+  // the connection as it was. Without a connection now, they are checked when applied.
+  // The session then holds (and reports) each value as PostgreSQL spells it.
+  SettingChanges untried;
+  const auto& server_values = ctx_->upstream_parameters;
+  for (auto& [name, value] : client_params_) {
+    if (!isSyncableParameter(name)) continue;
+    auto it = server_values.find(name);
+    if (it != server_values.end() && it->second == value) continue;
+    if (auto canonical = ctx_->accepted_settings.find(name, value)) {
+      value = std::move(*canonical);
       continue;
     }
-    protocol::MessageReader reader(r.frame.body);
-    if (r.frame.type == 'S') {
-      auto name = std::string(reader.cstring());
-      auto value = std::string(reader.cstring());
-      if (upstream::ServerConnection::readOnlyViolated(name, value)) failed = true;
-      server_->setParameter(name, std::move(value));
-    } else if (r.frame.type == 'E') {
-      auto fields = protocol::parseErrorFields(r.frame.body);
-      spdlog::warn("could not apply client settings upstream: {}",
-                   fields ? std::string(fields->message) : std::string("?"));
-      last_error_ = {.sqlstate = fields ? std::string(fields->sqlstate)
-                                        : std::string(sqlstate::kInternalError),
-                     .message = fields ? std::string(fields->message) : "invalid setting"};
-      failed = true;
-    }
-    const char type = r.frame.type;
-    const char status = type == 'Z' ? reader.byte() : 'I';
-    buf.erase(0, r.frame.total_size);
-    if (type == 'Z') {
-      co_return !failed && status == 'I';
-    }
+    untried.emplace_back(name, value);
   }
-  last_error_ = {.sqlstate = std::string(sqlstate::kConnectionFailure),
-                 .message = "pgro: upstream connection lost while applying session settings"};
-  co_return false;
+  if (untried.empty()) co_return true;
+  auto result = co_await ctx_->pool->acquire(client_.socket().get_executor(), loop_);
+  if (!result.connection) co_return true;
+  auto server = std::move(result.connection);
+  const SetConfigOutcome outcome = co_await runSetConfig(*server, untried, true);
+  ctx_->pool->release(std::move(server), outcome.usable);
+  if (!outcome.usable) co_return true;
+  if (outcome.error) {
+    fatal({.severity = "FATAL",
+           .sqlstate = outcome.error->sqlstate,
+           .message = outcome.error->message});
+    co_return false;
+  }
+  std::vector<std::pair<std::string, std::string>> spelled;  // `untried` views client_params_
+  for (std::size_t i = 0; i < untried.size(); ++i) {
+    const auto& [name, value] = untried[i];
+    std::string canonical = i < outcome.values.size() ? outcome.values[i] : std::string(*value);
+    ctx_->accepted_settings.add(name, *value, canonical);
+    spelled.emplace_back(name, std::move(canonical));
+  }
+  for (auto& [name, canonical] : spelled) client_params_[name] = std::move(canonical);
+  co_return true;
 }
 
 asio::awaitable<void> ClientSession::serverPump(std::shared_ptr<ClientSession> self,
@@ -219,7 +293,7 @@ asio::awaitable<void> ClientSession::serverPump(std::shared_ptr<ClientSession> s
         co_return;
       }
       const std::size_t total = std::size_t{len} + 1;
-      if (streams(type)) {
+      if (streams(type) && !readingSettings()) {
         passthrough = total;
         continue;
       }
@@ -263,7 +337,8 @@ asio::awaitable<void> ClientSession::serverPump(std::shared_ptr<ClientSession> s
   }
   // The client went away while this connection was attached.
   pump_running_ = false;
-  const bool clean = releasable() && buf.empty() && sql_statements_.empty() && !seeded_random_;
+  const bool clean = releasable() && buf.empty() && sql_statements_.empty() && !seeded_random_ &&
+                     settingsVerified();
   if (!clean && (pending_syncs_ > 0 || unsynced_)) {
     // Stop the now orphaned query instead of letting it run to completion upstream.
     asio::co_spawn(client_.socket().get_executor(),
@@ -332,7 +407,10 @@ bool ClientSession::handleServerMessage(char type, std::string_view body, std::s
     dueTags(*front.tags, type, tags);
     if (!tags.empty()) to_client_.appendOwned(std::move(tags));
   }
-  if (type == 'E' && front.kind == Pending::Kind::Internal) return true;
+  if (type == 'E' && front.kind == Pending::Kind::Internal) {
+    if (front.settings) readback_failed_ = true;
+    return true;
+  }
   if (type == 'E') {
     unit_error_ = true;
     if (swallow_next_error_) {
@@ -345,9 +423,11 @@ bool ClientSession::handleServerMessage(char type, std::string_view body, std::s
     return true;
   }
   if (front.kind == Pending::Kind::Internal) {
+    if (type == 'D' && front.settings) collectServerSetting(body);
     if (type == 'Z') {
       tx_status_ = r.byte();  // the session's true status, for the replies queued behind
       --pending_syncs_;
+      if (front.settings) adoptServerSettings(front);
       pending_.pop_front();
       emitLocalReplies();
     }
@@ -386,14 +466,25 @@ bool ClientSession::handleServerMessage(char type, std::string_view body, std::s
 }
 
 void ClientSession::cleanBeforeRelease() {
-  if (ctx_->config->pool_mode != config::PoolMode::Transaction) return;
-  if (sql_statements_.empty() && !seeded_random_) return;
   std::string out;
   auto internal = [&](const std::string& sql) {
     protocol::appendQuery(out, sql);
     pending_.push_back({.kind = Pending::Kind::Internal, .message = 'Q'});
     ++pending_syncs_;
   };
+  if (!settingsVerified()) {
+    // Parameters the client can SET are visible in pg_settings under pg_read_all_data.
+    internal("SELECT name, setting FROM pg_catalog.pg_settings WHERE source = 'session'");
+    pending_.back().settings = true;
+    pending_.back().settings_epoch = settings_changes_;
+    readback_failed_ = false;
+    server_settings_.clear();
+  }
+  if (ctx_->config->pool_mode != config::PoolMode::Transaction ||
+      (sql_statements_.empty() && !seeded_random_)) {
+    to_server_.append(out);
+    return;
+  }
   // One Query each: a name whose PREPARE failed (or that the client deallocated) fails alone.
   for (const std::string& name : sql_statements_) internal("DEALLOCATE " + quoteIdent(name));
   sql_statements_.clear();
@@ -406,6 +497,64 @@ void ClientSession::cleanBeforeRelease() {
     seeded_random_ = false;
   }
   to_server_.append(out);
+}
+
+void ClientSession::collectServerSetting(std::string_view data_row) {
+  protocol::MessageReader r(data_row);
+  if (r.int16() != 2) {
+    readback_failed_ = true;
+    return;
+  }
+  std::array<std::string, 2> columns;
+  for (auto& column : columns) {
+    const int32_t length = r.int32();
+    if (length < 0) {
+      readback_failed_ = true;
+      return;
+    }
+    column = std::string(r.bytes(static_cast<std::size_t>(length)));
+  }
+  if (!r.ok()) {
+    readback_failed_ = true;
+    return;
+  }
+  server_settings_.emplace_back(std::move(columns[0]), std::move(columns[1]));
+}
+
+void ClientSession::adoptServerSettings(const Pending& readback) {
+  std::vector<std::pair<std::string, std::string>> rows;
+  rows.swap(server_settings_);
+  if (readback_failed_ || server_ == nullptr) {
+    // The server's settings are unknown (a statement_timeout of 1 ms stops the read-back):
+    // the connection is not reused; the client keeps its modelled settings.
+    spdlog::warn(
+        "could not read the session settings back (user={} client={}); the server "
+        "connection is closed after this client's unit",
+        user_, client_address_);
+    if (server_ != nullptr) server_->markBroken();
+    settings_verified_ = readback.settings_epoch;
+    return;
+  }
+  // Reported parameters follow ParameterStatus; every other syncable one is exactly what the
+  // server has at session level (what it does not list is at the connection's default).
+  std::map<std::string, std::string> params;
+  for (const auto& [name, value] : client_params_) {
+    if (isReportedParameter(name) || !isSyncableParameter(name)) params.emplace(name, value);
+  }
+  auto& applied = server_->appliedSettings();
+  applied.clear();
+  for (auto& [name, value] : rows) {
+    std::string canonical = canonicalParameterName(name);
+    if (isReportedParameter(canonical) || !isSyncableParameter(canonical)) continue;
+    applied[canonical] = value;
+    params[std::move(canonical)] = std::move(value);
+  }
+  if (params != client_params_) {
+    client_params_ = std::move(params);
+    ++params_generation_;
+  }
+  server_->markSettings(session_id_, params_generation_);
+  settings_verified_ = readback.settings_epoch;
 }
 
 void ClientSession::onServerError() {
@@ -427,7 +576,11 @@ void ClientSession::onServerError() {
       if (p.kind == Pending::Kind::Forward && p.unnamed == unnamed_serial_) unnamed_.reset();
       continue;
     }
-    if (p.kind == Pending::Kind::Local || p.bytes.empty()) continue;
+    if (p.kind == Pending::Kind::Local) {
+      local_queued_ -= p.bytes.size();
+      continue;
+    }
+    if (p.bytes.empty()) continue;
     if (p.message == 'P') {
       server_->statements().forget(p.bytes);
       if (!p.statement.empty()) statements_.erase(p.statement);

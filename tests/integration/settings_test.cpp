@@ -95,6 +95,110 @@ TEST_F(SettingsTest, SetLocalSearchPathIsNotAnsweredFromTheCache) {
   EXPECT_EQ(run(*a_, "SELECT v FROM which"), "two");
 }
 
+// The settings model follows what PostgreSQL did, not what the statements seemed to do: after
+// a unit that may have changed settings pgro reads them back from the server. Each case below
+// once left the model and the server apart, so the client lost its setting or the next
+// borrower of the connection inherited it.
+TEST_F(SettingsTest, SetRolledBackToASavepointIsNotReplayed) {
+  run(*a_, "BEGIN");
+  run(*a_, "SAVEPOINT s");
+  run(*a_, "SET statement_timeout = '5555ms'");
+  run(*a_, "ROLLBACK TO SAVEPOINT s");
+  run(*a_, "COMMIT");
+  otherClientUsesTheConnection();
+  EXPECT_EQ(run(*a_, "SHOW statement_timeout"), "0");
+}
+
+TEST_F(SettingsTest, CommitInsideAStringKeepsItsSetAndTheNextClientDoesNot) {
+  EXPECT_THROW(run(*a_, "BEGIN; SET statement_timeout = '6666ms'; COMMIT; SELECT 1/0"),
+               pqxx::sql_error);
+  pqxx::connection fresh(pgro_->conninfo());
+  EXPECT_EQ(run(fresh, "SHOW statement_timeout"), "0");
+  EXPECT_EQ(run(*a_, "SHOW statement_timeout"), "6666ms");
+}
+
+TEST_F(SettingsTest, CommitAndChainKeepsTheSetBeforeIt) {
+  run(*a_, "BEGIN");
+  run(*a_, "SET statement_timeout = '7777ms'");
+  run(*a_, "COMMIT AND CHAIN");
+  run(*a_, "ROLLBACK");
+  pqxx::connection fresh(pgro_->conninfo());
+  EXPECT_EQ(run(fresh, "SHOW statement_timeout"), "0");
+  EXPECT_EQ(run(*a_, "SHOW statement_timeout"), "7777ms");
+}
+
+TEST_F(SettingsTest, ParsedSetThatNeverRunsChangesNothing) {
+  a_->prepare("never_run", "SET statement_timeout = '8888ms'");
+  otherClientUsesTheConnection();
+  EXPECT_EQ(run(*a_, "SHOW statement_timeout"), "0");
+}
+
+TEST_F(SettingsTest, PreparedSetExecutedAgainWinsOverALaterSet) {
+  a_->prepare("set_1111", "SET statement_timeout = '1111ms'");
+  {
+    pqxx::nontransaction tx(*a_);
+    tx.exec_prepared("set_1111");
+  }
+  run(*a_, "SET statement_timeout = '2222ms'");
+  {
+    pqxx::nontransaction tx(*a_);
+    tx.exec_prepared("set_1111");
+  }
+  otherClientUsesTheConnection();
+  EXPECT_EQ(run(*a_, "SHOW statement_timeout"), "1111ms");
+  pqxx::connection fresh(pgro_->conninfo());
+  EXPECT_EQ(run(fresh, "SHOW statement_timeout"), "0");
+}
+
+// The cache key is built from the settings: a search_path the server undid must not pick
+// another client's cached answer, nor keep this one's.
+TEST_F(SettingsTest, CacheKeyFollowsTheServersSearchPath) {
+  postgres().execDirect(
+      "DROP SCHEMA IF EXISTS kp1 CASCADE; DROP SCHEMA IF EXISTS kp2 CASCADE; "
+      "CREATE SCHEMA kp1; CREATE SCHEMA kp2; "
+      "CREATE TABLE kp1.which AS SELECT 'one'::text AS v; "
+      "CREATE TABLE kp2.which AS SELECT 'two'::text AS v");
+  run(*b_, "SET search_path = kp2");
+  EXPECT_EQ(run(*b_, "SELECT v FROM which"), "two");  // cached under kp2
+  run(*a_, "SET search_path = kp1");
+  run(*a_, "BEGIN");
+  run(*a_, "SAVEPOINT s");
+  run(*a_, "SET search_path = kp2");
+  run(*a_, "ROLLBACK TO SAVEPOINT s");
+  run(*a_, "COMMIT");
+  EXPECT_EQ(run(*a_, "SELECT v FROM which"), "one");
+  EXPECT_EQ(run(*a_, "SELECT v FROM which"), "one");
+  EXPECT_EQ(run(*a_, "SHOW search_path"), "kp1");
+}
+
+// A startup value PostgreSQL cannot apply ends the login, as PostgreSQL does, instead of
+// failing every statement of the session later (each one then discarded a server connection).
+TEST(StartupSettingsTest, ValueThatPostgresRejectsIsRefusedAtLogin) {
+  auto pgro = startPgro({{"POOL_SIZE", "1"}});
+  RawPgClient refused(pgro->host(), pgro->port());
+  const StartupResult r = refused.startup(pgro->user(), pgro->password(), pgro->database(),
+                                          {{"TimeZone", "Mars/Phobos"}});
+  ASSERT_FALSE(r.ok);
+  ASSERT_TRUE(r.error);
+  EXPECT_EQ(r.error->severity(), "FATAL");
+  EXPECT_EQ(r.error->sqlstate(), "22023") << r.error->describe();
+  EXPECT_NE(r.error->message().find("TimeZone"), std::string::npos) << r.error->describe();
+
+  // The check left the one pool connection as it was: a client with a valid value of its own
+  // and one with none each see theirs.
+  RawPgClient paris =
+      RawPgClient::connect(pgro->host(), pgro->port(), pgro->user(), pgro->password(),
+                           pgro->database(), {{"TimeZone", "Europe/Paris"}});
+  RawPgClient plain = connectProxy(*pgro);
+  auto rows = dataRows(paris.query("SELECT current_setting('TimeZone')"));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0][0].value_or(""), "Europe/Paris");
+  rows = dataRows(plain.query("SELECT current_setting('TimeZone')"));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_NE(rows[0][0].value_or(""), "Europe/Paris");
+  EXPECT_NE(rows[0][0].value_or(""), "Mars/Phobos");
+}
+
 // Settings travel to the upstream as Bind parameters, never inside SQL text: with an upstream
 // database where standard_conforming_strings is off, a backslash used to end pgro's quoted
 // literal early and the rest of a client's startup value ran as SQL.
