@@ -56,17 +56,46 @@ Env pgroBaseEnv(const TempPostgres& pg) {
 
 PgroProcess::PgroProcess(PgroOptions options) : options_(std::move(options)) {
   options_.env = withBasics(std::move(options_.env));
-  port_ = static_cast<uint16_t>(std::stoi(getOr(options_.env, "LISTEN_PORT", "5433")));
   dir_ = makeTempDir("pgro-proc");
-  try {
-    start();
-  } catch (...) {
-    killAndReap(pid_);
-    pid_ = -1;
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-    throw;
+  // Ports picked by freeLoopbackPort() are free when picked; another test's process may bind
+  // one before pgro does. pgro then exits at once, and starts again on fresh ports.
+  for (int attempt = 1;; ++attempt) {
+    port_ = static_cast<uint16_t>(std::stoi(getOr(options_.env, "LISTEN_PORT", "5433")));
+    try {
+      start();
+      return;
+    } catch (...) {
+      killAndReap(pid_);
+      pid_ = -1;
+      const bool port_taken =
+          exit_code_ && log().find("Address already in use") != std::string::npos;
+      if (port_taken && attempt < 3 && freshLoopbackPorts()) {
+        exit_code_.reset();
+        std::error_code ec;
+        fs::remove(logPath(), ec);
+        continue;
+      }
+      std::error_code ec;
+      fs::remove_all(dir_, ec);
+      throw;
+    }
   }
+}
+
+bool PgroProcess::freshLoopbackPorts() {
+  bool changed = false;
+  if (options_.env.count("LISTEN_PORT")) {
+    options_.env["LISTEN_PORT"] = std::to_string(freeLoopbackPort());
+    changed = true;
+  }
+  for (const char* name : {"METRICS_LISTEN", "ADMIN_LISTEN"}) {
+    auto it = options_.env.find(name);
+    if (it != options_.env.end() && it->second.rfind("127.0.0.1:", 0) == 0) {
+      it->second = "127.0.0.1:" + std::to_string(freeLoopbackPort());
+      changed = true;
+    }
+  }
+  return changed;
 }
 
 PgroProcess::PgroProcess(std::string binary, const TempPostgres& pg, const Env& overrides)
@@ -108,7 +137,11 @@ void PgroProcess::start() {
                                " before listening on port " + std::to_string(port_) +
                                "; output:\n" + log());
     }
-    if (canConnect(host(), port_)) return;
+    // Listening, and this pgro's (not another process that took the port meanwhile): pgro
+    // logs the line once its every listener is bound.
+    if (canConnect(host(), port_) && log().find("Proxy server listening on") != std::string::npos) {
+      return;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }
   throw std::runtime_error("pgro did not listen on port " + std::to_string(port_) +

@@ -71,6 +71,9 @@ class PgroProcess {
 
  private:
   void start();
+  // New free loopback ports for LISTEN_PORT, METRICS_LISTEN and ADMIN_LISTEN; false if the
+  // environment names none of them.
+  bool freshLoopbackPorts();
 
   PgroOptions options_;
   std::string dir_;
