@@ -251,8 +251,10 @@ constexpr std::array kFunctionRules = {
 };
 
 // Extension functions written in C that only compute or read, reviewed family by family
-// from the extension scripts of postgresql-contrib 15 and PostGIS 3. Only functions of
-// languages pgro cannot read need to be here: an extension's sql and plpgsql functions are
+// from the extension scripts of postgresql-contrib 15 and PostGIS 3. Deliberately absent:
+// pageinspect, pg_surgery, adminpack, dblink, tablefunc, xml2's
+// xslt_process (reads documents), lo: raw pages, files, other servers or SQL text. Only functions
+// of languages pgro cannot read need to be here: an extension's sql and plpgsql functions are
 // judged by their bodies. `true` marks a prefix.
 struct ReadOnlyExtensionName {
   std::string_view name;
@@ -329,6 +331,73 @@ constexpr std::array kReadOnlyExtensionFunctions = {
     ReadOnlyExtensionName{"uuid_generate_", true},
     ReadOnlyExtensionName{"uuid_nil"},
     ReadOnlyExtensionName{"uuid_ns_", true},
+    // intarray: operations on integer arrays and its query type, index support.
+    ReadOnlyExtensionName{"icount"},
+    ReadOnlyExtensionName{"sort", true},
+    ReadOnlyExtensionName{"uniq"},
+    ReadOnlyExtensionName{"idx"},
+    ReadOnlyExtensionName{"subarray"},
+    ReadOnlyExtensionName{"intset", true},
+    ReadOnlyExtensionName{"intarray_", true},
+    ReadOnlyExtensionName{"querytree"},
+    ReadOnlyExtensionName{"bqarr_", true},
+    ReadOnlyExtensionName{"boolop"},
+    ReadOnlyExtensionName{"rboolop"},
+    ReadOnlyExtensionName{"_int_", true},
+    ReadOnlyExtensionName{"_intbig_", true},
+    ReadOnlyExtensionName{"g_int_", true},
+    ReadOnlyExtensionName{"g_intbig_", true},
+    ReadOnlyExtensionName{"ginint4_", true},
+    // ltree: label paths, their query types, operators and index support.
+    ReadOnlyExtensionName{"ltree", true},
+    ReadOnlyExtensionName{"_ltree", true},
+    ReadOnlyExtensionName{"lquery", true},
+    ReadOnlyExtensionName{"ltxtq", true},
+    ReadOnlyExtensionName{"_ltxtq", true},
+    ReadOnlyExtensionName{"ltq_", true},
+    ReadOnlyExtensionName{"_ltq_", true},
+    ReadOnlyExtensionName{"lt_q_", true},
+    ReadOnlyExtensionName{"_lt_q_", true},
+    ReadOnlyExtensionName{"subltree"},
+    ReadOnlyExtensionName{"subpath"},
+    ReadOnlyExtensionName{"nlevel"},
+    ReadOnlyExtensionName{"index"},
+    ReadOnlyExtensionName{"text2ltree"},
+    ReadOnlyExtensionName{"lca"},
+    // cube and earthdistance: the cube type, distances on it and on the earth's surface.
+    ReadOnlyExtensionName{"cube", true},
+    ReadOnlyExtensionName{"g_cube_", true},
+    ReadOnlyExtensionName{"distance_chebyshev"},
+    ReadOnlyExtensionName{"distance_taxicab"},
+    ReadOnlyExtensionName{"earth", true},
+    ReadOnlyExtensionName{"ll_to_earth"},
+    ReadOnlyExtensionName{"latitude"},
+    ReadOnlyExtensionName{"longitude"},
+    ReadOnlyExtensionName{"gc_to_sec"},
+    ReadOnlyExtensionName{"sec_to_gc"},
+    ReadOnlyExtensionName{"geo_distance"},
+    // btree_gist and btree_gin: index support functions and the distance operators'
+    // functions (int4_dist, date_dist, ...).
+    ReadOnlyExtensionName{"gbt_", true},
+    ReadOnlyExtensionName{"gbtreekey", true},
+    ReadOnlyExtensionName{"gin_btree_", true},
+    ReadOnlyExtensionName{"gin_extract_value_", true},
+    ReadOnlyExtensionName{"gin_extract_query_", true},
+    ReadOnlyExtensionName{"gin_compare_prefix_", true},
+    ReadOnlyExtensionName{"gin_enum_cmp"},
+    ReadOnlyExtensionName{"gin_numeric_cmp"},
+    ReadOnlyExtensionName{"int2_dist"},
+    ReadOnlyExtensionName{"int4_dist"},
+    ReadOnlyExtensionName{"int8_dist"},
+    ReadOnlyExtensionName{"float4_dist"},
+    ReadOnlyExtensionName{"float8_dist"},
+    ReadOnlyExtensionName{"cash_dist"},
+    ReadOnlyExtensionName{"oid_dist"},
+    ReadOnlyExtensionName{"date_dist"},
+    ReadOnlyExtensionName{"time_dist"},
+    ReadOnlyExtensionName{"ts_dist"},
+    ReadOnlyExtensionName{"tstz_dist"},
+    ReadOnlyExtensionName{"interval_dist"},
     // PostGIS: every st_* function, geometry/geography/box types and their operators, and
     // the internal readers (_st_*, _postgis_*, postgis_* version readers, pgis_* aggregate
     // support). PostGIS's writers (AddGeometryColumn, DropGeometryColumn, DropGeometryTable,
