@@ -59,9 +59,13 @@ inline std::string plpgsqlPropertyViolation(std::string_view body, bool* read_on
   std::string dynamic;
   if (json.error == nullptr && json.plpgsql_funcs != nullptr) {
     const std::string_view tree(json.plpgsql_funcs);
-    for (const char* key : {"PLpgSQL_stmt_dynexecute", "PLpgSQL_stmt_dynfors", "\"dynquery\"",
-                            "PLpgSQL_stmt_commit", "PLpgSQL_stmt_rollback"}) {
-      if (tree.find(key) != std::string_view::npos) dynamic = key;
+    // As JSON keys only: `{"` and `,"` never occur inside a JSON string (quotes are escaped
+    // there), so a query text naming these words does not match.
+    for (const char* key : {"PLpgSQL_stmt_dynexecute\"", "PLpgSQL_stmt_dynfors\"", "dynquery\"",
+                            "PLpgSQL_stmt_commit\"", "PLpgSQL_stmt_rollback\""}) {
+      for (const char* before : {"{\"", ",\""}) {
+        if (tree.find(std::string(before) + key) != std::string_view::npos) dynamic = key;
+      }
     }
   }
   pg_query_free_plpgsql_parse_result(json);
