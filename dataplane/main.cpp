@@ -257,19 +257,50 @@ std::optional<std::string> resolveUpstreamRole(const Config& cfg, const Upstream
 
 // pg_proc's volatility for the function policy (a volatile function not on the safe list
 // is refused), through libpqxx.
+// pg_proc for the function policy. Built-in functions (oid < 16384, FirstNormalObjectId)
+// need only their name and volatility; for the others the catalog needs what they run:
+// the body of LANGUAGE sql (prosrc; empty for a BEGIN ATOMIC body, PostgreSQL 14+), the
+// whole definition of plpgsql (the PL/pgSQL compiler wants argument names and return type),
+// and for aggregates `SELECT s.f(), ...` naming their support functions. Bodies of built-ins
+// and of other languages are not fetched, which keeps the snapshot small.
 std::optional<std::vector<pgro::policy::FunctionInfo>> loadCatalog(const Config& cfg,
                                                                    const std::string& role,
                                                                    std::string& error) {
   try {
     pqxx::connection c(upstreamConninfo(cfg, role));
     pqxx::nontransaction tx(c);
+    const int version =
+        tx.exec1("SELECT pg_catalog.current_setting('server_version_num')::int")[0].as<int>();
+    const std::string plain_sql_body =
+        version >= 140000 ? "p.prosqlbody IS NULL" : "true";  // prosqlbody is PostgreSQL 14+
     const auto procs = tx.exec(
-        "SELECT n.nspname, p.proname, p.provolatile FROM pg_catalog.pg_proc p "
-        "JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace");
+        "SELECT n.nspname, p.proname, p.provolatile, p.oid < 16384, "
+        "CASE WHEN p.prokind = 'a' THEN 'aggregate' ELSE l.lanname END, "
+        "CASE WHEN p.oid < 16384 THEN '' "
+        "WHEN p.prokind = 'a' THEN (SELECT 'SELECT ' || pg_catalog.string_agg("
+        "pg_catalog.quote_ident(fn.nspname) || '.' || pg_catalog.quote_ident(f.proname) || "
+        "'()', ', ') FROM pg_catalog.pg_aggregate a, pg_catalog.unnest(ARRAY[a.aggtransfn, "
+        "a.aggfinalfn, a.aggcombinefn, a.aggserialfn, a.aggdeserialfn, a.aggmtransfn, "
+        "a.aggminvtransfn, a.aggmfinalfn]::pg_catalog.oid[]) AS s (fn_oid) "
+        "JOIN pg_catalog.pg_proc f ON f.oid = s.fn_oid "
+        "JOIN pg_catalog.pg_namespace fn ON fn.oid = f.pronamespace WHERE a.aggfnoid = p.oid) "
+        "WHEN l.lanname = 'sql' THEN CASE WHEN " +
+        plain_sql_body +
+        " THEN p.prosrc ELSE '' END "
+        "WHEN l.lanname = 'plpgsql' THEN pg_catalog.pg_get_functiondef(p.oid) "
+        "ELSE '' END "
+        "FROM pg_catalog.pg_proc p "
+        "JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
+        "JOIN pg_catalog.pg_language l ON l.oid = p.prolang");
     std::vector<pgro::policy::FunctionInfo> functions;
     functions.reserve(procs.size());
     for (const auto& r : procs) {
-      functions.push_back({r[0].c_str(), r[1].c_str(), r[2].c_str()[0]});
+      functions.push_back({.schema = r[0].c_str(),
+                           .name = r[1].c_str(),
+                           .volatility = r[2].c_str()[0],
+                           .builtin = r[3].as<bool>(),
+                           .language = r[4].c_str(),
+                           .body = r[5].is_null() ? std::string() : r[5].c_str()});
     }
     return functions;
   } catch (const std::exception& e) {
@@ -302,11 +333,12 @@ std::shared_ptr<const pgro::auth::UserStore> loadUsers(const Config& cfg, std::s
 }
 
 pgro::session::ProxyContext::PolicyState makePolicy(
-    std::shared_ptr<const pgro::auth::UserStore> users,
+    const Config& cfg, std::shared_ptr<const pgro::auth::UserStore> users,
     const std::vector<pgro::policy::FunctionInfo>& functions) {
   pgro::session::ProxyContext::PolicyState state;
   state.users = std::move(users);
-  state.catalog = std::make_shared<pgro::policy::FunctionCatalog>(functions);
+  state.catalog =
+      std::make_shared<pgro::policy::FunctionCatalog>(functions, cfg.read_only_functions);
   auto options = std::make_shared<pgro::policy::ClassifierOptions>();
   options->catalog = state.catalog.get();
   state.options = std::move(options);
@@ -330,7 +362,7 @@ pgro::server::ReloadResult reloadPolicy(const Config& cfg, const std::string& ro
     return {.ok = false, .message = "could not load pg_proc from upstream: " + error};
   }
   const std::size_t user_count = users->size();
-  context.setPolicy(makePolicy(std::move(users), *functions));
+  context.setPolicy(makePolicy(cfg, std::move(users), *functions));
   const std::string message = "reloaded " + std::to_string(user_count) + " login(s) and " +
                               std::to_string(functions->size()) + " functions";
   spdlog::info("{}", message);
@@ -447,7 +479,7 @@ int runProxy(const std::vector<std::string>& args) {
     return 1;
   }
   spdlog::info("Loaded {} functions from pg_proc for the function policy", functions->size());
-  context->setPolicy(makePolicy(std::move(users), *functions));
+  context->setPolicy(makePolicy(*cfg, std::move(users), *functions));
   auto upstream = upstreamSettings(*cfg, error);
   if (!upstream) {
     spdlog::error("{}", error);

@@ -35,6 +35,9 @@ struct Config {
   // Role every upstream session runs as (startup `-c role=`): "auto" (pg_read_all_data when
   // the account may use it), "none" (the account's own privileges) or a role name.
   std::string upstream_role = "auto";
+  // Extension and user functions the operator vouches for as read-only (READ_ONLY_FUNCTIONS):
+  // lowercase names, optionally schema-qualified ("myschema.f").
+  std::vector<std::string> read_only_functions;
 
   // Client-facing listener.
   std::string listen_host = "0.0.0.0";

@@ -2,6 +2,7 @@
 // README's reference (pgro --help-markdown), describe() and load() pick it up.
 #include "config/schema.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <limits>
 
@@ -111,6 +112,41 @@ Binding upstreamRole() {
           [](const Config& c) { return c.upstream_role; }};
 }
 
+// READ_ONLY_FUNCTIONS: `f, s.g` -> {"f", "s.g"}, lowercased (pg_proc names are compared
+// lowercased). Empty items are skipped; a name with spaces or two dots is an error.
+Binding functionNames(std::vector<std::string> Config::*member) {
+  return {"comma-separated function names ([schema.]name)",
+          [member](Config& c, const std::string& v) {
+            std::vector<std::string> names;
+            std::size_t start = 0;
+            while (start <= v.size()) {
+              std::size_t end = v.find(',', start);
+              if (end == std::string::npos) end = v.size();
+              std::string item = v.substr(start, end - start);
+              const auto first = item.find_first_not_of(" \t");
+              const auto last = item.find_last_not_of(" \t");
+              item = first == std::string::npos ? "" : item.substr(first, last - first + 1);
+              if (!item.empty()) {
+                if (item.find_first_of(" \t\"") != std::string::npos ||
+                    std::count(item.begin(), item.end(), '.') > 1 || item.front() == '.' ||
+                    item.back() == '.') {
+                  throw ValueError("expected [schema.]name, got \"" + item + "\"");
+                }
+                names.push_back(detail::lower(item));
+              }
+              start = end + 1;
+            }
+            c.*member = std::move(names);
+          },
+          [member](const Config& c) {
+            std::string out;
+            for (const std::string& name : c.*member) {
+              out += (out.empty() ? "" : ",") + name;
+            }
+            return out;
+          }};
+}
+
 Binding logLevel() {
   return {"level: trace, debug, info, warn, error or off",
           [](Config& c, const std::string& v) { c.log_level = detail::normalizeLogLevel(v); },
@@ -173,6 +209,11 @@ const std::vector<Setting>& schema() {
        "auto: pg_read_all_data when the server is PostgreSQL 14+ and UPSTREAM_USER may use it, "
        "else a startup warning and the account's own privileges; a role name: that role, or "
        "no start if the account may not use it; none: the account's own privileges."},
+      {"READ_ONLY_FUNCTIONS", kUpstream, kNone, functionNames(&Config::read_only_functions),
+       "Extension and user functions you vouch for as read-only (`f` in any schema, or "
+       "`schema.f`). pgro judges other such functions itself: LANGUAGE sql and plpgsql by "
+       "their bodies, other languages only from its reviewed list of read-only extension "
+       "functions; the rest are refused. Built-in functions keep pgro's own table."},
 
       // Client listener.
       {"LISTEN_HOST", kListener, kNone, host(&Config::listen_host),

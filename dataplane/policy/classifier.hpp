@@ -140,25 +140,46 @@ struct Verdict {
   bool shape_safe = false;
 };
 
-// pg_proc volatility, optional. Load it with
-//   SELECT n.nspname, p.proname, p.provolatile
+// One row of pg_proc, optional. Load it with (see loadCatalog in main.cpp)
+//   SELECT n.nspname, p.proname, p.provolatile, p.oid < 16384, l.lanname, <body>
 //   FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-// (only rows with provolatile = 'v' matter). Immutable once built: share one instance
-// between threads through a std::shared_ptr<const FunctionCatalog>.
+//   JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+// Immutable once built: share one instance between threads through a
+// std::shared_ptr<const FunctionCatalog>.
 struct FunctionInfo {
   std::string schema;
   std::string name;
   char volatility = 'v';  // pg_proc.provolatile: 'i' immutable, 's' stable, 'v' volatile
+  // oid < 16384 (FirstNormalObjectId): the PostgreSQL release's own function, judged by the
+  // reviewed function table and its volatility. Every other function (extensions', users')
+  // is judged by what it is, whatever its volatility label.
+  bool builtin = false;
+  std::string language;  // pg_language.lanname: "sql", "plpgsql", "c", ...; "aggregate"
+  // What the function runs, for judging it: LANGUAGE sql, prosrc ("" for a BEGIN ATOMIC
+  // body, which is refused); plpgsql, the whole CREATE FUNCTION text (pg_get_functiondef);
+  // "aggregate", `SELECT s.f(), ...` naming its support functions. Empty for the others.
+  std::string body;
 };
 
 class FunctionCatalog {
  public:
   struct Entry {
     std::string schema;
-    char volatility;  // the most volatile overload of this name in this schema
+    char volatility = 'i';  // the most volatile built-in overload ('i' when none is built in)
+    // Every extension or user overload of this name in this schema was judged read-only
+    // (its body, the reviewed list of extension functions or READ_ONLY_FUNCTIONS); when
+    // not, `reason` says why. Overloads cannot be told apart by name: one refused overload
+    // refuses the name.
+    bool read_only = true;
+    bool uncacheable = false;  // an extension/user overload is volatile or calls such
+    std::string reason;
   };
 
-  explicit FunctionCatalog(const std::vector<FunctionInfo>& functions);
+  // `read_only_functions`: the operator's allowlist (READ_ONLY_FUNCTIONS), names with an
+  // optional schema ("f", "s.f"), for extension and user functions of any language.
+  // Judges every function once, here: a call then costs one hash lookup.
+  explicit FunctionCatalog(const std::vector<FunctionInfo>& functions,
+                           const std::vector<std::string>& read_only_functions = {});
 
   // Every schema that has a function of this (lowercase) name, nullptr if none.
   [[nodiscard]] const std::vector<Entry>* find(std::string_view name) const;
@@ -173,14 +194,18 @@ class FunctionCatalog {
 };
 
 struct ClassifierOptions {
-  // pg_proc volatility. Without it, only the built-in denylist applies to functions
-  // (a user-defined function that writes is then caught only by the upstream read-only
-  // transaction); with it, every volatile function outside the safe list is refused.
+  // pg_proc, judged. Without it, only the built-in denylist applies to functions (a
+  // user-defined function that writes is then caught only by the upstream role and
+  // read-only transaction); with it, every volatile built-in outside the safe list and
+  // every extension or user function not judged read-only is refused.
   const FunctionCatalog* catalog = nullptr;
   // Overrides, all lowercase and schema-less:
   std::vector<std::string> extra_denied_functions;  // refused like the built-in denylist
   std::vector<std::string> extra_safe_functions;    // volatile in the catalog, allowed anyway
   std::vector<std::string> extra_parameters;        // SET-able with any value
+  // A function call whose name the catalog does not know is refused. Set while function
+  // bodies are judged (a body that calls a function created later must wait for a reload).
+  bool refuse_unknown_functions = false;
   // Longest SQL string classified at all (longer: TooComplex). Strings longer than a few
   // kilobytes are parsed on a helper thread with a stack sized for them, because
   // libpg_query recurses once per nesting level (`1+1+...+1` is nesting).

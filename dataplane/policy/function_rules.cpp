@@ -22,9 +22,10 @@ std::string qualified(std::string_view schema, std::string_view name) {
 }
 
 // The rules common to calls and attribute names: configured and built-in denylists, then
-// the catalog's volatility.
+// the catalog: the judgement of extension and user functions, the volatility of built-ins.
+// `is_call`: a name written as a call (an attribute name is usually a column, never unknown).
 MaybeDenial checkName(std::string_view schema, std::string_view name, const FunctionRule* rule,
-                      const ClassifierOptions& options, FunctionFacts& facts) {
+                      const ClassifierOptions& options, FunctionFacts& facts, bool is_call) {
   if (contains(options.extra_denied_functions, name)) {
     return functionDenial(qualified(schema, name), "calling this function (configured)");
   }
@@ -37,18 +38,25 @@ MaybeDenial checkName(std::string_view schema, std::string_view name, const Func
   if (options.catalog == nullptr) {
     return std::nullopt;
   }
-  const auto* entries = options.catalog->find(name);
-  if (entries == nullptr) {
-    return std::nullopt;
-  }
+  static const std::vector<FunctionCatalog::Entry> kNone;
+  const auto* found = options.catalog->find(name);
+  const std::vector<FunctionCatalog::Entry>& entries = found != nullptr ? *found : kNone;
+  bool known = false;
   const bool safe_by_option = contains(options.extra_safe_functions, name);
-  for (const FunctionCatalog::Entry& entry : *entries) {
-    if (entry.volatility != 'v') {
+  for (const FunctionCatalog::Entry& entry : entries) {
+    // A schema-less call may resolve to any schema on the search_path: the function of
+    // that name in every schema must be acceptable.
+    if (!schema.empty() && entry.schema != schema) {
       continue;
     }
-    // A schema-less call may resolve to any schema on the search_path: every volatile
-    // function of that name must be acceptable.
-    if (!schema.empty() && entry.schema != schema) {
+    known = true;
+    if (!entry.read_only) {
+      return functionDenial(qualified(entry.schema, name), entry.reason);
+    }
+    if (entry.uncacheable) {
+      facts.uncacheable = true;
+    }
+    if (entry.volatility != 'v') {
       continue;
     }
     facts.uncacheable = true;
@@ -61,6 +69,9 @@ MaybeDenial checkName(std::string_view schema, std::string_view name, const Func
       return functionDenial(qualified(entry.schema, name),
                             "a volatile function that is not known to be read-only");
     }
+  }
+  if (!known && is_call && options.refuse_unknown_functions) {
+    return functionDenial(qualified(schema, name), "calling a function the catalog does not know");
   }
   return std::nullopt;
 }
@@ -151,7 +162,7 @@ MaybeDenial checkFunctionCall(const pg_query::FuncCall& call, const ClassifierOp
   const std::string name = lowercase(stringValue(call.funcname(parts - 1)));
   const std::string schema = parts >= 2 ? lowercase(stringValue(call.funcname(parts - 2))) : "";
   const FunctionRule* rule = findFunctionRule(name);
-  if (MaybeDenial denial = checkName(schema, name, rule, options, facts)) {
+  if (MaybeDenial denial = checkName(schema, name, rule, options, facts, /*is_call=*/true)) {
     return denial;
   }
   if (name == "setseed") {
@@ -179,7 +190,7 @@ MaybeDenial checkAttributeName(std::string_view name, const ClassifierOptions& o
   if (lower == "setseed") {
     facts.seeds_random = true;  // (0.5).setseed
   }
-  return checkName({}, lower, rule, options, facts);
+  return checkName({}, lower, rule, options, facts, /*is_call=*/false);
 }
 
 std::optional<SettingsSetConfig> matchSettingsSetConfig(const pg_query::SelectStmt& select) {

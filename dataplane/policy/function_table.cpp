@@ -1,5 +1,6 @@
 #include "policy/function_table.hpp"
 
+#include <algorithm>
 #include <array>
 #include <unordered_map>
 #include <vector>
@@ -249,6 +250,171 @@ constexpr std::array kFunctionRules = {
     uncacheable("pg_my_temp_schema"),
 };
 
+// Extension functions written in C that only compute or read, reviewed family by family
+// from the extension scripts of postgresql-contrib 15 and PostGIS 3. Deliberately absent:
+// pageinspect, pg_surgery, adminpack, dblink, tablefunc, xml2's
+// xslt_process (reads documents), lo: raw pages, files, other servers or SQL text. Only functions
+// of languages pgro cannot read need to be here: an extension's sql and plpgsql functions are
+// judged by their bodies. `true` marks a prefix.
+struct ReadOnlyExtensionName {
+  std::string_view name;
+  bool prefix = false;
+};
+constexpr std::array kReadOnlyExtensionFunctions = {
+    // pg_trgm: trigram similarity and its operators' functions (similarity_op,
+    // word_similarity_op, ..._dist_op), show_trgm, show_limit, and the GiST/GIN support
+    // functions. Not set_limit: it changes a session setting (pg_trgm.similarity_threshold).
+    ReadOnlyExtensionName{"similarity", true},
+    ReadOnlyExtensionName{"word_similarity", true},
+    ReadOnlyExtensionName{"strict_word_similarity", true},
+    ReadOnlyExtensionName{"show_trgm"},
+    ReadOnlyExtensionName{"show_limit"},
+    ReadOnlyExtensionName{"gtrgm_", true},
+    ReadOnlyExtensionName{"gin_extract_value_trgm"},
+    ReadOnlyExtensionName{"gin_extract_query_trgm"},
+    ReadOnlyExtensionName{"gin_trgm_", true},
+    // hstore: constructors, readers and operators of a value (delete() and slice() return a
+    // new hstore; nothing is stored), its type I/O and index support.
+    ReadOnlyExtensionName{"hstore", true},
+    ReadOnlyExtensionName{"ghstore_", true},
+    ReadOnlyExtensionName{"gin_extract_hstore", true},
+    ReadOnlyExtensionName{"gin_consistent_hstore"},
+    ReadOnlyExtensionName{"hs_", true},
+    ReadOnlyExtensionName{"fetchval"},
+    ReadOnlyExtensionName{"exist"},
+    ReadOnlyExtensionName{"exists_any"},
+    ReadOnlyExtensionName{"exists_all"},
+    ReadOnlyExtensionName{"defined"},
+    ReadOnlyExtensionName{"isexists"},
+    ReadOnlyExtensionName{"isdefined"},
+    ReadOnlyExtensionName{"delete"},
+    ReadOnlyExtensionName{"akeys"},
+    ReadOnlyExtensionName{"avals"},
+    ReadOnlyExtensionName{"skeys"},
+    ReadOnlyExtensionName{"svals"},
+    ReadOnlyExtensionName{"each"},
+    ReadOnlyExtensionName{"slice"},
+    ReadOnlyExtensionName{"slice_array"},
+    ReadOnlyExtensionName{"tconvert"},
+    ReadOnlyExtensionName{"populate_record"},
+    // citext: the type's comparison, hashing and I/O functions (its regexp_* and strpos
+    // overloads are LANGUAGE sql, judged by their bodies).
+    ReadOnlyExtensionName{"citext", true},
+    ReadOnlyExtensionName{"textic", true},
+    // pgcrypto: digests, MACs, password hashing, random bytes, raw and PGP encryption of
+    // values given as arguments, ASCII armor. All compute; none stores anything.
+    ReadOnlyExtensionName{"digest"},
+    ReadOnlyExtensionName{"hmac"},
+    ReadOnlyExtensionName{"crypt"},
+    ReadOnlyExtensionName{"gen_salt"},
+    ReadOnlyExtensionName{"gen_random_bytes"},
+    ReadOnlyExtensionName{"gen_random_uuid"},
+    ReadOnlyExtensionName{"encrypt", true},
+    ReadOnlyExtensionName{"decrypt", true},
+    ReadOnlyExtensionName{"pgp_sym_", true},
+    ReadOnlyExtensionName{"pgp_pub_", true},
+    ReadOnlyExtensionName{"pgp_key_id"},
+    ReadOnlyExtensionName{"pgp_armor_headers"},
+    ReadOnlyExtensionName{"armor"},
+    ReadOnlyExtensionName{"dearmor"},
+    // fuzzystrmatch: string distances and phonetic codes.
+    ReadOnlyExtensionName{"levenshtein", true},
+    ReadOnlyExtensionName{"soundex"},
+    ReadOnlyExtensionName{"text_soundex"},
+    ReadOnlyExtensionName{"difference"},
+    ReadOnlyExtensionName{"metaphone"},
+    ReadOnlyExtensionName{"dmetaphone", true},
+    ReadOnlyExtensionName{"daitch_mokotoff"},
+    // unaccent: the function and its text search dictionary's template functions.
+    ReadOnlyExtensionName{"unaccent", true},
+    // uuid-ossp: UUID generators (volatile, hence never cached) and namespace constants.
+    ReadOnlyExtensionName{"uuid_generate_", true},
+    ReadOnlyExtensionName{"uuid_nil"},
+    ReadOnlyExtensionName{"uuid_ns_", true},
+    // intarray: operations on integer arrays and its query type, index support.
+    ReadOnlyExtensionName{"icount"},
+    ReadOnlyExtensionName{"sort", true},
+    ReadOnlyExtensionName{"uniq"},
+    ReadOnlyExtensionName{"idx"},
+    ReadOnlyExtensionName{"subarray"},
+    ReadOnlyExtensionName{"intset", true},
+    ReadOnlyExtensionName{"intarray_", true},
+    ReadOnlyExtensionName{"querytree"},
+    ReadOnlyExtensionName{"bqarr_", true},
+    ReadOnlyExtensionName{"boolop"},
+    ReadOnlyExtensionName{"rboolop"},
+    ReadOnlyExtensionName{"_int_", true},
+    ReadOnlyExtensionName{"_intbig_", true},
+    ReadOnlyExtensionName{"g_int_", true},
+    ReadOnlyExtensionName{"g_intbig_", true},
+    ReadOnlyExtensionName{"ginint4_", true},
+    // ltree: label paths, their query types, operators and index support.
+    ReadOnlyExtensionName{"ltree", true},
+    ReadOnlyExtensionName{"_ltree", true},
+    ReadOnlyExtensionName{"lquery", true},
+    ReadOnlyExtensionName{"ltxtq", true},
+    ReadOnlyExtensionName{"_ltxtq", true},
+    ReadOnlyExtensionName{"ltq_", true},
+    ReadOnlyExtensionName{"_ltq_", true},
+    ReadOnlyExtensionName{"lt_q_", true},
+    ReadOnlyExtensionName{"_lt_q_", true},
+    ReadOnlyExtensionName{"subltree"},
+    ReadOnlyExtensionName{"subpath"},
+    ReadOnlyExtensionName{"nlevel"},
+    ReadOnlyExtensionName{"index"},
+    ReadOnlyExtensionName{"text2ltree"},
+    ReadOnlyExtensionName{"lca"},
+    // cube and earthdistance: the cube type, distances on it and on the earth's surface.
+    ReadOnlyExtensionName{"cube", true},
+    ReadOnlyExtensionName{"g_cube_", true},
+    ReadOnlyExtensionName{"distance_chebyshev"},
+    ReadOnlyExtensionName{"distance_taxicab"},
+    ReadOnlyExtensionName{"earth", true},
+    ReadOnlyExtensionName{"ll_to_earth"},
+    ReadOnlyExtensionName{"latitude"},
+    ReadOnlyExtensionName{"longitude"},
+    ReadOnlyExtensionName{"gc_to_sec"},
+    ReadOnlyExtensionName{"sec_to_gc"},
+    ReadOnlyExtensionName{"geo_distance"},
+    // btree_gist and btree_gin: index support functions and the distance operators'
+    // functions (int4_dist, date_dist, ...).
+    ReadOnlyExtensionName{"gbt_", true},
+    ReadOnlyExtensionName{"gbtreekey", true},
+    ReadOnlyExtensionName{"gin_btree_", true},
+    ReadOnlyExtensionName{"gin_extract_value_", true},
+    ReadOnlyExtensionName{"gin_extract_query_", true},
+    ReadOnlyExtensionName{"gin_compare_prefix_", true},
+    ReadOnlyExtensionName{"gin_enum_cmp"},
+    ReadOnlyExtensionName{"gin_numeric_cmp"},
+    ReadOnlyExtensionName{"int2_dist"},
+    ReadOnlyExtensionName{"int4_dist"},
+    ReadOnlyExtensionName{"int8_dist"},
+    ReadOnlyExtensionName{"float4_dist"},
+    ReadOnlyExtensionName{"float8_dist"},
+    ReadOnlyExtensionName{"cash_dist"},
+    ReadOnlyExtensionName{"oid_dist"},
+    ReadOnlyExtensionName{"date_dist"},
+    ReadOnlyExtensionName{"time_dist"},
+    ReadOnlyExtensionName{"ts_dist"},
+    ReadOnlyExtensionName{"tstz_dist"},
+    ReadOnlyExtensionName{"interval_dist"},
+    // PostGIS: every st_* function, geometry/geography/box types and their operators, and
+    // the internal readers (_st_*, _postgis_*, postgis_* version readers, pgis_* aggregate
+    // support). PostGIS's writers (AddGeometryColumn, DropGeometryColumn, DropGeometryTable,
+    // UpdateGeometrySRID, Populate_Geometry_Columns, postgis_extensions_upgrade) are
+    // plpgsql, judged by their bodies, not by this list (they EXECUTE: refused).
+    ReadOnlyExtensionName{"st_", true},
+    ReadOnlyExtensionName{"_st_", true},
+    ReadOnlyExtensionName{"geometry", true},
+    ReadOnlyExtensionName{"geography", true},
+    ReadOnlyExtensionName{"box2d", true},
+    ReadOnlyExtensionName{"box3d", true},
+    ReadOnlyExtensionName{"gserialized_", true},
+    ReadOnlyExtensionName{"postgis_", true},
+    ReadOnlyExtensionName{"_postgis_", true},
+    ReadOnlyExtensionName{"pgis_", true},
+};
+
 struct RuleIndex {
   std::unordered_map<std::string_view, const FunctionRule*> exact;
   std::vector<const FunctionRule*> prefixes;
@@ -282,6 +448,22 @@ const FunctionRule* findFunctionRule(std::string_view name) {
     }
   }
   return nullptr;
+}
+
+bool isReadOnlyExtensionFunction(std::string_view name) {
+  const FunctionRule* rule = findFunctionRule(name);
+  if (rule != nullptr && rule->action != FunctionAction::Allow) {
+    return false;
+  }
+  // The table's extension entries (pg_stat_statements, pgstattuple, pg_buffercache, ...)
+  // were reviewed as read-only when they were added.
+  if (rule != nullptr && rule->volatile_ok == VolatileOk::AnySchema) {
+    return true;
+  }
+  return std::any_of(kReadOnlyExtensionFunctions.begin(), kReadOnlyExtensionFunctions.end(),
+                     [&](const ReadOnlyExtensionName& entry) {
+                       return entry.prefix ? name.starts_with(entry.name) : name == entry.name;
+                     });
 }
 
 FunctionClass classifyFunctionName(std::string_view name) {

@@ -37,6 +37,11 @@ struct FunctionRule {
 // order), nullptr if the table does not know it.
 const FunctionRule* findFunctionRule(std::string_view name);
 
+// Whether an extension function written in C (or another language pgro cannot read) is on
+// pgro's reviewed list of read-only extension functions (lowercase, schema-less name). The
+// table's denials win: dblink, crosstab and pg_stat_statements_reset are never on it.
+bool isReadOnlyExtensionFunction(std::string_view name);
+
 enum class FunctionClass : std::uint8_t {
   Unknown,       // not in the table (or only "uncacheable")
   Denied,        // refused with 42501

@@ -152,10 +152,10 @@ TEST(ControlPlaneE2E, RpcsChangeTheRunningProxy) {
                       << last_listing;
 
   // ReloadPolicy reloads the function catalog: a function created after startup is
-  // classified with its real volatility afterwards.
+  // judged by its body afterwards (it assigns a transaction id, whatever its label).
   pg.execDirect(
-      "CREATE OR REPLACE FUNCTION e2e_write_later() RETURNS int LANGUAGE sql VOLATILE "
-      "AS 'SELECT 1'");
+      "CREATE OR REPLACE FUNCTION e2e_write_later() RETURNS bigint LANGUAGE sql IMMUTABLE "
+      "AS 'SELECT pg_catalog.txid_current()'");
   const auto reload = admin(pgro, {"--json", "reload"});
   ASSERT_EQ(reload.exit_code, 0) << reload.describe();
   EXPECT_TRUE(Json::parse(reload.out)["ok"].get<bool>()) << reload.out;

@@ -254,6 +254,18 @@ TEST(ConfigValidation, UpstreamRole) {
               HasSubstr("UPSTREAM_ROLE: a role name cannot contain control characters"));
 }
 
+TEST(ConfigValidation, ReadOnlyFunctions) {
+  EXPECT_TRUE(load({}, minimal(), {})->read_only_functions.empty());
+  EXPECT_FALSE(info("READ_ONLY_FUNCTIONS").reloadable);
+  const auto cfg = load({}, with(minimal(), "READ_ONLY_FUNCTIONS", " f ,My.G,, h"), {});
+  EXPECT_EQ(cfg->read_only_functions, (std::vector<std::string>{"f", "my.g", "h"}));
+  EXPECT_EQ(info("READ_ONLY_FUNCTIONS").default_text, "");
+  EXPECT_THAT(loadError(with(minimal(), "READ_ONLY_FUNCTIONS", "a.b.c")),
+              HasSubstr("READ_ONLY_FUNCTIONS: expected [schema.]name"));
+  EXPECT_THAT(loadError(with(minimal(), "READ_ONLY_FUNCTIONS", "f, two words")),
+              HasSubstr("READ_ONLY_FUNCTIONS"));
+}
+
 TEST(ConfigValidation, NoClientLoginSaysHowToSetOne) {
   const std::string msg = loadError(without(without(minimal(), "PROXY_USER"), "PROXY_PASSWORD"));
   EXPECT_THAT(msg, HasSubstr("PROXY_USER"));

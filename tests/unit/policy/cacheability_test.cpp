@@ -86,7 +86,13 @@ TEST(Cacheability, NoCacheMarker) {
 }
 
 TEST(Cacheability, CatalogVolatileFunctionsAreNot) {
-  FunctionCatalog catalog({{"public", "my_rand", 'v'}, {"public", "my_pure", 'i'}});
+  FunctionCatalog catalog(
+      {{.schema = "pg_catalog", .name = "my_rand", .volatility = 'v', .builtin = true},
+       {.schema = "public",
+        .name = "my_pure",
+        .volatility = 'i',
+        .language = "sql",
+        .body = "SELECT 1"}});
   ClassifierOptions options;
   options.catalog = &catalog;
   options.extra_safe_functions = {"my_rand"};

@@ -283,12 +283,19 @@ TEST(FunctionRules, PgDumpRestrictNonsystemRelationKind) {
 }
 
 TEST(FunctionRules, CatalogRefusesUnknownVolatileFunctions) {
-  FunctionCatalog catalog({{"public", "do_write", 'v'},
-                           {"public", "pure", 'i'},
-                           {"pg_catalog", "random", 'v'},
-                           {"pg_catalog", "now", 's'},
-                           {"ext", "uuid_generate_v4", 'v'},
-                           {"evil", "random", 'v'}});
+  // Built-ins by volatility and the table; the others by what they are (their language
+  // here is unknown, so only the reviewed list of extension functions lets them through).
+  FunctionCatalog catalog(
+      {{.schema = "public", .name = "do_write", .volatility = 'v'},
+       {.schema = "public",
+        .name = "pure",
+        .volatility = 'i',
+        .language = "sql",
+        .body = "SELECT 1"},
+       {.schema = "pg_catalog", .name = "random", .builtin = true},
+       {.schema = "pg_catalog", .name = "now", .volatility = 's', .builtin = true},
+       {.schema = "ext", .name = "uuid_generate_v4", .volatility = 'v'},
+       {.schema = "evil", .name = "random", .volatility = 'v'}});
   ClassifierOptions with_catalog;
   with_catalog.catalog = &catalog;
 
@@ -306,8 +313,10 @@ TEST(FunctionRules, CatalogRefusesUnknownVolatileFunctions) {
   expectFunctionRefused("SELECT random()", "evil.random", with_catalog);
   expectFunctionRefused("SELECT evil.random()", "evil.random", with_catalog);
 
-  ClassifierOptions overridden = with_catalog;
-  overridden.extra_safe_functions = {"do_write"};
+  FunctionCatalog vouched({{.schema = "public", .name = "do_write", .volatility = 'v'}},
+                          {"do_write"});
+  ClassifierOptions overridden;
+  overridden.catalog = &vouched;
   EXPECT_TRUE(classify("SELECT do_write()", overridden).allowed);
   ClassifierOptions denied;
   denied.extra_denied_functions = {"pure"};
@@ -315,7 +324,10 @@ TEST(FunctionRules, CatalogRefusesUnknownVolatileFunctions) {
 }
 
 TEST(FunctionRules, CatalogKeepsTheMostVolatileOverload) {
-  FunctionCatalog catalog({{"public", "f", 'i'}, {"public", "f", 'v'}, {"PUBLIC", "F", 's'}});
+  FunctionCatalog catalog(
+      {{.schema = "pg_catalog", .name = "f", .volatility = 'i', .builtin = true},
+       {.schema = "pg_catalog", .name = "f", .volatility = 'v', .builtin = true},
+       {.schema = "PG_CATALOG", .name = "F", .volatility = 's', .builtin = true}});
   const auto* entries = catalog.find("f");
   ASSERT_NE(entries, nullptr);
   ASSERT_EQ(entries->size(), 1U);
@@ -339,7 +351,7 @@ TEST(FunctionRules, EveryPostgres15VolatileBuiltinWasReviewed) {
   ASSERT_GT(names.size(), 150U);
   std::vector<FunctionInfo> infos;
   for (const std::string& name : names) {
-    infos.push_back({"pg_catalog", name, 'v'});
+    infos.push_back({.schema = "pg_catalog", .name = name, .volatility = 'v', .builtin = true});
   }
   FunctionCatalog catalog(infos);
   ClassifierOptions options;
