@@ -424,6 +424,8 @@ int runProxy(const std::vector<std::string>& args) {
 
   auto context = std::make_shared<pgro::session::ProxyContext>();
   context->config = cfg;
+  context->guard = std::make_shared<pgro::session::LoginGuard>(cfg->max_unauthenticated_per_address,
+                                                               cfg->client_buffer_budget_bytes);
   // Every refusal reason exists as a series from startup (zero until it happens).
   for (auto kind : {pgro::policy::Refusal::Write, pgro::policy::Refusal::ForbiddenFunction,
                     pgro::policy::Refusal::ForbiddenParameter, pgro::policy::Refusal::SecretRead,
