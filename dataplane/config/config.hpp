@@ -44,6 +44,7 @@ struct Config {
   int client_idle_timeout_seconds = 0;       // 0 = never
   int auth_timeout_seconds = 15;             // connect to ReadyForQuery, TLS handshake included
   int max_unauthenticated_per_address = 64;  // 0 = no limit
+  int auth_failure_max_delay_ms = 4000;      // cap of the failed-login throttle; 0 = off
   std::string tls_cert_file;                 // client-facing TLS certificate chain (PEM)
   std::string tls_key_file;
   ClientTls client_tls = ClientTls::Allow;  // allow: TLS offered when a certificate is set

@@ -194,6 +194,11 @@ const std::vector<Setting>& schema() {
        "Connections from one client IP address that have not logged in yet; further ones are "
        "refused at once (53300), so half-open connections from one host cannot take every "
        "client slot. 0 = no limit."},
+      {"AUTH_FAILURE_MAX_DELAY_MS", kListener, kNone,
+       number(&Config::auth_failure_max_delay_ms, 0, 60000, "milliseconds"),
+       "After 5 failed logins from one address (an IPv6 /64), each further login answer to it "
+       "waits 250 ms, doubling up to this; one failure is forgotten per 10 s. 0 = no delay. "
+       "Behind a load balancer every client shares its address: keep that in mind."},
       {"CLIENT_BUFFER_BUDGET_BYTES", kListener, kNone,
        number<std::size_t>(&Config::client_buffer_budget_bytes, 0, kSizeMax, "bytes"),
        "Bytes of partly received client messages all sessions may buffer together; a client "

@@ -131,10 +131,10 @@ void appendParameterStatus(std::string& out, std::string_view name, std::string_
   w.finish();
 }
 
-void appendNegotiateProtocolVersion(std::string& out, int32_t newest_minor,
+void appendNegotiateProtocolVersion(std::string& out, int32_t version,
                                     const std::vector<std::string>& unrecognized) {
   MessageWriter w(out);
-  w.begin('v').int32(newest_minor).int32(static_cast<int32_t>(unrecognized.size()));
+  w.begin('v').int32(version).int32(static_cast<int32_t>(unrecognized.size()));
   for (const auto& option : unrecognized) w.cstring(option);
   w.finish();
 }

@@ -74,9 +74,11 @@ void appendAuthenticationSasl(std::string& out, std::string_view mechanism);
 void appendAuthenticationSaslContinue(std::string& out, std::string_view data);
 void appendAuthenticationSaslFinal(std::string& out, std::string_view data);
 void appendParameterStatus(std::string& out, std::string_view name, std::string_view value);
-// NegotiateProtocolVersion ('v'): the newest minor version of the requested major version the
-// server supports, and the protocol options (`_pq_.` startup parameters) it did not recognize.
-void appendNegotiateProtocolVersion(std::string& out, int32_t newest_minor,
+// NegotiateProtocolVersion ('v'): the newest version of the requested major version the server
+// supports, and the protocol options (`_pq_.` startup parameters) it did not recognize. The
+// docs say "newest minor version", but PostgreSQL sends the whole version number
+// (PG_PROTOCOL_LATEST, 3.0 = 196608) and libpq 18 reads it so: a 0 would read as major 0.
+void appendNegotiateProtocolVersion(std::string& out, int32_t version,
                                     const std::vector<std::string>& unrecognized);
 void appendBackendKeyData(std::string& out, int32_t process_id, int32_t secret_key);
 void appendReadyForQuery(std::string& out, char status);

@@ -116,6 +116,7 @@ void ClientSession::loginTimedOut() {
   ctx_->counters.auth_timeouts.fetch_add(1, std::memory_order_relaxed);
   spdlog::info("login timeout: client={} did not log in within AUTH_TIMEOUT_SECONDS={}",
                client_address_, ctx_->config->auth_timeout_seconds);
+  if (throttle_wait_ != nullptr) throttle_wait_->cancel();  // its answer is not sent
   // PostgreSQL closes without a word while the startup packet or TLS handshake is under way
   // (the client may not be able to read a message then). Once the client waits for an
   // authentication request, an ErrorResponse is what it expects; a client that does not read

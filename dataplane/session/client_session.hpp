@@ -261,6 +261,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::string address_key_;  // what the per-address login limits count (addressKey)
   UnauthenticatedLimit::Ticket login_ticket_;
   std::size_t buffer_held_ = 0;  // bytes of CLIENT_BUFFER_BUDGET_BYTES this session holds
+  asio::steady_timer* throttle_wait_ = nullptr;  // set while throttleLogin() waits
   // _pq_. startup options, all unrecognized (none is supported): NegotiateProtocolVersion.
   std::vector<std::string> unknown_protocol_options_;
 

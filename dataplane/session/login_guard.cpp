@@ -69,7 +69,11 @@ std::chrono::milliseconds LoginThrottle::delayFor(const std::string& address,
   if (over <= 0) return std::chrono::milliseconds(0);
   // first_delay * 2^(over-1), capped; the shift is bounded so it cannot overflow.
   const int shift = std::min(over - 1, 20);
-  return std::min(settings_.first_delay * (int64_t{1} << shift), settings_.max_delay);
+  const auto delay = std::min(settings_.first_delay * (int64_t{1} << shift), settings_.max_delay);
+  if (delay.count() <= 0) return std::chrono::milliseconds(0);
+  Entry& e = it->second;
+  e.next_answer = std::max(now, e.next_answer) + delay;
+  return std::chrono::ceil<std::chrono::milliseconds>(e.next_answer - now);
 }
 
 void LoginThrottle::recordFailure(const std::string& address, Clock::time_point now) {

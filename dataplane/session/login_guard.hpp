@@ -90,7 +90,9 @@ class LoginThrottle {
   LoginThrottle() : LoginThrottle(Settings{}) {}
   explicit LoginThrottle(Settings settings) : settings_(settings) {}
 
-  // How long an authentication attempt from `address` waits before it is answered.
+  // How long an authentication attempt from `address` waits before it is answered. Attempts
+  // of a throttled address are answered one delay apart, however many run at once: parallel
+  // connections do not multiply the guessing rate.
   [[nodiscard]] std::chrono::milliseconds delayFor(const std::string& address,
                                                    Clock::time_point now);
   void recordFailure(const std::string& address, Clock::time_point now);
@@ -100,7 +102,8 @@ class LoginThrottle {
  private:
   struct Entry {
     int failures = 0;
-    Clock::time_point last;  // of the last failure, or of the last decay step
+    Clock::time_point last;         // of the last failure, or of the last decay step
+    Clock::time_point next_answer;  // when the last throttled attempt is answered
     std::list<std::string>::iterator order;
   };
   // Applies the decay since entry.last; erases the entry when nothing is left.
@@ -129,8 +132,11 @@ class BufferBudget {
 
 // Everything the login path and the client buffers share, owned by ProxyContext.
 struct LoginGuard {
-  LoginGuard(int unauthenticated_per_address, std::size_t buffer_budget)
-      : unauthenticated(unauthenticated_per_address), budget(buffer_budget) {}
+  LoginGuard(int unauthenticated_per_address, LoginThrottle::Settings throttle_settings,
+             std::size_t buffer_budget)
+      : unauthenticated(unauthenticated_per_address),
+        throttle(throttle_settings),
+        budget(buffer_budget) {}
   UnauthenticatedLimit unauthenticated;
   LoginThrottle throttle;
   BufferBudget budget;

@@ -90,7 +90,7 @@ struct ProxyContext {
   SessionCounters counters;
   // Per-address login limits and the client buffer budget (unlimited until the server sets
   // them from the configuration).
-  std::shared_ptr<LoginGuard> guard = std::make_shared<LoginGuard>(0, 0);
+  std::shared_ptr<LoginGuard> guard = std::make_shared<LoginGuard>(0, LoginThrottle::Settings{}, 0);
   // Latency histograms the data path observes into (null-safe).
   metrics::DataPlaneMetrics metrics;
   std::atomic<bool> shutting_down{false};

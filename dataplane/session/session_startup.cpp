@@ -103,7 +103,8 @@ asio::awaitable<bool> ClientSession::startup() {
     // session goes on with 3.0; the client decides whether that is acceptable.
     if ((startup.protocol & 0xffff) != 0 || !unknown_protocol_options_.empty()) {
       std::string out;
-      protocol::appendNegotiateProtocolVersion(out, 0, unknown_protocol_options_);
+      protocol::appendNegotiateProtocolVersion(out, protocol::kProtocolVersion3,
+                                               unknown_protocol_options_);
       to_client_.appendOwned(std::move(out));
     }
     state_ = State::Authenticating;
@@ -310,8 +311,10 @@ asio::awaitable<bool> ClientSession::throttleLogin(bool failed) {
     // A timer, not a sleep: the loop serves its other sessions meanwhile.
     asio::steady_timer timer(client_.socket().get_executor());
     timer.expires_after(delay);
+    throttle_wait_ = &timer;
     boost::system::error_code ec;
     co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    throttle_wait_ = nullptr;
   }
   co_return state_ != State::Closing;
 }

@@ -65,14 +65,37 @@ LoginThrottle::Settings settings() {
 
 TEST(LoginThrottle, DelaysGrowAfterTheFreeFailuresUpToTheCap) {
   LoginThrottle t(settings());
-  const auto now = Clock::now();
+  auto now = Clock::now();
   std::vector<long> delays;
-  for (int i = 0; i < 9; ++i) {
-    delays.push_back(static_cast<long>(t.delayFor("a", now).count()));
+  for (int i = 0; i < 9; ++i) {  // one attempt after the other, each answered after its delay
+    const auto delay = t.delayFor("a", now);
+    delays.push_back(static_cast<long>(delay.count()));
+    now += delay;
     t.recordFailure("a", now);
   }
   EXPECT_EQ(delays, (std::vector<long>{0, 0, 0, 0, 100, 200, 400, 800, 1000}));
   EXPECT_EQ(t.delayFor("b", now).count(), 0) << "another address is not throttled";
+}
+
+TEST(LoginThrottle, ParallelAttemptsAreAnsweredOneDelayApart) {
+  LoginThrottle t(settings());
+  const auto now = Clock::now();
+  for (int i = 0; i < 20; ++i) t.recordFailure("a", now);
+  std::vector<long> waits;
+  for (int i = 0; i < 4; ++i) waits.push_back(static_cast<long>(t.delayFor("a", now).count()));
+  EXPECT_EQ(waits, (std::vector<long>{1000, 2000, 3000, 4000}));
+  // Once the queue has been served, the next attempt waits one delay again.
+  EXPECT_EQ(t.delayFor("a", now + 4s).count(), 1000);
+  EXPECT_EQ(t.delayFor("b", now).count(), 0);
+}
+
+TEST(LoginThrottle, ZeroMaxDelayTurnsItOff) {
+  auto s = settings();
+  s.max_delay = 0ms;
+  LoginThrottle t(s);
+  const auto now = Clock::now();
+  for (int i = 0; i < 100; ++i) t.recordFailure("a", now);
+  EXPECT_EQ(t.delayFor("a", now).count(), 0);
 }
 
 TEST(LoginThrottle, FailuresAreForgottenOverTime) {
