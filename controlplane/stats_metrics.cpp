@@ -37,13 +37,23 @@ const std::vector<StatsMetric>& statsMetrics() {
       {{"pgro_client_connections_total", "Client connections accepted.", kCounter},
        [](const StatsSnapshot& s, SampleWriter& w) { w.add(d(s.clients_total)); }},
       {{"pgro_client_connections_refused_total",
-        "Client connections refused: too_many (MAX_CLIENT_CONNECTIONS), auth_failed.",
+        "Client connections refused: too_many (MAX_CLIENT_CONNECTIONS), auth_failed, "
+        "unauthenticated_limit (MAX_UNAUTHENTICATED_PER_ADDRESS), auth_timeout "
+        "(AUTH_TIMEOUT_SECONDS), buffer_budget (CLIENT_BUFFER_BUDGET_BYTES).",
         kCounter,
         {"reason"}},
        [](const StatsSnapshot& s, SampleWriter& w) {
          w.add({"too_many"}, d(s.clients_refused));
          w.add({"auth_failed"}, d(s.auth_failures));
+         w.add({"unauthenticated_limit"}, d(s.unauthenticated_refused));
+         w.add({"auth_timeout"}, d(s.auth_timeouts));
+         w.add({"buffer_budget"}, d(s.buffer_budget_refused));
        }},
+      {{"pgro_auth_throttled_total",
+        "Authentication answers delayed because the client's address failed to log in too "
+        "often.",
+        kCounter},
+       [](const StatsSnapshot& s, SampleWriter& w) { w.add(d(s.auth_throttled)); }},
       // Queries
       {{"pgro_queries_total",
         "Statements by outcome: forwarded upstream, cache_hit, refused.",

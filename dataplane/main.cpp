@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
@@ -456,6 +457,11 @@ int runProxy(const std::vector<std::string>& args) {
 
   auto context = std::make_shared<pgro::session::ProxyContext>();
   context->config = cfg;
+  pgro::session::LoginThrottle::Settings throttle;
+  throttle.max_delay = std::chrono::milliseconds(cfg->auth_failure_max_delay_ms);
+  throttle.first_delay = std::min(throttle.first_delay, throttle.max_delay);
+  context->guard = std::make_shared<pgro::session::LoginGuard>(
+      cfg->max_unauthenticated_per_address, throttle, cfg->client_buffer_budget_bytes);
   // Every refusal reason exists as a series from startup (zero until it happens).
   for (auto kind : {pgro::policy::Refusal::Write, pgro::policy::Refusal::ForbiddenFunction,
                     pgro::policy::Refusal::ForbiddenParameter, pgro::policy::Refusal::SecretRead,

@@ -43,12 +43,17 @@ struct Config {
   std::string listen_host = "0.0.0.0";
   uint16_t listen_port = 5433;
   int max_client_connections = 1000;
-  uint32_t max_message_bytes = 16u << 20;  // largest client message accepted
-  int client_idle_timeout_seconds = 0;     // 0 = never
-  std::string tls_cert_file;               // client-facing TLS certificate chain (PEM)
+  uint32_t max_message_bytes = 16u << 20;    // largest client message accepted
+  int client_idle_timeout_seconds = 0;       // 0 = never
+  int auth_timeout_seconds = 15;             // connect to ReadyForQuery, TLS handshake included
+  int max_unauthenticated_per_address = 64;  // 0 = no limit
+  int auth_failure_max_delay_ms = 4000;      // cap of the failed-login throttle; 0 = off
+  std::string tls_cert_file;                 // client-facing TLS certificate chain (PEM)
   std::string tls_key_file;
   ClientTls client_tls = ClientTls::Allow;  // allow: TLS offered when a certificate is set
   int max_prepared_statements = 1000;       // named statements per client and per server conn
+  // Partly received client messages, all sessions together; 0 = unlimited.
+  std::size_t client_buffer_budget_bytes = std::size_t{256} << 20;
 
   // Client authentication against pgro's own users (never the upstream account).
   std::string proxy_user;

@@ -226,6 +226,24 @@ const std::vector<Setting>& schema() {
       {"MAX_MESSAGE_BYTES", kListener, kNone,
        number<uint32_t>(&Config::max_message_bytes, 1024, 1u << 30, "bytes"),
        "Largest protocol message a client may send; a larger one ends the connection."},
+      {"AUTH_TIMEOUT_SECONDS", kListener, kNone,
+       number(&Config::auth_timeout_seconds, 1, 3600, "seconds"),
+       "A client that has not logged in this long after connecting (TLS handshake included) "
+       "is disconnected (PostgreSQL's authentication_timeout, 60 s there)."},
+      {"MAX_UNAUTHENTICATED_PER_ADDRESS", kListener, kNone,
+       number(&Config::max_unauthenticated_per_address, 0, 1000000),
+       "Connections from one client IP address that have not logged in yet; further ones are "
+       "refused at once (53300), so half-open connections from one host cannot take every "
+       "client slot. 0 = no limit."},
+      {"AUTH_FAILURE_MAX_DELAY_MS", kListener, kNone,
+       number(&Config::auth_failure_max_delay_ms, 0, 60000, "milliseconds"),
+       "After 5 failed logins from one address (an IPv6 /64), each further login answer to it "
+       "waits 250 ms, doubling up to this; one failure is forgotten per 10 s. 0 = no delay. "
+       "Behind a load balancer every client shares its address: keep that in mind."},
+      {"CLIENT_BUFFER_BUDGET_BYTES", kListener, kNone,
+       number<std::size_t>(&Config::client_buffer_budget_bytes, 0, kSizeMax, "bytes"),
+       "Bytes of partly received client messages all sessions may buffer together; a client "
+       "whose message would go over it is refused (53200) and disconnected. 0 = unlimited."},
       {"CLIENT_IDLE_TIMEOUT_SECONDS", kListener, kNone,
        number(&Config::client_idle_timeout_seconds, 0, kIntMax, "seconds"),
        "Close a client connection idle this long; 0 = never."},

@@ -74,6 +74,12 @@ void appendAuthenticationSasl(std::string& out, std::string_view mechanism);
 void appendAuthenticationSaslContinue(std::string& out, std::string_view data);
 void appendAuthenticationSaslFinal(std::string& out, std::string_view data);
 void appendParameterStatus(std::string& out, std::string_view name, std::string_view value);
+// NegotiateProtocolVersion ('v'): the newest version of the requested major version the server
+// supports, and the protocol options (`_pq_.` startup parameters) it did not recognize. The
+// docs say "newest minor version", but PostgreSQL sends the whole version number
+// (PG_PROTOCOL_LATEST, 3.0 = 196608) and libpq 18 reads it so: a 0 would read as major 0.
+void appendNegotiateProtocolVersion(std::string& out, int32_t version,
+                                    const std::vector<std::string>& unrecognized);
 void appendBackendKeyData(std::string& out, int32_t process_id, int32_t secret_key);
 void appendReadyForQuery(std::string& out, char status);
 void appendCommandComplete(std::string& out, std::string_view tag);
@@ -89,8 +95,7 @@ void appendStartupMessage(std::string& out,
 void appendCancelRequest(std::string& out, int32_t process_id, int32_t secret_key);
 void appendSslRequest(std::string& out);
 void appendPasswordMessage(std::string& out, std::string_view password);
-void appendSaslInitialResponse(std::string& out, std::string_view mechanism,
-                               std::string_view data);
+void appendSaslInitialResponse(std::string& out, std::string_view mechanism, std::string_view data);
 void appendSaslResponse(std::string& out, std::string_view data);
 void appendQuery(std::string& out, std::string_view sql);
 void appendSync(std::string& out);

@@ -1,5 +1,6 @@
 #include "server/proxy_server.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
@@ -7,7 +8,6 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 #include <stdexcept>
 
 #include "protocol/messages.hpp"
@@ -53,7 +53,9 @@ void ProxyServer::bind() {
   }
 }
 
-uint16_t ProxyServer::port() const { return acceptor_->local_endpoint().port(); }
+uint16_t ProxyServer::port() const {
+  return acceptor_->local_endpoint().port();
+}
 
 asio::awaitable<void> ProxyServer::acceptLoop() {
   const int max_clients = ctx_->config->max_client_connections;
@@ -85,7 +87,28 @@ asio::awaitable<void> ProxyServer::acceptLoop() {
       socket.close(ec);
       continue;
     }
-    auto session = std::make_shared<session::ClientSession>(std::move(socket), ctx_, loop_index);
+    // Half-open connections from one address are bounded, so they cannot take every slot.
+    const auto remote = socket.remote_endpoint(ec);
+    session::UnauthenticatedLimit::Ticket ticket;
+    if (!ec &&
+        !ctx_->guard->unauthenticated.acquire(session::addressKey(remote.address()), ticket)) {
+      ctx_->counters.unauthenticated_refused.fetch_add(1, std::memory_order_relaxed);
+      spdlog::info(
+          "connection refused: client={} holds MAX_UNAUTHENTICATED_PER_ADDRESS={} "
+          "connections that have not logged in",
+          remote.address().to_string(), ctx_->config->max_unauthenticated_per_address);
+      std::string out;
+      protocol::appendError(
+          out, {.severity = "FATAL",
+                .sqlstate = std::string(protocol::sqlstate::kTooManyConnections),
+                .message = "pgro: too many connections from this address that have not logged in"});
+      socket.non_blocking(true, ec);
+      socket.write_some(asio::buffer(out), ec);
+      socket.close(ec);
+      continue;
+    }
+    auto session = std::make_shared<session::ClientSession>(std::move(socket), ctx_, loop_index,
+                                                            std::move(ticket));
     asio::post(loop, [session] { session->start(); });
   }
 }
@@ -109,8 +132,7 @@ asio::awaitable<void> ProxyServer::shutdownSequence() {
   asio::steady_timer timer(*loops_[0]);
   const auto deadline = std::chrono::steady_clock::now() +
                         std::chrono::seconds(ctx_->config->shutdown_timeout_seconds);
-  while (ctx_->counters.clients_current.load() > 0 &&
-         std::chrono::steady_clock::now() < deadline) {
+  while (ctx_->counters.clients_current.load() > 0 && std::chrono::steady_clock::now() < deadline) {
     timer.expires_after(kShutdownPoll);
     co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }

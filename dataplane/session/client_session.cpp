@@ -15,13 +15,11 @@ namespace pgro::session {
 namespace {
 namespace sqlstate = protocol::sqlstate;
 std::atomic<uint64_t> g_next_session_id{1};
-// PostgreSQL's authentication_timeout default.
-constexpr auto kLoginTimeout = std::chrono::seconds(60);
 constexpr auto kFinalFlushTimeout = std::chrono::seconds(2);
 }  // namespace
 
 ClientSession::ClientSession(asio::ip::tcp::socket socket, std::shared_ptr<ProxyContext> context,
-                             int loop)
+                             int loop, UnauthenticatedLimit::Ticket ticket)
     : client_(std::move(socket)),
       ctx_(std::move(context)),
       loop_(loop),
@@ -29,10 +27,12 @@ ClientSession::ClientSession(asio::ip::tcp::socket socket, std::shared_ptr<Proxy
       to_server_(client_.socket().get_executor()),
       local_drained_(client_.socket().get_executor()),
       session_id_(g_next_session_id.fetch_add(1, std::memory_order_relaxed)) {
+  login_ticket_ = std::move(ticket);
   boost::system::error_code ec;
   auto remote = client_.socket().remote_endpoint(ec);
   client_address_ =
       ec ? std::string("?") : remote.address().to_string() + ":" + std::to_string(remote.port());
+  address_key_ = ec ? std::string("?") : addressKey(remote.address());
   client_.socket().set_option(asio::ip::tcp::no_delay(true), ec);
   ctx_->counters.clients_current.fetch_add(1, std::memory_order_relaxed);
   ctx_->counters.connections_total.fetch_add(1, std::memory_order_relaxed);
@@ -50,6 +50,7 @@ void ClientSession::setActivity(const char* state, std::string_view query) {
 }
 
 ClientSession::~ClientSession() {
+  releaseBuffer();
   if (registered_) ctx_->registry->remove(proxy_pid_, proxy_key_);
   ctx_->counters.clients_current.fetch_sub(1, std::memory_order_relaxed);
   if (!held_cursors_.empty()) {
@@ -65,13 +66,12 @@ void ClientSession::start() {
 
 asio::awaitable<void> ClientSession::run(std::shared_ptr<ClientSession> self) {
   auto login_timer = std::make_shared<asio::steady_timer>(client_.socket().get_executor());
-  login_timer->expires_after(kLoginTimeout);
+  login_timer->expires_after(std::chrono::seconds(ctx_->config->auth_timeout_seconds));
   login_timer->async_wait([weak = weak_from_this()](boost::system::error_code ec) {
     if (ec) return;
     if (auto s = weak.lock(); s && s->state_ != State::Ready && s->state_ != State::Closing &&
                               s->state_ != State::SkipUntilSync) {
-      spdlog::info("login timeout: client={}", s->client_address_);
-      s->closeNow();
+      s->loginTimedOut();
     }
   });
   const bool ready = co_await startup();
@@ -111,6 +111,49 @@ asio::awaitable<void> ClientSession::run(std::shared_ptr<ClientSession> self) {
     spdlog::info("client disconnected: user={} client={}", user_, client_address_);
   }
   (void)self;
+}
+
+void ClientSession::loginTimedOut() {
+  ctx_->counters.auth_timeouts.fetch_add(1, std::memory_order_relaxed);
+  spdlog::info("login timeout: client={} did not log in within AUTH_TIMEOUT_SECONDS={}",
+               client_address_, ctx_->config->auth_timeout_seconds);
+  if (throttle_wait_ != nullptr) throttle_wait_->cancel();  // its answer is not sent
+  // PostgreSQL closes without a word while the startup packet or TLS handshake is under way
+  // (the client may not be able to read a message then). Once the client waits for an
+  // authentication request, an ErrorResponse is what it expects; a client that does not read
+  // it is closed by run()'s final flush deadline.
+  if (state_ == State::Authenticating && to_client_.idle()) {
+    fatal({.severity = "FATAL",
+           .sqlstate = std::string(sqlstate::kQueryCanceled),
+           .message = "canceling authentication due to timeout"});
+    return;
+  }
+  closeNow();
+}
+
+bool ClientSession::holdBuffer(std::size_t total) {
+  if (total <= buffer_held_) return true;
+  if (ctx_->guard->budget.tryReserve(total - buffer_held_)) {
+    buffer_held_ = total;
+    return true;
+  }
+  ctx_->counters.buffer_budget_refused.fetch_add(1, std::memory_order_relaxed);
+  spdlog::warn(
+      "client={} user={} refused: its {}-byte message would exceed "
+      "CLIENT_BUFFER_BUDGET_BYTES={} ({} bytes buffered by all clients)",
+      client_address_, user_, total, ctx_->guard->budget.limit(), ctx_->guard->budget.used());
+  fatal({.severity = "FATAL",
+         .sqlstate = std::string(sqlstate::kOutOfMemory),
+         .message = "pgro: out of memory for client messages",
+         .detail = "Failed on request of size " + std::to_string(total) +
+                   " (CLIENT_BUFFER_BUDGET_BYTES)."});
+  return false;
+}
+
+void ClientSession::releaseBuffer() {
+  if (buffer_held_ == 0) return;
+  ctx_->guard->budget.release(buffer_held_);
+  buffer_held_ = 0;
 }
 
 void ClientSession::fatal(const protocol::PgError& error) {

@@ -49,7 +49,9 @@ struct SessionInfo {
 
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
  public:
-  ClientSession(asio::ip::tcp::socket socket, std::shared_ptr<ProxyContext> context, int loop);
+  // `ticket`: the connection's share of MAX_UNAUTHENTICATED_PER_ADDRESS, given back at login.
+  ClientSession(asio::ip::tcp::socket socket, std::shared_ptr<ProxyContext> context, int loop,
+                UnauthenticatedLimit::Ticket ticket = {});
   ~ClientSession();
 
   void start();
@@ -136,6 +138,16 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   asio::awaitable<bool> negotiateTls();
   asio::awaitable<bool> authenticate(const protocol::StartupMessage& startup);
   asio::awaitable<std::optional<std::string>> readAuthMessage();
+  // Before an authentication outcome is sent: waits as long as the address's failed logins
+  // say (LoginThrottle), and records this attempt's failure first, so a client that hangs up
+  // during the wait still counts. False if the session ended meanwhile.
+  asio::awaitable<bool> throttleLogin(bool failed);
+  // The AUTH_TIMEOUT_SECONDS deadline passed before ReadyForQuery.
+  void loginTimedOut();
+  // Holds CLIENT_BUFFER_BUDGET_BYTES for a partly received message of `total` bytes; false
+  // (and a FATAL 53200) when the budget has no room for it.
+  bool holdBuffer(std::size_t total);
+  void releaseBuffer();
   bool acceptParameters(const protocol::StartupMessage& startup);
   void sendStartupReply();
   // Query phase (session_query.cpp).
@@ -266,6 +278,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::shared_ptr<ProxyContext> ctx_;
   const int loop_;
   std::string client_address_;
+  std::string address_key_;  // what the per-address login limits count (addressKey)
+  UnauthenticatedLimit::Ticket login_ticket_;
+  std::size_t buffer_held_ = 0;  // bytes of CLIENT_BUFFER_BUDGET_BYTES this session holds
+  asio::steady_timer* throttle_wait_ = nullptr;  // set while throttleLogin() waits
+  // _pq_. startup options, all unrecognized (none is supported): NegotiateProtocolVersion.
+  std::vector<std::string> unknown_protocol_options_;
 
   State state_ = State::Startup;
   std::string in_;          // unprocessed client bytes

@@ -16,6 +16,7 @@
 #include "metrics/data_plane_metrics.hpp"
 #include "net/tls.hpp"
 #include "policy/classifier.hpp"
+#include "session/login_guard.hpp"
 #include "session/session_parameters.hpp"
 #include "upstream/pool.hpp"
 
@@ -28,6 +29,13 @@ struct SessionCounters {
   std::atomic<uint64_t> connections_total{0};
   std::atomic<uint64_t> connections_refused{0};
   std::atomic<uint64_t> auth_failures{0};
+  // Refused before login: MAX_UNAUTHENTICATED_PER_ADDRESS, AUTH_TIMEOUT_SECONDS.
+  std::atomic<uint64_t> unauthenticated_refused{0};
+  std::atomic<uint64_t> auth_timeouts{0};
+  // Authentication answers delayed because the address failed too often (LoginThrottle).
+  std::atomic<uint64_t> auth_throttled{0};
+  // Clients refused because their message would exceed CLIENT_BUFFER_BUDGET_BYTES.
+  std::atomic<uint64_t> buffer_budget_refused{0};
   std::atomic<uint64_t> queries_forwarded{0};
   std::atomic<uint64_t> queries_refused{0};
   std::atomic<uint64_t> cache_hits{0};
@@ -83,6 +91,9 @@ struct ProxyContext {
   std::shared_ptr<cache::ResultCache> cache;
   std::shared_ptr<cache::InFlight> inflight;
   SessionCounters counters;
+  // Per-address login limits and the client buffer budget (unlimited until the server sets
+  // them from the configuration).
+  std::shared_ptr<LoginGuard> guard = std::make_shared<LoginGuard>(0, LoginThrottle::Settings{}, 0);
   // Latency histograms the data path observes into (null-safe).
   metrics::DataPlaneMetrics metrics;
   std::atomic<bool> shutting_down{false};

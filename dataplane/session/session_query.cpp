@@ -30,6 +30,28 @@ constexpr std::size_t kServerBatchFlush = 64 * 1024;
 constexpr std::size_t kBackpressureHigh = 1024 * 1024;
 constexpr std::size_t kBackpressureLow = 256 * 1024;
 
+// The frontend message types PostgreSQL accepts after startup (postgres.c, SocketBackend).
+bool isFrontendMessageType(char type) {
+  switch (type) {
+    case 'Q':
+    case 'P':
+    case 'B':
+    case 'D':
+    case 'E':
+    case 'C':
+    case 'H':
+    case 'S':
+    case 'F':
+    case 'd':
+    case 'c':
+    case 'f':
+    case 'X':
+      return true;
+    default:
+      return false;
+  }
+}
+
 // Messages that need an upstream connection (everything forwarded).
 bool needsServer(char type) {
   switch (type) {
@@ -70,8 +92,18 @@ asio::awaitable<bool> ClientSession::readMore() {
 asio::awaitable<void> ClientSession::clientLoop() {
   const uint32_t max_len = ctx_->config->max_message_bytes;
   while (state_ != State::Closing) {
+    // Judged on its first byte, before any length is believed: a StartupMessage sent after
+    // login (its first byte is a length byte, usually 0) must not make pgro wait for the
+    // "message" its next bytes seem to announce.
+    if (in_pos_ < in_.size() && !isFrontendMessageType(in_[in_pos_])) {
+      protocolViolation("invalid frontend message type " +
+                        std::to_string(static_cast<unsigned char>(in_[in_pos_])));
+      break;
+    }
     auto r = protocol::nextFrame(std::string_view(in_).substr(in_pos_), max_len);
     if (r.status == protocol::FrameStatus::Message) {
+      // The whole message is here: what it held of the budget goes back.
+      releaseBuffer();
       if (local_queued_ > kBackpressureHigh || to_client_.queued() > kBackpressureHigh) {
         co_await waitForReplyRoom();
         continue;
@@ -112,6 +144,13 @@ asio::awaitable<void> ClientSession::clientLoop() {
     }
     if (r.status == protocol::FrameStatus::ProtocolError) {
       protocolViolation("pgro: " + std::string(r.error));
+      break;
+    }
+    // A partly received message: the bytes it announces are held against the budget of all
+    // clients before they are read (its length is already checked against MAX_MESSAGE_BYTES).
+    if (in_.size() - in_pos_ >= protocol::kTypedHeaderSize &&
+        !holdBuffer(std::size_t{protocol::typedLength(std::string_view(in_).substr(in_pos_))} +
+                    1)) {
       break;
     }
     co_await flushToServer();

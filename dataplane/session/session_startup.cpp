@@ -98,6 +98,15 @@ asio::awaitable<bool> ClientSession::startup() {
       co_return false;
     }
     if (!acceptParameters(startup)) co_return false;
+    // As PostgreSQL 15's ProcessStartupPacket: a newer 3.x minor version or `_pq_.` options
+    // are answered with the version and options the server does support (3.0, none), and the
+    // session goes on with 3.0; the client decides whether that is acceptable.
+    if ((startup.protocol & 0xffff) != 0 || !unknown_protocol_options_.empty()) {
+      std::string out;
+      protocol::appendNegotiateProtocolVersion(out, protocol::kProtocolVersion3,
+                                               unknown_protocol_options_);
+      to_client_.appendOwned(std::move(out));
+    }
     state_ = State::Authenticating;
     if (!co_await authenticate(startup)) co_return false;
     if (database_ != ctx_->config->upstream_database) {
@@ -194,7 +203,7 @@ bool ClientSession::acceptParameters(const protocol::StartupMessage& startup) {
         if (!accept(opt_name, std::string_view(setting).substr(eq + 1))) return false;
       }
     } else if (name.rfind("_pq_.", 0) == 0) {
-      continue;  // protocol extensions: none supported, ignored like an old server would
+      unknown_protocol_options_.push_back(name);  // protocol extensions: none supported
     } else if (!accept(name, value)) {
       return false;
     }
@@ -238,7 +247,6 @@ asio::awaitable<bool> ClientSession::authenticate(const protocol::StartupMessage
     co_return true;
   }
   auto failed = [&] {
-    ctx_->counters.auth_failures.fetch_add(1, std::memory_order_relaxed);
     spdlog::info("authentication failed: user={} client={}", user_, client_address_);
     // Same message for a wrong password and an unknown user: no user enumeration.
     fatal(fatalError(sqlstate::kInvalidPassword,
@@ -264,7 +272,7 @@ asio::awaitable<bool> ClientSession::authenticate(const protocol::StartupMessage
   }
   auto server_first = scram.handleClientFirst(data);
   if (!server_first.ok()) {
-    failed();
+    if (co_await throttleLogin(true)) failed();
     co_return false;
   }
   out.clear();
@@ -274,7 +282,11 @@ asio::awaitable<bool> ClientSession::authenticate(const protocol::StartupMessage
   auto final_message = co_await readAuthMessage();
   if (!final_message) co_return false;
   auto server_final = scram.handleClientFinal(*final_message);
-  if (!server_final.ok() || verifier == nullptr) {
+  const bool ok = server_final.ok() && verifier != nullptr;
+  // Successes wait too while the address is throttled: otherwise a guesser could take "no
+  // answer yet" as "wrong" and hang up without waiting.
+  if (!co_await throttleLogin(!ok)) co_return false;
+  if (!ok) {
     failed();
     co_return false;
   }
@@ -285,8 +297,32 @@ asio::awaitable<bool> ClientSession::authenticate(const protocol::StartupMessage
   co_return true;
 }
 
+asio::awaitable<bool> ClientSession::throttleLogin(bool failed) {
+  auto& throttle = ctx_->guard->throttle;
+  const auto now = LoginThrottle::Clock::now();
+  const auto delay = throttle.delayFor(address_key_, now);
+  if (failed) {
+    ctx_->counters.auth_failures.fetch_add(1, std::memory_order_relaxed);
+    throttle.recordFailure(address_key_, now);
+  }
+  if (delay.count() > 0) {
+    ctx_->counters.auth_throttled.fetch_add(1, std::memory_order_relaxed);
+    spdlog::debug("authentication answer delayed {} ms: client={} failed too often", delay.count(),
+                  client_address_);
+    // A timer, not a sleep: the loop serves its other sessions meanwhile.
+    asio::steady_timer timer(client_.socket().get_executor());
+    timer.expires_after(delay);
+    throttle_wait_ = &timer;
+    boost::system::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    throttle_wait_ = nullptr;
+  }
+  co_return state_ != State::Closing;
+}
+
 void ClientSession::sendStartupReply() {
   auto self = shared_from_this();
+  login_ticket_.reset();  // logged in: no longer counted as half-open for its address
   std::tie(proxy_pid_, proxy_key_) = ctx_->registry->add(self);
   registered_ = true;
 

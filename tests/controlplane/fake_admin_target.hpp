@@ -43,6 +43,10 @@ class FakeAdminTarget : public server::AdminTarget {
     s.clients_total = 42;
     s.clients_refused = 1;
     s.auth_failures = 2;
+    s.unauthenticated_refused = 6;
+    s.auth_timeouts = 7;
+    s.auth_throttled = 8;
+    s.buffer_budget_refused = 9;
     s.upstream_up = true;
     s.uptime_seconds = 3723.5;
     s.version = "0.1.0-test";

@@ -22,9 +22,18 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-int connectTcp(const std::string& host, uint16_t port) {
+int connectTcp(const std::string& host, uint16_t port, const std::string& source) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+  if (!source.empty()) {
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    if (::inet_pton(AF_INET, source.c_str(), &local.sin_addr) != 1 ||
+        ::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+      ::close(fd);
+      throw std::runtime_error("cannot bind the source address " + source);
+    }
+  }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
@@ -59,8 +68,8 @@ std::string summary(const std::vector<Message>& messages) {
 
 }  // namespace
 
-RawPgClient::RawPgClient(std::string host, uint16_t port)
-    : host_(std::move(host)), port_(port), fd_(connectTcp(host_, port_)) {}
+RawPgClient::RawPgClient(std::string host, uint16_t port, const std::string& source)
+    : host_(std::move(host)), port_(port), fd_(connectTcp(host_, port_, source)) {}
 
 RawPgClient::~RawPgClient() {
   close();
@@ -92,12 +101,12 @@ RawPgClient RawPgClient::connect(const std::string& host, uint16_t port, const s
 
 StartupResult RawPgClient::startup(const std::string& user, const std::string& password,
                                    const std::string& database, const Params& extra,
-                                   std::chrono::milliseconds timeout) {
+                                   std::chrono::milliseconds timeout, int32_t protocol) {
   StartupResult result;
   result.auth_method = "trust";
   Params params = {{"user", user}, {"database", database}};
   params.insert(params.end(), extra.begin(), extra.end());
-  send(wire::startupMessage(params));
+  send(wire::startupMessage(params, protocol));
 
   std::optional<pgro::auth::ScramClient> scram;
   auto deadline = Clock::now() + timeout;

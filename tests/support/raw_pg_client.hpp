@@ -31,8 +31,10 @@ class RawPgClient {
   using Params = std::vector<std::pair<std::string, std::string>>;
   static constexpr std::chrono::milliseconds kDefaultTimeout{10000};
 
-  // TCP connect only (TCP_NODELAY). Throws std::runtime_error if it fails.
-  RawPgClient(std::string host, uint16_t port);
+  // TCP connect only (TCP_NODELAY), from the local IPv4 address `source` when given (any
+  // 127.x.y.z is a loopback address on Linux: a second client address for tests). Throws
+  // std::runtime_error if it fails.
+  RawPgClient(std::string host, uint16_t port, const std::string& source = {});
   ~RawPgClient();
   RawPgClient(RawPgClient&& other) noexcept;
   RawPgClient& operator=(RawPgClient&&) = delete;
@@ -45,10 +47,12 @@ class RawPgClient {
   static RawPgClient connect(const std::string& host, uint16_t port, const std::string& user,
                              const std::string& password, const std::string& database,
                              const Params& extra = {});
-  // Like connect(), but a refused login is returned, not thrown.
+  // Like connect(), but a refused login is returned, not thrown. `protocol`: the version the
+  // StartupMessage asks for (major << 16 | minor).
   StartupResult startup(const std::string& user, const std::string& password,
                         const std::string& database, const Params& extra = {},
-                        std::chrono::milliseconds timeout = kDefaultTimeout);
+                        std::chrono::milliseconds timeout = kDefaultTimeout,
+                        int32_t protocol = 196608);
 
   const StartupResult& startupResult() const { return startup_; }
   const std::string& host() const { return host_; }
