@@ -38,7 +38,16 @@ MaybeDenial checkName(std::string_view schema, std::string_view name, const Func
     return std::nullopt;
   }
   const auto* entries = options.catalog->find(name);
-  if (entries == nullptr) {
+  if (entries == nullptr ||
+      (!schema.empty() &&
+       std::none_of(entries->begin(), entries->end(),
+                    [&](const FunctionCatalog::Entry& entry) { return entry.schema == schema; }))) {
+    // Created after the catalog was loaded (in that schema), or not a function at all: fail
+    // closed unless a fresh catalog knows it (the session looks it up and classifies again).
+    std::string unknown = qualified(schema, name);
+    if (!contains(facts.unknown_functions, unknown)) {
+      facts.unknown_functions.push_back(std::move(unknown));
+    }
     return std::nullopt;
   }
   const bool safe_by_option = contains(options.extra_safe_functions, name);
@@ -179,7 +188,13 @@ MaybeDenial checkAttributeName(std::string_view name, const ClassifierOptions& o
   if (lower == "setseed") {
     facts.seeds_random = true;  // (0.5).setseed
   }
-  return checkName({}, lower, rule, options, facts);
+  // A name no function has is a column (or a field of a composite): PostgreSQL only calls a
+  // function here when one of that name exists, so the catalog's not knowing it is no reason
+  // to refuse.
+  const std::size_t unknown_before = facts.unknown_functions.size();
+  MaybeDenial denial = checkName({}, lower, rule, options, facts);
+  facts.unknown_functions.resize(unknown_before);
+  return denial;
 }
 
 std::optional<SettingsSetConfig> matchSettingsSetConfig(const pg_query::SelectStmt& select) {
