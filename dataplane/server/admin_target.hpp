@@ -27,9 +27,9 @@ struct CacheStatsView {
 };
 
 struct QueryStatsView {
-  uint64_t forwarded = 0;   // statements sent upstream
-  uint64_t cache_hits = 0;  // statements answered from the cache
-  uint64_t refused = 0;     // statements refused by the policy
+  uint64_t forwarded = 0;                             // statements sent upstream
+  uint64_t cache_hits = 0;                            // statements answered from the cache
+  uint64_t refused = 0;                               // statements refused by the policy
   std::map<std::string, uint64_t> refused_by_reason;  // write, forbidden_function, ...
   uint64_t protocol_errors = 0;
 };
@@ -54,6 +54,9 @@ struct StatsSnapshot {
   uint64_t clients_total = 0;
   uint64_t clients_refused = 0;
   uint64_t auth_failures = 0;
+  // Look-ups of function names the catalog did not know, and the new catalogs they loaded.
+  uint64_t catalog_lookups = 0;
+  uint64_t catalog_refreshes = 0;
   bool upstream_up = false;
   double uptime_seconds = 0;
   std::string version;

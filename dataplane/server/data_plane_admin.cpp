@@ -1,9 +1,9 @@
 #include "server/data_plane_admin.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <spdlog/spdlog.h>
 
 #include "session/client_session.hpp"
 #include "session/session_registry.hpp"
@@ -61,6 +61,10 @@ StatsSnapshot DataPlaneAdmin::stats() {
   s.clients_total = c.connections_total.load(std::memory_order_relaxed);
   s.clients_refused = c.connections_refused.load(std::memory_order_relaxed);
   s.auth_failures = c.auth_failures.load(std::memory_order_relaxed);
+  if (ctx_->catalog_refresher) {
+    s.catalog_lookups = ctx_->catalog_refresher->lookups();
+    s.catalog_refreshes = ctx_->catalog_refresher->refreshes();
+  }
   s.upstream_up = ctx_->pool->upstreamUp();
   s.uptime_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();

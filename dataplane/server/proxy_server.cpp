@@ -1,5 +1,7 @@
 #include "server/proxy_server.hpp"
 
+#include <spdlog/spdlog.h>
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
@@ -7,7 +9,6 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 #include <stdexcept>
 
 #include "protocol/messages.hpp"
@@ -27,6 +28,10 @@ ProxyServer::ProxyServer(std::shared_ptr<session::ProxyContext> context)
   int n = ctx_->config->worker_threads;
   if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   for (int i = 0; i < n; ++i) loops_.push_back(std::make_unique<asio::io_context>(1));
+  // One thread per two loops, at most two: long texts are rare, and a session has at most
+  // one in the queue.
+  classify_pool_ = std::make_unique<asio::thread_pool>(std::clamp(n / 2, 1, 2));
+  ctx_->classify_executor = classify_pool_->get_executor();
 }
 
 ProxyServer::~ProxyServer() {
@@ -34,6 +39,10 @@ ProxyServer::~ProxyServer() {
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }
+  // After the loops: what the pool still completes is posted to stopped loops and destroyed
+  // with them.
+  classify_pool_->stop();
+  classify_pool_->join();
 }
 
 void ProxyServer::bind() {
@@ -53,7 +62,9 @@ void ProxyServer::bind() {
   }
 }
 
-uint16_t ProxyServer::port() const { return acceptor_->local_endpoint().port(); }
+uint16_t ProxyServer::port() const {
+  return acceptor_->local_endpoint().port();
+}
 
 asio::awaitable<void> ProxyServer::acceptLoop() {
   const int max_clients = ctx_->config->max_client_connections;
@@ -109,8 +120,7 @@ asio::awaitable<void> ProxyServer::shutdownSequence() {
   asio::steady_timer timer(*loops_[0]);
   const auto deadline = std::chrono::steady_clock::now() +
                         std::chrono::seconds(ctx_->config->shutdown_timeout_seconds);
-  while (ctx_->counters.clients_current.load() > 0 &&
-         std::chrono::steady_clock::now() < deadline) {
+  while (ctx_->counters.clients_current.load() > 0 && std::chrono::steady_clock::now() < deadline) {
     timer.expires_after(kShutdownPoll);
     co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
