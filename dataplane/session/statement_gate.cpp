@@ -8,6 +8,8 @@ namespace pgro::session {
 
 namespace {
 constexpr std::size_t kVerdictCacheEntries = 10000;
+constexpr std::size_t kVerdictCacheBytes = std::size_t{8} << 20;  // without a configuration
+constexpr std::size_t kMaxTextBytes = 64 * 1024;
 
 // One cache per event loop thread: no lock. A reload (new catalog, new generation) gets a
 // new cache; until then the statement path reads one atomic per statement.
@@ -27,8 +29,13 @@ LoopCache& loopCache(const ProxyContext& context) {
   if (loop_cache.cache == nullptr || loop_cache.generation != generation ||
       loop_cache.context != &context) {
     loop_cache.options = context.classifierOptions();
-    loop_cache.cache = std::make_unique<policy::VerdictCache>(kVerdictCacheEntries);
-    loop_cache.shapes = std::make_unique<policy::VerdictCache>(kVerdictCacheEntries);
+    // VERDICT_CACHE_BYTES, half for texts and half for shapes.
+    const std::size_t bytes =
+        context.config ? context.config->verdict_cache_bytes / 2 : kVerdictCacheBytes / 2;
+    loop_cache.cache =
+        std::make_unique<policy::VerdictCache>(kVerdictCacheEntries, kMaxTextBytes, bytes);
+    loop_cache.shapes =
+        std::make_unique<policy::VerdictCache>(kVerdictCacheEntries, kMaxTextBytes, bytes);
     loop_cache.generation = generation;
     loop_cache.context = &context;
   }
