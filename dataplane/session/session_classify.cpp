@@ -14,10 +14,10 @@ namespace pgro::session {
 
 namespace {
 
-// Texts at least this long are parsed on the classification pool: parsing costs about
-// 1 ms per 20 KB, which would otherwise delay every other session of the loop. Shorter
-// texts stay on the loop, where a parse costs less than the hop. (parser_stack.cpp starts
-// estimating nesting, and may start a helper thread, from 8 KB.)
+// Texts at least this long are parsed on the classification pool: parse time grows with the
+// text (3.5 MB of IN list took seconds in a debug build), and on the loop it would delay every
+// other session there. Shorter texts stay on the loop, where the hop would cost more than the
+// parse. (parser_stack.cpp bounds nesting, and may start a big-stack thread, from 8 KB.)
 constexpr std::size_t kOffLoopBytes = 16 * 1024;
 // The longest a statement waits for a catalog look-up before it is refused (fail closed).
 constexpr auto kCatalogLookupWait = std::chrono::seconds(15);
