@@ -73,6 +73,12 @@ const std::vector<StatsMetric>& statsMetrics() {
        }},
       {{"pgro_protocol_errors_total", "Malformed or out-of-sequence client messages.", kCounter},
        [](const StatsSnapshot& s, SampleWriter& w) { w.add(d(s.queries.protocol_errors)); }},
+      {{"pgro_catalog_lookups_total",
+        "Look-ups in pg_proc of function names the loaded catalog did not know.", kCounter},
+       [](const StatsSnapshot& s, SampleWriter& w) { w.add(d(s.catalog_lookups)); }},
+      {{"pgro_catalog_refreshes_total",
+        "Function catalogs loaded again because such a look-up found a name.", kCounter},
+       [](const StatsSnapshot& s, SampleWriter& w) { w.add(d(s.catalog_refreshes)); }},
       // Cache
       {{"pgro_cache_entries", "Results held in the cache.", kGauge},
        [](const StatsSnapshot& s, SampleWriter& w) { w.add(d(s.cache.entries)); }},

@@ -310,6 +310,78 @@ std::optional<std::vector<pgro::policy::FunctionInfo>> loadCatalog(const Config&
   }
 }
 
+// `names` as a PostgreSQL array literal (a text[] parameter): every element quoted, with `"`
+// and `\` escaped, so any identifier survives.
+std::string textArray(const std::vector<std::string>& names) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    out.push_back('"');
+    for (char c : names[i]) {
+      if (c == '"' || c == '\\') out.push_back('\\');
+      out.push_back(c);
+    }
+    out.push_back('"');
+  }
+  return out + "}";
+}
+
+// The catalog's look-up on demand (CatalogRefresher, on its thread): does pg_proc now have any
+// of `names`? One small query on a connection kept for it; only if so, the whole catalog
+// again (loadCatalog), installed for every loop.
+pgro::session::CatalogRefresher::Lookup catalogLookup(std::shared_ptr<const Config> cfg,
+                                                      std::string role,
+                                                      pgro::session::ProxyContext& context) {
+  using Outcome = pgro::session::CatalogRefresher::Outcome;
+  auto connection = std::make_shared<std::unique_ptr<pqxx::connection>>();
+  return [cfg = std::move(cfg), role = std::move(role), &context,
+          connection](const std::vector<std::string>& names) {
+    // As the classifier reports them: "name", or "schema.name" when the call was qualified
+    // (then only that schema's function will do).
+    std::vector<std::string> bare;
+    std::vector<std::string> qualified;
+    for (const std::string& name : names) {
+      (name.find('.') == std::string::npos ? bare : qualified).push_back(name);
+    }
+    long found = 0;
+    try {
+      if (!*connection || !(*connection)->is_open()) {
+        *connection = std::make_unique<pqxx::connection>(upstreamConninfo(*cfg, role));
+      }
+      pqxx::nontransaction tx(**connection);
+      found = tx.exec_params1(
+                    "SELECT count(*) FROM pg_catalog.pg_proc p "
+                    "JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
+                    "WHERE lower(p.proname) = ANY ($1::text[]) "
+                    "OR lower(n.nspname) || '.' || lower(p.proname) = ANY ($2::text[])",
+                    textArray(bare), textArray(qualified))[0]
+                  .as<long>();
+    } catch (const std::exception& e) {
+      connection->reset();
+      spdlog::warn("function catalog look-up failed: {}", oneLine(e.what()));
+      return Outcome::Failed;
+    }
+    if (found == 0) {
+      spdlog::debug("function catalog look-up: none of {} name(s) exists", names.size());
+      return Outcome::Unchanged;
+    }
+    std::string error;
+    auto functions = loadCatalog(*cfg, role, error);
+    if (!functions) {
+      spdlog::warn("function catalog refresh failed: could not load pg_proc: {}", error);
+      return Outcome::Failed;
+    }
+    auto catalog =
+        std::make_shared<pgro::policy::FunctionCatalog>(*functions, cfg->read_only_functions);
+    auto options = std::make_shared<pgro::policy::ClassifierOptions>();
+    options->catalog = catalog.get();
+    context.setCatalog(std::move(catalog), std::move(options));
+    spdlog::info("function catalog refreshed: {} functions (asked for {}{})", functions->size(),
+                 names.front(), names.size() > 1 ? ", ..." : "");
+    return Outcome::Refreshed;
+  };
+}
+
 // pgro's own logins: USERS_FILE, or PROXY_USER + PROXY_PASSWORD (a verifier is made at
 // once), or none (AUTH=trust).
 std::shared_ptr<const pgro::auth::UserStore> loadUsers(const Config& cfg, std::string& error) {
@@ -466,7 +538,7 @@ int runProxy(const std::vector<std::string>& args) {
   for (auto kind : {pgro::policy::Refusal::Write, pgro::policy::Refusal::ForbiddenFunction,
                     pgro::policy::Refusal::ForbiddenParameter, pgro::policy::Refusal::SecretRead,
                     pgro::policy::Refusal::ParseError, pgro::policy::Refusal::Unsupported,
-                    pgro::policy::Refusal::TooComplex}) {
+                    pgro::policy::Refusal::TooComplex, pgro::policy::Refusal::UnknownFunction}) {
     context->counters.refused_by_reason[std::string(pgro::policy::refusalName(kind))] = 0;
   }
   std::string error;
@@ -486,6 +558,11 @@ int runProxy(const std::vector<std::string>& args) {
   }
   spdlog::info("Loaded {} functions from pg_proc for the function policy", functions->size());
   context->setPolicy(makePolicy(*cfg, std::move(users), *functions));
+  // Unknown function names are looked up at most every 50 ms, and a new catalog is loaded
+  // at most every 250 ms.
+  context->catalog_refresher = std::make_shared<pgro::session::CatalogRefresher>(
+      catalogLookup(cfg, *role, *context), std::chrono::milliseconds(50),
+      std::chrono::milliseconds(250));
   auto upstream = upstreamSettings(*cfg, error);
   if (!upstream) {
     spdlog::error("{}", error);
@@ -541,6 +618,7 @@ int runProxy(const std::vector<std::string>& args) {
   spdlog::info("Admin API on {}, metrics on {}", cfg->admin_listen, cfg->metrics_listen);
   spdlog::info("Proxy server listening on {}:{}", cfg->listen_host, server.port());
   const int code = server.run();
+  context->catalog_refresher->stop();  // its look-up installs into `context`
   control.stop();
   spdlog::info("pgro stopped");
   return code;

@@ -75,6 +75,8 @@ struct Config {
 
   // Runtime.
   int worker_threads = 0;  // 0 = number of cores
+  // Statement texts and their policy verdicts kept per event loop (VerdictCache).
+  std::size_t verdict_cache_bytes = std::size_t{8} << 20;
   int shutdown_timeout_seconds = 30;
   std::string log_level = "info";  // LOG_LEVEL, RUST_LOG accepted as an alias
   LogFormat log_format = LogFormat::Text;

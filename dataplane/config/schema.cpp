@@ -313,6 +313,10 @@ const std::vector<Setting>& schema() {
       // Process and logging.
       {"WORKER_THREADS", kRuntime, kNone, number(&Config::worker_threads, 0, 1024),
        "Event-loop threads of the data plane; 0 = one per CPU core."},
+      {"VERDICT_CACHE_BYTES", kRuntime, kNone,
+       number<std::size_t>(&Config::verdict_cache_bytes, 0, kSizeMax, "bytes"),
+       "Memory each event loop may use to remember statement texts and their policy verdicts "
+       "(so a repeated statement is not parsed again); 0 = parse every statement."},
       {"SHUTDOWN_TIMEOUT_SECONDS", kRuntime, kNone,
        number(&Config::shutdown_timeout_seconds, 0, 86400, "seconds"),
        "On SIGTERM/SIGINT, how long running transactions may finish before sessions are "

@@ -41,6 +41,8 @@ std::string_view sqlstateFor(Refusal refusal) {
       return sqlstate::kFeatureNotSupported;
     case Refusal::TooComplex:
       return kStatementTooComplex;
+    case Refusal::UnknownFunction:
+      return sqlstate::kUndefinedFunction;
   }
   return sqlstate::kInsufficientPrivilege;
 }
@@ -125,6 +127,24 @@ void classifyText(const std::string& sql, const ClassifierOptions& options, Verd
     }
   }
   verdict.is_cache_reset = isCacheReset(*tree);
+  // pgro_cache_reset() is pgro's own: pg_proc never has it.
+  if (!verdict.unknown_functions.empty() && !verdict.is_cache_reset) {
+    // Every other rule passed; only the names stand between the string and upstream.
+    std::vector<std::string> names = std::move(verdict.unknown_functions);
+    // PostgreSQL's own wording (42883) would name the argument types, which a parse alone
+    // does not know.
+    std::string message = names.size() == 1 ? "function " : "functions ";
+    for (std::size_t i = 0; i < names.size() && i < 5; ++i) {
+      message += (i == 0 ? "" : ", ") + names[i];
+    }
+    if (names.size() > 5) message += ", ...";
+    message += names.size() == 1 ? " does not exist or is not known to pgro's catalog"
+                                 : " do not exist or are not known to pgro's catalog";
+    verdict =
+        refused(detail::Denial{Refusal::UnknownFunction, std::move(message)}, tree->stmts_size());
+    verdict.unknown_functions = std::move(names);
+    return;
+  }
   if (verdict.is_cache_reset || sql.find(kNoCacheMarker) != std::string::npos) {
     cacheable = false;
   }
@@ -153,6 +173,8 @@ std::string_view refusalName(Refusal refusal) {
       return "unsupported";
     case Refusal::TooComplex:
       return "too_complex";
+    case Refusal::UnknownFunction:
+      return "unknown_function";
   }
   return "unknown";
 }

@@ -32,6 +32,10 @@ enum class Refusal : std::uint8_t {
   ParseError,          // 42601 syntax_error, with PostgreSQL's parser message and position
   Unsupported,         // 0A000 feature_not_supported: valid SQL pgro cannot serve safely
   TooComplex,          // 54001 statement_too_complex: nesting beyond what is parsed safely
+  // 42883 undefined_function: a function the loaded catalog does not know (created after it
+  // was loaded, or not existing at all). The session looks the names up again
+  // (Verdict::unknown_functions) and classifies once more; still unknown: refused.
+  UnknownFunction,
 };
 
 // Stable lowercase name of a refusal kind, for metric labels and logs ("write", ...).
@@ -138,6 +142,9 @@ struct Verdict {
   // numeric constant in such a statement (the only ones that do, SET and set_config(),
   // produce `sets`, which rules shape_safe out); a new rule that does must clear it.
   bool shape_safe = false;
+  // UnknownFunction: the called names the catalog does not know, lowercase, schema-qualified
+  // when the call was ("w", "ext.kill_it"), each once, in order of appearance.
+  std::vector<std::string> unknown_functions;
 };
 
 // One row of pg_proc, optional. Load it with (see loadCatalog in main.cpp)
@@ -197,7 +204,9 @@ struct ClassifierOptions {
   // pg_proc, judged. Without it, only the built-in denylist applies to functions (a
   // user-defined function that writes is then caught only by the upstream role and
   // read-only transaction); with it, every volatile built-in outside the safe list and
-  // every extension or user function not judged read-only is refused.
+  // every extension or user function not judged read-only is refused, and a call of a name
+  // it does not know is refused as UnknownFunction (fail closed) unless a fresh catalog
+  // knows it (the session looks the name up).
   const FunctionCatalog* catalog = nullptr;
   // Overrides, all lowercase and schema-less:
   std::vector<std::string> extra_denied_functions;  // refused like the built-in denylist

@@ -70,8 +70,17 @@ MaybeDenial checkName(std::string_view schema, std::string_view name, const Func
                             "a volatile function that is not known to be read-only");
     }
   }
-  if (!known && is_call && options.refuse_unknown_functions) {
-    return functionDenial(qualified(schema, name), "calling a function the catalog does not know");
+  if (!known && is_call) {
+    if (options.refuse_unknown_functions) {
+      return functionDenial(qualified(schema, name),
+                            "calling a function the catalog does not know");
+    }
+    // Created after the catalog was loaded (in that schema), or not a function at all: fail
+    // closed unless a fresh catalog knows it (the session looks it up and classifies again).
+    std::string unknown = qualified(schema, name);
+    if (!contains(facts.unknown_functions, unknown)) {
+      facts.unknown_functions.push_back(std::move(unknown));
+    }
   }
   return std::nullopt;
 }

@@ -18,6 +18,9 @@ struct FunctionFacts {
   bool uncacheable = false;     // a volatile, time- or session-dependent function
   bool seeds_random = false;    // setseed(): fixes what random() returns on the connection
   std::vector<SetAction> sets;  // from set_config() calls
+  // Called names the catalog does not know (lowercase, schema-qualified as written): the
+  // statement is refused unless a fresh catalog knows them (Refusal::UnknownFunction).
+  std::vector<std::string> unknown_functions;
 };
 
 // A call written as a function call. `name_override` is the parameter name taken from the

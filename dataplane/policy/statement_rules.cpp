@@ -277,6 +277,12 @@ MaybeDenial classifyStatement(const pg_query::RawStmt& raw, std::string_view sql
   for (SetAction& action : facts.sets) {
     verdict.sets.push_back(std::move(action));
   }
+  for (std::string& name : facts.unknown_functions) {
+    if (std::find(verdict.unknown_functions.begin(), verdict.unknown_functions.end(), name) ==
+        verdict.unknown_functions.end()) {
+      verdict.unknown_functions.push_back(std::move(name));
+    }
+  }
   return std::nullopt;
 }
 

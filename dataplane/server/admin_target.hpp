@@ -58,6 +58,9 @@ struct StatsSnapshot {
   uint64_t auth_timeouts = 0;            // AUTH_TIMEOUT_SECONDS
   uint64_t auth_throttled = 0;           // authentication answers delayed (failed logins)
   uint64_t buffer_budget_refused = 0;    // CLIENT_BUFFER_BUDGET_BYTES
+  // Look-ups of function names the catalog did not know, and the new catalogs they loaded.
+  uint64_t catalog_lookups = 0;
+  uint64_t catalog_refreshes = 0;
   bool upstream_up = false;
   double uptime_seconds = 0;
   std::string version;

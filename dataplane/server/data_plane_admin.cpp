@@ -65,6 +65,10 @@ StatsSnapshot DataPlaneAdmin::stats() {
   s.auth_timeouts = c.auth_timeouts.load(std::memory_order_relaxed);
   s.auth_throttled = c.auth_throttled.load(std::memory_order_relaxed);
   s.buffer_budget_refused = c.buffer_budget_refused.load(std::memory_order_relaxed);
+  if (ctx_->catalog_refresher) {
+    s.catalog_lookups = ctx_->catalog_refresher->lookups();
+    s.catalog_refreshes = ctx_->catalog_refresher->refreshes();
+  }
   s.upstream_up = ctx_->pool->upstreamUp();
   s.uptime_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();

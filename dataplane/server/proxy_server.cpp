@@ -1,6 +1,7 @@
 #include "server/proxy_server.hpp"
 
 #include <spdlog/spdlog.h>
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
@@ -27,6 +28,10 @@ ProxyServer::ProxyServer(std::shared_ptr<session::ProxyContext> context)
   int n = ctx_->config->worker_threads;
   if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   for (int i = 0; i < n; ++i) loops_.push_back(std::make_unique<asio::io_context>(1));
+  // One thread per two loops, at most two: long texts are rare, and a session has at most
+  // one in the queue.
+  classify_pool_ = std::make_unique<asio::thread_pool>(std::clamp(n / 2, 1, 2));
+  ctx_->classify_executor = classify_pool_->get_executor();
 }
 
 ProxyServer::~ProxyServer() {
@@ -34,6 +39,10 @@ ProxyServer::~ProxyServer() {
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }
+  // After the loops: what the pool still completes is posted to stopped loops and destroyed
+  // with them.
+  classify_pool_->stop();
+  classify_pool_->join();
 }
 
 void ProxyServer::bind() {

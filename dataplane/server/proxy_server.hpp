@@ -5,6 +5,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <functional>
 #include <memory>
 #include <thread>
@@ -41,6 +42,10 @@ class ProxyServer {
   std::shared_ptr<session::ProxyContext> ctx_;
   std::vector<std::unique_ptr<asio::io_context>> loops_;
   std::vector<std::thread> threads_;
+  // Parses long statement texts so that no loop stalls on one (ProxyContext::
+  // classify_executor). Declared after loops_: destroyed (joined) first, since its work
+  // completes on the loops.
+  std::unique_ptr<asio::thread_pool> classify_pool_;
   std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
   std::size_t next_loop_ = 0;
   bool stopping_ = false;

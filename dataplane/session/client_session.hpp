@@ -154,10 +154,22 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   asio::awaitable<void> clientLoop();
   asio::awaitable<bool> readMore();
   void handleMessage(char type, std::string_view body, std::string_view raw, bool server_ready);
-  // The verdict when allowed and the statement still needs an answer; nullptr when refused
-  // or already answered by pgro.
-  std::shared_ptr<const policy::Verdict> admitStatement(std::string_view sql, bool extended);
-  std::shared_ptr<const policy::Verdict> admitParse(std::string_view body);
+  // The verdict for a statement text (session_classify.cpp): from the loop's verdict cache,
+  // else classified (long texts on the classification pool); a verdict naming functions the
+  // catalog does not know waits for a catalog look-up and is classified again. Callers check
+  // state_ after it (the session may have been closed meanwhile).
+  asio::awaitable<std::shared_ptr<const policy::Verdict>> classifyText(std::string_view sql);
+  asio::awaitable<std::shared_ptr<const policy::Verdict>> runClassifier(
+      std::string_view sql, std::shared_ptr<const policy::ClassifierOptions> options);
+  asio::awaitable<CatalogRefresher::Outcome> awaitCatalogLookup(
+      const std::vector<std::string>& names);
+  // `verdict` (from classifyText) when allowed and the statement still needs an answer;
+  // nullptr when refused or already answered by pgro.
+  std::shared_ptr<const policy::Verdict> admitStatement(
+      std::string_view sql, bool extended, std::shared_ptr<const policy::Verdict> verdict);
+  // A Parse message: `verdict` is its text's, null when the message is malformed.
+  std::shared_ptr<const policy::Verdict> admitParse(std::string_view body,
+                                                    std::shared_ptr<const policy::Verdict> verdict);
   // Before a connection goes back to the pool (transaction pooling), pgro undoes what the
   // client left on it that the next borrower would inherit: statements prepared with SQL
   // PREPARE are deallocated, a setseed() is covered by a random seed. Internal queries; the
@@ -172,8 +184,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   asio::awaitable<void> handleQuery(std::string_view raw, std::string_view body);
   // An extended-protocol batch Parse?/Bind/Describe?/Execute/Sync already buffered whole:
   // answered from the cache, or forwarded with its reply recorded. False: not cacheable,
-  // nothing consumed.
-  asio::awaitable<bool> tryCachedBatch();
+  // nothing consumed; `parse_verdict` is then the verdict of the batch's Parse, if it has one
+  // and got that far.
+  asio::awaitable<bool> tryCachedBatch(std::shared_ptr<const policy::Verdict>& parse_verdict);
   // A Parse?/Bind/Describe?/Execute/Sync batch whose messages are all buffered already.
   struct BufferedBatch {
     struct Frame {

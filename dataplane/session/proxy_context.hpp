@@ -3,10 +3,12 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/any_io_executor.hpp>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "auth/users.hpp"
@@ -16,11 +18,14 @@
 #include "metrics/data_plane_metrics.hpp"
 #include "net/tls.hpp"
 #include "policy/classifier.hpp"
+#include "session/catalog_refresher.hpp"
 #include "session/login_guard.hpp"
 #include "session/session_parameters.hpp"
 #include "upstream/pool.hpp"
 
 namespace pgro::session {
+
+namespace asio = boost::asio;
 
 class SessionRegistry;
 
@@ -87,7 +92,20 @@ struct ProxyContext {
     std::lock_guard lock(policy_mu_);
     return policy_;
   }
+  // A catalog looked up again (CatalogRefresher): the logins stay as they are, whatever a
+  // reload did in the meantime.
+  void setCatalog(std::shared_ptr<const policy::FunctionCatalog> catalog,
+                  std::shared_ptr<const policy::ClassifierOptions> options) {
+    std::lock_guard lock(policy_mu_);
+    policy_.catalog = std::move(catalog);
+    policy_.options = std::move(options);
+    policy_generation.fetch_add(1, std::memory_order_release);
+  }
   std::atomic<uint64_t> policy_generation{1};
+  // Looks up functions the catalog does not know (null: such calls are refused at once).
+  std::shared_ptr<CatalogRefresher> catalog_refresher;
+  // Classifies long statement texts off the event loops (null: on the loop).
+  std::optional<asio::any_io_executor> classify_executor;
   std::shared_ptr<cache::ResultCache> cache;
   std::shared_ptr<cache::InFlight> inflight;
   SessionCounters counters;

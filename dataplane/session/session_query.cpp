@@ -116,14 +116,22 @@ asio::awaitable<void> ClientSession::clientLoop() {
         in_pos_ += total;
         continue;
       }
+      // The verdict of this Parse's text when tryCachedBatch() classified it already.
+      std::shared_ptr<const policy::Verdict> classified;
       if ((type == 'P' || type == 'B') && state_ == State::Ready && ctx_->cache->enabled() &&
-          !cache_opt_out_ && unit_sets_.empty() && co_await tryCachedBatch()) {
+          !cache_opt_out_ && unit_sets_.empty() && co_await tryCachedBatch(classified)) {
         continue;
       }
       if (type == 'P' && state_ == State::Ready && tryLocalDeallocate()) continue;
       std::string edited;  // a Parse whose text goes upstream changed (Verdict::edits)
       if (type == 'P' && state_ == State::Ready) {
-        const auto verdict = admitParse(r.frame.body);
+        const auto parse = protocol::parseParse(r.frame.body);
+        if (parse && classified == nullptr) {
+          classified = co_await classifyText(parse->query);
+          if (state_ == State::Closing) break;
+        }
+        // r.frame views into in_, which only this loop changes: still valid.
+        const auto verdict = admitParse(r.frame.body, std::move(classified));
         if (verdict == nullptr) {
           in_pos_ += total;
           continue;
@@ -524,13 +532,14 @@ void ClientSession::protocolViolation(const std::string& message) {
          .message = message});
 }
 
-std::shared_ptr<const policy::Verdict> ClientSession::admitParse(std::string_view body) {
+std::shared_ptr<const policy::Verdict> ClientSession::admitParse(
+    std::string_view body, std::shared_ptr<const policy::Verdict> verdict) {
   const auto parse = protocol::parseParse(body);
-  if (!parse) {
+  if (!parse || verdict == nullptr) {
     protocolViolation("invalid Parse message");
     return nullptr;
   }
-  return admitStatement(parse->query, true);
+  return admitStatement(parse->query, true, std::move(verdict));
 }
 
 std::string ClientSession::editedParse(std::string_view body, const policy::Verdict& verdict) {
@@ -550,7 +559,10 @@ asio::awaitable<void> ClientSession::handleQuery(std::string_view raw, std::stri
     co_return;
   }
   unnamed_.reset();  // a simple Query destroys the unnamed statement, whatever its outcome
-  const auto verdict = admitStatement(sql, false);
+  auto classified = co_await classifyText(sql);
+  if (state_ == State::Closing) co_return;
+  // raw and sql view into in_, which only clientLoop changes: still valid.
+  const auto verdict = admitStatement(sql, false, std::move(classified));
   if (verdict == nullptr) co_return;
   if (!verdict->sets.empty() &&
       std::all_of(verdict->sets.begin(), verdict->sets.end(),
@@ -685,7 +697,8 @@ bool ClientSession::tryLocalDeallocate() {
   return true;
 }
 
-asio::awaitable<bool> ClientSession::tryCachedBatch() {
+asio::awaitable<bool> ClientSession::tryCachedBatch(
+    std::shared_ptr<const policy::Verdict>& parse_verdict) {
   BufferedBatch batch;
   if (!bufferedBatch(batch)) co_return false;
   const auto& frames = batch.frames;
@@ -742,7 +755,9 @@ asio::awaitable<bool> ClientSession::tryCachedBatch() {
   const int32_t max_rows = exec.int32();
   if (!exec.ok() || !exec_portal.empty() || max_rows != 0) co_return false;
 
-  const auto verdict = classifyStatement(*ctx_, query, effectiveSearchPath());
+  const auto verdict = co_await classifyText(query);
+  if (state_ == State::Closing) co_return true;
+  if (i == 1) parse_verdict = verdict;  // for the normal path if the batch goes there
   if (!verdict->allowed || !verdict->edits.empty() || !cacheAllowed(*verdict)) co_return false;
 
   const auto started = std::chrono::steady_clock::now();
@@ -795,7 +810,7 @@ asio::awaitable<bool> ClientSession::tryCachedBatch() {
   batch_capture_ = capture;
   for (std::size_t k = 0; k < count && state_ != State::Closing; ++k) {
     const auto& f = frames[k];
-    if (f.type == 'P' && !admitParse(f.body)) continue;
+    if (f.type == 'P' && !admitParse(f.body, verdict)) continue;  // frames[0]: `query`
     bool server_ready = server_ != nullptr;
     if (!server_ready && state_ == State::Ready) server_ready = co_await ensureServer();
     handleMessage(f.type, f.body, f.raw, server_ready);
@@ -984,9 +999,8 @@ void ClientSession::replyFromCache(const cache::CachedReply& reply,
   replyLocal(std::move(out), true);
 }
 
-std::shared_ptr<const policy::Verdict> ClientSession::admitStatement(std::string_view sql,
-                                                                     bool extended) {
-  const auto verdict = classifyStatement(*ctx_, sql, effectiveSearchPath());
+std::shared_ptr<const policy::Verdict> ClientSession::admitStatement(
+    std::string_view sql, bool extended, std::shared_ptr<const policy::Verdict> verdict) {
   if (!verdict->allowed) {
     ctx_->counters.queries_refused.fetch_add(1, std::memory_order_relaxed);
     {

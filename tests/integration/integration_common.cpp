@@ -34,6 +34,9 @@ TempPostgres& postgres() {
       CREATE TABLE copy_target (id int, t text);
       CREATE FUNCTION notice_me() RETURNS int LANGUAGE plpgsql STABLE AS
         $$ BEGIN RAISE NOTICE 'hello'; RETURN 1; END $$;
+      -- allow.sql's schema-qualified user function (pgro refuses functions that do not exist).
+      CREATE SCHEMA s;
+      CREATE FUNCTION s.g(x int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT x';
     )sql");
     return shared;
   }();

@@ -22,7 +22,8 @@ using namespace std::chrono_literals;
 std::string pgroBinary();
 
 // TempPostgres::shared() with the fixtures created once per process: table typed_values,
-// table copy_target (empty), function notice_me() (STABLE, raises NOTICE 'hello').
+// table copy_target (empty), function notice_me() (STABLE, raises NOTICE 'hello'), function
+// s.g(int) (IMMUTABLE, returns its argument).
 TempPostgres& postgres();
 
 // pgro in front of postgres() with pgroBaseEnv() plus `overrides`.

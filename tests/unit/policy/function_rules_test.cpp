@@ -370,5 +370,57 @@ TEST(FunctionRules, EveryPostgres15VolatileBuiltinWasReviewed) {
   }
 }
 
+// The catalog fails closed: a called name it does not know is reported, not allowed; the
+// session looks it up in pg_proc and classifies again (a name still unknown is refused).
+TEST(FunctionRules, CatalogReportsUnknownFunctions) {
+  FunctionCatalog catalog({{"pg_catalog", "now", 's'}, {"pg_catalog", "lower", 'i'}});
+  ClassifierOptions options;
+  options.catalog = &catalog;
+
+  Verdict v = classify("SELECT now(), w(), Public.\"W\"(), lower(w())", options);
+  EXPECT_FALSE(v.allowed);
+  EXPECT_EQ(v.refusal, Refusal::UnknownFunction);
+  EXPECT_EQ(v.sqlstate, "42883");
+  EXPECT_EQ(v.unknown_functions, (std::vector<std::string>{"w", "public.w"}));
+  EXPECT_NE(v.message.find("w, public.w"), std::string::npos) << v.message;
+  EXPECT_EQ(refusalName(Refusal::UnknownFunction), "unknown_function");
+
+  v = classify("SELECT no_such_fn()", options);
+  EXPECT_EQ(v.refusal, Refusal::UnknownFunction);
+  EXPECT_EQ(v.message, "function no_such_fn does not exist or is not known to pgro's catalog");
+  // In every place a call can hide, and in every statement of the string.
+  for (const char* sql :
+       {"SELECT * FROM w()", "SELECT 1 WHERE w() > 0", "WITH c AS (SELECT w()) SELECT * FROM c",
+        "SELECT 1; SELECT w()", "EXPLAIN SELECT w()", "SELECT 1 FROM t ORDER BY w()",
+        "DECLARE c CURSOR FOR SELECT w()", "PREPARE p AS SELECT w()"}) {
+    v = classify(sql, options);
+    EXPECT_EQ(v.refusal, Refusal::UnknownFunction) << sql;
+    EXPECT_EQ(v.unknown_functions, std::vector<std::string>{"w"}) << sql;
+  }
+  // Another refusal wins: there is nothing to look up for a string refused anyway.
+  v = classify("SELECT w(); INSERT INTO t VALUES (1)", options);
+  EXPECT_EQ(v.refusal, Refusal::Write);
+  EXPECT_TRUE(v.unknown_functions.empty());
+  expectFunctionRefused("SELECT w(), pg_read_file('x')", "pg_read_file", options);
+  // The denylist needs no catalog.
+  expectFunctionRefused("SELECT pg_terminate_backend(1)", "pg_terminate_backend", options);
+
+  // A known name in a schema the catalog has no function of that name in.
+  v = classify("SELECT ext.now()", options);
+  EXPECT_EQ(v.refusal, Refusal::UnknownFunction);
+  EXPECT_EQ(v.unknown_functions, std::vector<std::string>{"ext.now"});
+  EXPECT_TRUE(classify("SELECT pg_catalog.now()", options).allowed);
+  // Known names, columns and attribute notation with a name no function has are fine.
+  EXPECT_TRUE(classify("SELECT now(), lower('A')", options).allowed);
+  EXPECT_TRUE(classify("SELECT (t).price, t.w, w FROM t", options).allowed);
+  EXPECT_TRUE(classify("SELECT (ROW(1, 2)).f1", options).allowed);
+  // pgro's own cache reset is never in pg_proc.
+  v = classify("SELECT pgro_cache_reset()", options);
+  EXPECT_TRUE(v.allowed);
+  EXPECT_TRUE(v.is_cache_reset);
+  // Without a catalog (none loaded), only the denylist applies.
+  EXPECT_TRUE(classify("SELECT w()").allowed);
+}
+
 }  // namespace
 }  // namespace pgro::policy

@@ -92,5 +92,65 @@ TEST(VerdictCache, ZeroCapacityMeansOne) {
   EXPECT_NE(cache.find("b", ""), nullptr);
 }
 
+// Issue 13 section 5: ten thousand refused 60 KB texts from one client kept 577 MB. The bound
+// in bytes holds whatever the texts and verdicts weigh.
+TEST(VerdictCache, StaysWithinItsBytesUnderLargeTexts) {
+  constexpr std::size_t kMaxBytes = std::size_t{2} << 20;
+  VerdictCache cache(10000, 64 * 1024, kMaxBytes);
+  const std::string filler(60 * 1024, 'x');
+  for (int i = 0; i < 1000; ++i) {
+    const std::string sql = "INSERT INTO t VALUES ('" + std::to_string(i) + filler + "')";
+    auto verdict = cache.classify(sql, "public");
+    ASSERT_FALSE(verdict->allowed);
+    ASSERT_LE(cache.bytes(), kMaxBytes);
+  }
+  EXPECT_GT(cache.size(), 10U);  // the budget is used, not wasted
+  EXPECT_LT(cache.size(), 40U);  // 2 MB holds about 33 texts of 60 KB
+  EXPECT_GE(cache.bytes(), cache.size() * 60 * 1024);
+  EXPECT_GT(cache.evictions(), 900U);
+  // The latest texts are the ones kept; short texts still fit by the thousand.
+  EXPECT_NE(cache.find("INSERT INTO t VALUES ('999" + filler + "')", "public"), nullptr);
+  for (int i = 0; i < 1000; ++i) cache.classify("SELECT " + std::to_string(i), "");
+  EXPECT_LE(cache.bytes(), kMaxBytes);
+  EXPECT_GT(cache.size(), 500U);
+}
+
+TEST(VerdictCache, CountsTheVerdictsOwnStrings) {
+  // A PREPARE's verdict holds a copy of the whole statement: it weighs as much as the text.
+  const std::string sql = "PREPARE p AS SELECT '" + std::string(30 * 1024, 'x') + "'";
+  const Verdict verdict = classify(sql);
+  ASSERT_TRUE(verdict.allowed) << verdict.message;
+  EXPECT_GE(approximateBytes(verdict), sql.size());
+  VerdictCache cache(100, 64 * 1024, std::size_t{1} << 20);
+  cache.classify(sql, "");
+  EXPECT_GE(cache.bytes(), 2 * sql.size());
+  // An entry larger than the whole budget is classified, not kept.
+  VerdictCache tiny(100, 64 * 1024, 1024);
+  EXPECT_TRUE(tiny.classify(sql, "")->allowed);
+  EXPECT_EQ(tiny.size(), 0U);
+  EXPECT_EQ(tiny.bytes(), 0U);
+  tiny.insert("SELECT 1", "", verdictWithCount(1));
+  EXPECT_EQ(tiny.size(), 1U);
+  EXPECT_GT(tiny.bytes(), 0U);
+  tiny.clear();
+  EXPECT_EQ(tiny.bytes(), 0U);
+}
+
+TEST(VerdictCache, ReplacingAnEntryKeepsTheCountRight) {
+  VerdictCache cache(10, 64 * 1024, 4096);
+  cache.insert("a", "", verdictWithCount(1));
+  const std::size_t one = cache.bytes();
+  auto big = std::make_shared<Verdict>();
+  big->message.assign(3000, 'm');
+  cache.insert("a", "", big);
+  EXPECT_GE(cache.bytes(), one + 2900);  // the message, less its small-string buffer
+  cache.insert("a", "", verdictWithCount(2));
+  EXPECT_EQ(cache.bytes(), one);
+  // Zero bytes: nothing is kept.
+  VerdictCache none(10, 64 * 1024, 0);
+  none.insert("a", "", verdictWithCount(1));
+  EXPECT_EQ(none.size(), 0U);
+}
+
 }  // namespace
 }  // namespace pgro::policy

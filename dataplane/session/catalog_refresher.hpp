@@ -1,0 +1,82 @@
+// Looks the function catalog up again when a statement calls a name the loaded snapshot does
+// not know (DESIGN.md section 3, layer 3: the catalog fails closed, and functions created after
+// pgro started are judged like the others).
+//
+// The look-up itself is blocking (libpqxx) and comes from main: it asks pg_proc whether any of
+// the names exists and, if so, loads the whole catalog and installs it (ProxyContext::
+// setCatalog bumps the policy generation, so every loop's verdict cache starts again). This
+// class only decides when it runs: on its own thread, one at a time, spaced out, for every
+// name requested so far. A caller is answered by the first look-up
+// that starts after its request, so a function created before the statement arrived is seen;
+// a client sending names that exist nowhere costs the upstream at most one small query per
+// interval, however many sessions it opens.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace pgro::session {
+
+class CatalogRefresher {
+ public:
+  enum class Outcome : std::uint8_t {
+    Failed,     // the upstream could not be asked: nothing was learned
+    Unchanged,  // none of the names exists: the loaded catalog stands
+    Refreshed,  // a new catalog was loaded and installed
+  };
+  // Runs on the refresher's thread with the names (lowercase, as the classifier reports them)
+  // of every waiting caller.
+  using Lookup = std::function<Outcome(const std::vector<std::string>& names)>;
+  // Runs on the refresher's thread; post to the caller's own loop from it.
+  using Done = std::function<void(Outcome)>;
+
+  // A look-up starts at least `min_interval` after the previous one started, and at least
+  // `refresh_interval` after one that loaded a new catalog.
+  CatalogRefresher(Lookup lookup, std::chrono::milliseconds min_interval,
+                   std::chrono::milliseconds refresh_interval);
+  ~CatalogRefresher();  // stop()
+  CatalogRefresher(const CatalogRefresher&) = delete;
+  CatalogRefresher& operator=(const CatalogRefresher&) = delete;
+
+  // `done` runs once a look-up that started after this call has finished (or with Failed at
+  // stop()).
+  void request(std::vector<std::string> names, Done done);
+  // Ends the thread; callers still waiting get Failed. Idempotent.
+  void stop();
+
+  [[nodiscard]] std::uint64_t lookups() const { return lookups_.load(std::memory_order_relaxed); }
+  [[nodiscard]] std::uint64_t refreshes() const {
+    return refreshes_.load(std::memory_order_relaxed);
+  }
+
+ private:
+  struct Waiter {
+    std::vector<std::string> names;
+    Done done;
+  };
+  void run();
+
+  // Names asked about in one look-up at most; more wait for the next one.
+  static constexpr std::size_t kMaxNamesPerLookup = 1000;
+
+  Lookup lookup_;
+  const std::chrono::milliseconds min_interval_;
+  const std::chrono::milliseconds refresh_interval_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Waiter> waiting_;
+  bool stopping_ = false;
+  std::chrono::steady_clock::time_point next_start_{};  // the earliest the next one may start
+  std::atomic<std::uint64_t> lookups_{0};
+  std::atomic<std::uint64_t> refreshes_{0};
+  std::thread thread_;  // last: started once the members above exist
+};
+
+}  // namespace pgro::session
