@@ -241,6 +241,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void collectServerSetting(std::string_view data_row);
   void adoptServerSettings(const Pending& readback);
   bool settingsVerified() const { return settings_changes_ == settings_verified_; }
+  // Before a cache lookup: a read-back already under way is waited for, so that the
+  // statement right after a SET can be answered from the cache under the verified settings.
+  asio::awaitable<void> waitForSettings();
   // search_path as the next statement will see it (a SET earlier in this unit counts).
   std::string_view effectiveSearchPath() const;
   void protocolViolation(const std::string& message);
@@ -358,6 +361,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   uint64_t settings_verified_ = 0;
   bool parsed_sets_ = false;      // a Parse admitted a SET: every Execute may change settings
   bool readback_failed_ = false;  // the read-back in flight got an error
+  bool readback_in_flight_ = false;
+  asio::steady_timer settings_read_;  // cancelled when a read-back is adopted
   std::vector<std::pair<std::string, std::string>> server_settings_;  // its rows so far
   // Cursors WITH HOLD the client declared and has not closed: while there are any, the
   // session keeps its server connection (transaction pooling), within a bound.

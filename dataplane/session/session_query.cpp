@@ -228,6 +228,16 @@ void ClientSession::emitLocalReplies() {
   if (local_queued_ <= kBackpressureLow) local_drained_.cancel();
 }
 
+asio::awaitable<void> ClientSession::waitForSettings() {
+  // The read-back is answered in order on the attached connection; the tick notices a server
+  // or client gone meanwhile.
+  while (readback_in_flight_ && server_ != nullptr && state_ != State::Closing) {
+    settings_read_.expires_after(std::chrono::milliseconds(100));
+    boost::system::error_code ec;
+    co_await settings_read_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
 asio::awaitable<void> ClientSession::waitForReplyRoom() {
   if (to_client_.queued() > kBackpressureHigh) co_await to_client_.waitBelow(kBackpressureLow);
   // Local replies behind a server reply drain as the server answers (emitLocalReplies wakes
@@ -590,6 +600,7 @@ asio::awaitable<void> ClientSession::handleQuery(std::string_view raw, std::stri
   }
   std::string key;
   std::optional<cache::InFlight::Leader> leader;
+  if (verdict->cacheable && !settingsVerified()) co_await waitForSettings();
   if (cacheAllowed(*verdict)) {
     key = cacheKey('Q', sql);
     if (auto hit = ctx_->cache->get(key)) {
@@ -758,6 +769,7 @@ asio::awaitable<bool> ClientSession::tryCachedBatch(
   const auto verdict = co_await classifyText(query);
   if (state_ == State::Closing) co_return true;
   if (i == 1) parse_verdict = verdict;  // for the normal path if the batch goes there
+  if (verdict->allowed && verdict->cacheable && !settingsVerified()) co_await waitForSettings();
   if (!verdict->allowed || !verdict->edits.empty() || !cacheAllowed(*verdict)) co_return false;
 
   const auto started = std::chrono::steady_clock::now();

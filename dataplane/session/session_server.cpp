@@ -478,6 +478,7 @@ void ClientSession::cleanBeforeRelease() {
     pending_.back().settings = true;
     pending_.back().settings_epoch = settings_changes_;
     readback_failed_ = false;
+    readback_in_flight_ = true;
     server_settings_.clear();
   }
   if (ctx_->config->pool_mode != config::PoolMode::Transaction ||
@@ -524,6 +525,8 @@ void ClientSession::collectServerSetting(std::string_view data_row) {
 void ClientSession::adoptServerSettings(const Pending& readback) {
   std::vector<std::pair<std::string, std::string>> rows;
   rows.swap(server_settings_);
+  readback_in_flight_ = false;
+  settings_read_.cancel();
   if (readback_failed_ || server_ == nullptr) {
     // The server's settings are unknown (a statement_timeout of 1 ms stops the read-back):
     // the connection is not reused; the client keeps its modelled settings.
