@@ -27,6 +27,7 @@ ProxyServer::ProxyServer(std::shared_ptr<session::ProxyContext> context)
   int n = ctx_->config->worker_threads;
   if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   for (int i = 0; i < n; ++i) loops_.push_back(std::make_unique<asio::io_context>(1));
+  signals_ = std::make_unique<asio::signal_set>(*loops_[0], SIGTERM, SIGINT, SIGHUP);
 }
 
 ProxyServer::~ProxyServer() {
@@ -131,12 +132,12 @@ asio::awaitable<void> ProxyServer::shutdownSequence() {
 }
 
 int ProxyServer::run() {
-  asio::signal_set signals(*loops_[0], SIGTERM, SIGINT, SIGHUP);
+  asio::signal_set& signals = *signals_;
   std::function<void(const boost::system::error_code&, int)> on_signal =
       [&](const boost::system::error_code& ec, int signo) {
         if (ec) return;
         if (signo == SIGHUP) {
-          spdlog::info("Received SIGHUP: reloading logins and the function catalog");
+          spdlog::info("Received SIGHUP: reloading the configuration");
           if (reload_ && !stopping_) {
             if (reload_thread_.joinable()) reload_thread_.join();
             reload_thread_ = std::thread(reload_);
