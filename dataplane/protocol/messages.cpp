@@ -58,14 +58,29 @@ std::optional<ErrorFields> parseErrorFields(std::string_view body) {
     std::string_view value = r.cstring();
     if (!r.ok()) return std::nullopt;
     switch (code) {
-      case 'S': localized_severity = value; break;
-      case 'V': f.severity = value; break;
-      case 'C': f.sqlstate = value; break;
-      case 'M': f.message = value; break;
-      case 'D': f.detail = value; break;
-      case 'H': f.hint = value; break;
-      case 'P': f.position = value; break;
-      default: break;
+      case 'S':
+        localized_severity = value;
+        break;
+      case 'V':
+        f.severity = value;
+        break;
+      case 'C':
+        f.sqlstate = value;
+        break;
+      case 'M':
+        f.message = value;
+        break;
+      case 'D':
+        f.detail = value;
+        break;
+      case 'H':
+        f.hint = value;
+        break;
+      case 'P':
+        f.position = value;
+        break;
+      default:
+        break;
     }
   }
   if (f.severity.empty()) f.severity = localized_severity;
@@ -128,7 +143,9 @@ void appendCommandComplete(std::string& out, std::string_view tag) {
   MessageWriter(out).begin('C').cstring(tag).finish();
 }
 
-void appendEmptyQueryResponse(std::string& out) { MessageWriter(out).begin('I').finish(); }
+void appendEmptyQueryResponse(std::string& out) {
+  MessageWriter(out).begin('I').finish();
+}
 
 void appendRowDescription(std::string& out, std::string_view column, int32_t type_oid,
                           int16_t type_size) {
@@ -161,7 +178,12 @@ void appendStartupMessage(std::string& out,
 }
 
 void appendCancelRequest(std::string& out, int32_t process_id, int32_t secret_key) {
-  MessageWriter(out).beginUntyped().int32(kCancelRequestCode).int32(process_id).int32(secret_key).finish();
+  MessageWriter(out)
+      .beginUntyped()
+      .int32(kCancelRequestCode)
+      .int32(process_id)
+      .int32(secret_key)
+      .finish();
 }
 
 void appendSslRequest(std::string& out) {
@@ -187,12 +209,16 @@ void appendQuery(std::string& out, std::string_view sql) {
   MessageWriter(out).begin('Q').cstring(sql).finish();
 }
 
-void appendSync(std::string& out) { MessageWriter(out).begin('S').finish(); }
+void appendSync(std::string& out) {
+  MessageWriter(out).begin('S').finish();
+}
 
 void appendCopyFail(std::string& out, std::string_view reason) {
   MessageWriter(out).begin('f').cstring(reason).finish();
 }
 
-void appendTerminate(std::string& out) { MessageWriter(out).begin('X').finish(); }
+void appendTerminate(std::string& out) {
+  MessageWriter(out).begin('X').finish();
+}
 
 }  // namespace pgro::protocol

@@ -89,8 +89,7 @@ void appendStartupMessage(std::string& out,
 void appendCancelRequest(std::string& out, int32_t process_id, int32_t secret_key);
 void appendSslRequest(std::string& out);
 void appendPasswordMessage(std::string& out, std::string_view password);
-void appendSaslInitialResponse(std::string& out, std::string_view mechanism,
-                               std::string_view data);
+void appendSaslInitialResponse(std::string& out, std::string_view mechanism, std::string_view data);
 void appendSaslResponse(std::string& out, std::string_view data);
 void appendQuery(std::string& out, std::string_view sql);
 void appendSync(std::string& out);

@@ -27,9 +27,9 @@ struct CacheStatsView {
 };
 
 struct QueryStatsView {
-  uint64_t forwarded = 0;   // statements sent upstream
-  uint64_t cache_hits = 0;  // statements answered from the cache
-  uint64_t refused = 0;     // statements refused by the policy
+  uint64_t forwarded = 0;                             // statements sent upstream
+  uint64_t cache_hits = 0;                            // statements answered from the cache
+  uint64_t refused = 0;                               // statements refused by the policy
   std::map<std::string, uint64_t> refused_by_reason;  // write, forbidden_function, ...
   uint64_t protocol_errors = 0;
 };

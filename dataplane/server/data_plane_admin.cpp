@@ -1,9 +1,9 @@
 #include "server/data_plane_admin.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <spdlog/spdlog.h>
 
 #include "session/client_session.hpp"
 #include "session/session_registry.hpp"

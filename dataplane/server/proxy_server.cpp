@@ -1,5 +1,6 @@
 #include "server/proxy_server.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
@@ -7,7 +8,6 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 #include <stdexcept>
 
 #include "protocol/messages.hpp"
@@ -54,7 +54,9 @@ void ProxyServer::bind() {
   }
 }
 
-uint16_t ProxyServer::port() const { return acceptor_->local_endpoint().port(); }
+uint16_t ProxyServer::port() const {
+  return acceptor_->local_endpoint().port();
+}
 
 asio::awaitable<void> ProxyServer::acceptLoop() {
   const int max_clients = ctx_->config->max_client_connections;
@@ -110,8 +112,7 @@ asio::awaitable<void> ProxyServer::shutdownSequence() {
   asio::steady_timer timer(*loops_[0]);
   const auto deadline = std::chrono::steady_clock::now() +
                         std::chrono::seconds(ctx_->config->shutdown_timeout_seconds);
-  while (ctx_->counters.clients_current.load() > 0 &&
-         std::chrono::steady_clock::now() < deadline) {
+  while (ctx_->counters.clients_current.load() > 0 && std::chrono::steady_clock::now() < deadline) {
     timer.expires_after(kShutdownPoll);
     co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
