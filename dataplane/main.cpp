@@ -8,8 +8,10 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <mutex>
 #include <pqxx/pqxx>
 
 #include "auth/scram_verifier.hpp"
@@ -406,40 +408,19 @@ std::shared_ptr<const pgro::auth::UserStore> loadUsers(const Config& cfg, std::s
 }
 
 pgro::session::ProxyContext::PolicyState makePolicy(
-    const Config& cfg, std::shared_ptr<const pgro::auth::UserStore> users,
-    const std::vector<pgro::policy::FunctionInfo>& functions) {
+    std::shared_ptr<const pgro::auth::UserStore> users,
+    const std::vector<pgro::policy::FunctionInfo>& functions,
+    std::shared_ptr<const pgro::net::TlsContext> client_tls, std::shared_ptr<const Config> cfg) {
   pgro::session::ProxyContext::PolicyState state;
   state.users = std::move(users);
+  state.client_tls = std::move(client_tls);
+  state.config = std::move(cfg);
   state.catalog =
-      std::make_shared<pgro::policy::FunctionCatalog>(functions, cfg.read_only_functions);
+      std::make_shared<pgro::policy::FunctionCatalog>(functions, cfg->read_only_functions);
   auto options = std::make_shared<pgro::policy::ClassifierOptions>();
   options->catalog = state.catalog.get();
   state.options = std::move(options);
   return state;
-}
-
-// SIGHUP and the ReloadPolicy RPC: logins from USERS_FILE and the function catalog again.
-// PROXY_USER/PROXY_PASSWORD come from the environment, which a running process cannot
-// re-read: that login is kept as it is.
-pgro::server::ReloadResult reloadPolicy(const Config& cfg, const std::string& role,
-                                        pgro::session::ProxyContext& context) {
-  std::string error;
-  auto users = cfg.users_file.empty() ? context.users() : loadUsers(cfg, error);
-  if (!users) {
-    spdlog::error("reload failed: {}", error);
-    return {.ok = false, .message = error};
-  }
-  auto functions = loadCatalog(cfg, role, error);
-  if (!functions) {
-    spdlog::error("reload failed: could not load pg_proc: {}", error);
-    return {.ok = false, .message = "could not load pg_proc from upstream: " + error};
-  }
-  const std::size_t user_count = users->size();
-  context.setPolicy(makePolicy(cfg, std::move(users), *functions));
-  const std::string message = "reloaded " + std::to_string(user_count) + " login(s) and " +
-                              std::to_string(functions->size()) + " functions";
-  spdlog::info("{}", message);
-  return {.ok = true, .message = message};
 }
 
 // The wire-protocol connections' settings, with their TLS context made once (nullopt and
@@ -472,22 +453,77 @@ std::optional<pgro::upstream::UpstreamSettings> upstreamSettings(const Config& c
   return s;
 }
 
-// Client-facing TLS, when a certificate is configured and CLIENT_TLS is not disable.
-bool setupClientTls(const Config& cfg, pgro::session::ProxyContext& context) {
-  if (cfg.tls_cert_file.empty() || cfg.client_tls == pgro::config::ClientTls::Disable) {
-    spdlog::info("Client TLS: off");
-    return true;
+// Client-facing TLS, when a certificate is configured and CLIENT_TLS is not disable: the
+// context made from the files, or nullptr when TLS is off. false and `error` when a file is
+// unusable.
+bool makeClientTls(const Config& cfg, std::shared_ptr<const pgro::net::TlsContext>& tls,
+                   std::string& error) {
+  tls = nullptr;
+  if (cfg.tls_cert_file.empty() || cfg.client_tls == pgro::config::ClientTls::Disable) return true;
+  tls = pgro::net::TlsContext::server(cfg.tls_cert_file, cfg.tls_key_file, error);
+  return tls != nullptr;
+}
+
+// SIGHUP and the ReloadPolicy RPC: the configuration read again as at startup (flags, the
+// environment, .env; only .env can differ in a running process), its reloadable settings
+// put in force, and the logins, the client TLS files and the function catalog loaded again.
+// All or nothing: a failure is logged and changes nothing. A changed setting that needs a
+// restart is logged and keeps its running value. The cache and log level are set only when
+// their setting changed, so a value set through the admin API survives an unrelated reload.
+pgro::server::ReloadResult reloadConfig(std::mutex& mu, const std::vector<std::string>& args,
+                                        const Config& startup, const std::string& role,
+                                        pgro::session::ProxyContext& context) {
+  std::lock_guard lock(mu);  // SIGHUP and the RPC may arrive together
+  auto fail = [](const std::string& why) {
+    spdlog::error("reload failed, nothing changed: {}", why);
+    return pgro::server::ReloadResult{.ok = false, .message = why};
+  };
+  const auto running = context.policy().config;
+  std::shared_ptr<const Config> cfg;
+  std::vector<pgro::config::SettingChange> changes;
+  try {
+    const auto next = pgro::config::load(args, pgro::config::processEnvironment(),
+                                         pgro::config::readDotEnv(".env"));
+    changes = pgro::config::diff(*running, *next);
+    cfg = pgro::config::withReloadable(*running, *next);
+  } catch (const pgro::config::ConfigError& e) {
+    return fail(std::string("configuration error: ") + e.what());
   }
   std::string error;
-  context.client_tls = pgro::net::TlsContext::server(cfg.tls_cert_file, cfg.tls_key_file, error);
-  if (!context.client_tls) {
-    spdlog::error("Client TLS: {}", error);
-    return false;
+  auto users = loadUsers(*cfg, error);
+  if (!users) return fail(error);
+  std::shared_ptr<const pgro::net::TlsContext> tls;
+  if (!makeClientTls(*cfg, tls, error)) return fail("client TLS: " + error);
+  auto functions = loadCatalog(startup, role, error);
+  if (!functions) return fail("could not load pg_proc from upstream: " + error);
+
+  // A louder level first, so that the lines below show under it; a quieter one after them.
+  const bool louder =
+      pgro::config::toSpdlogLevel(cfg->log_level) < pgro::config::toSpdlogLevel(running->log_level);
+  if (louder) pgro::config::applyLogLevel(*cfg);
+  int kept = 0;
+  for (const auto& c : changes) {
+    if (c.reloadable) {
+      spdlog::info("reload: {} changed from \"{}\" to \"{}\"", c.name, c.from, c.to);
+    } else {
+      ++kept;
+      spdlog::warn("reload: {} changed to \"{}\" but needs a restart: keeping \"{}\"", c.name, c.to,
+                   c.from);
+    }
   }
-  spdlog::info("Client TLS: {} ({})",
-               cfg.client_tls == pgro::config::ClientTls::Require ? "required" : "offered",
-               cfg.tls_cert_file);
-  return true;
+  if (cfg->cache_enabled != running->cache_enabled) context.cache->setEnabled(cfg->cache_enabled);
+  if (cfg->cache_ttl_seconds != running->cache_ttl_seconds) {
+    context.cache->setTtl(std::chrono::seconds(cfg->cache_ttl_seconds));
+  }
+  if (!louder && cfg->log_level != running->log_level) pgro::config::applyLogLevel(*cfg);
+  const std::size_t user_count = users->size();
+  context.setPolicy(makePolicy(std::move(users), *functions, std::move(tls), cfg));
+  const std::string message = "reloaded: " + std::to_string(changes.size() - kept) +
+                              " setting(s) changed, " + std::to_string(kept) + " need a restart; " +
+                              std::to_string(user_count) + " login(s), " +
+                              std::to_string(functions->size()) + " functions";
+  spdlog::info("{}", message);
+  return {.ok = true, .message = message};
 }
 
 // Opens one wire-protocol connection to learn the server's ParameterStatus values (what
@@ -510,6 +546,8 @@ std::optional<std::map<std::string, std::string>> learnUpstreamParameters(
 }
 
 int runProxy(const std::vector<std::string>& args) {
+  // A SIGHUP before the server takes signals over (ProxyServer) must not end the process.
+  std::signal(SIGHUP, SIG_IGN);
   std::shared_ptr<const Config> cfg;
   try {
     cfg = pgro::config::load(args, pgro::config::processEnvironment(),
@@ -557,7 +595,6 @@ int runProxy(const std::vector<std::string>& args) {
     return 1;
   }
   spdlog::info("Loaded {} functions from pg_proc for the function policy", functions->size());
-  context->setPolicy(makePolicy(*cfg, std::move(users), *functions));
   // Unknown function names are looked up at most every 50 ms, and a new catalog is loaded
   // at most every 250 ms.
   context->catalog_refresher = std::make_shared<pgro::session::CatalogRefresher>(
@@ -570,7 +607,19 @@ int runProxy(const std::vector<std::string>& args) {
   }
   upstream->role = *role;
   const auto& settings = *upstream;
-  if (!setupClientTls(*cfg, *context)) return 2;
+  std::shared_ptr<const pgro::net::TlsContext> client_tls;
+  if (!makeClientTls(*cfg, client_tls, error)) {
+    spdlog::error("Client TLS: {}", error);
+    return 2;
+  }
+  if (client_tls) {
+    spdlog::info("Client TLS: {} ({})",
+                 cfg->client_tls == pgro::config::ClientTls::Require ? "required" : "offered",
+                 cfg->tls_cert_file);
+  } else {
+    spdlog::info("Client TLS: off");
+  }
+  context->setPolicy(makePolicy(std::move(users), *functions, std::move(client_tls), cfg));
   auto params = learnUpstreamParameters(settings);
   if (!params) return 1;
   context->upstream_parameters = std::move(*params);
@@ -599,8 +648,10 @@ int runProxy(const std::vector<std::string>& args) {
   }
   // The control plane sees the data plane only through AdminTarget.
   pgro::metrics::Registry registry;
-  pgro::server::DataPlaneAdmin admin(
-      context, [cfg, context, role = *role] { return reloadPolicy(*cfg, role, *context); });
+  std::mutex reload_mu;
+  pgro::server::DataPlaneAdmin admin(context, [&reload_mu, args, cfg, context, role = *role] {
+    return reloadConfig(reload_mu, args, *cfg, role, *context);
+  });
   server.setReloadHandler([&admin] { (void)admin.reload(); });
   context->metrics = pgro::controlplane::registerDataPlaneMetrics(registry, admin);
   pgro::controlplane::ControlPlane control(admin, registry,

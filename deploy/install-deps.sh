@@ -16,7 +16,7 @@ RUN_PKGS=(
   postgresql-15 postgresql-client-15 postgresql-contrib
 )
 TEST_PKGS=(
-  libgtest-dev libgmock-dev libbenchmark-dev clang
+  libgtest-dev libgmock-dev libbenchmark-dev clang clang-format
   pgbouncer python3 python3-psycopg2 python3-psycopg procps iproute2
   prometheus openssl
   openjdk-17-jdk-headless libpostgresql-jdbc-java python3-psycopg-pool nodejs

@@ -25,9 +25,10 @@ if [[ -n "${PGRO_BIN:-}" ]]; then
   PGRO=$PGRO_BIN
 else
   bash "$ROOT/deploy/install-deps.sh"
-  say "building pgro (cmake --preset release)"
-  (cd "$ROOT" && cmake --preset release >/dev/null && cmake --build --preset release --target pgro)
+  say "building pgro and pgro-admin (cmake --preset release)"
+  (cd "$ROOT" && cmake --preset release >/dev/null && cmake --build --preset release --target pgro pgro-admin)
   PGRO=$ROOT/build/release/dataplane/pgro
+  PGRO_ADMIN=$ROOT/build/release/admin-cli/pgro-admin
 fi
 [[ -x "$PGRO" ]] || die "no pgro binary at $PGRO"
 
@@ -190,6 +191,7 @@ cat >&2 <<EOF
   Try:  SELECT * FROM daily_revenue ORDER BY day DESC LIMIT 7;
         DELETE FROM orders;    -- refused: SQLSTATE 25006
   Metrics: http://$METRICS_LISTEN/metrics
+  Admin:   ${PGRO_ADMIN:-pgro-admin} --addr $ADMIN_LISTEN stats   (also: cache reset, reload)
   Ctrl-C stops pgro and PostgreSQL and deletes $WORK.
 
 EOF

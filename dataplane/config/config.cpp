@@ -185,4 +185,20 @@ std::shared_ptr<const Config> load(const std::vector<std::string>& args, const E
   return config;
 }
 
+std::shared_ptr<const Config> withReloadable(const Config& running, const Config& next) {
+  auto config = std::make_shared<Config>(running);
+  for (const Setting& s : detail::schema()) {
+    if (!s.has(detail::kReloadable)) {
+      continue;
+    }
+    try {
+      s.binding.store(*config, s.binding.show(next));
+    } catch (const ValueError& e) {
+      throw ConfigError(std::string(s.name) + ": " + e.what());  // shown values parse back
+    }
+  }
+  validate(*config);
+  return config;
+}
+
 }  // namespace pgro::config

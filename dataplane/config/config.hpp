@@ -137,10 +137,22 @@ struct SettingInfo {
 };
 const std::vector<SettingInfo>& settings();
 
-// Names of the non-reloadable settings whose values differ between the running configuration
-// and a freshly loaded one: a SIGHUP handler logs these as "needs a restart" and keeps the
-// running values. Secrets are compared but never printed.
-std::vector<std::string> changedNonReloadable(const Config& running, const Config& next);
+// One setting whose value differs between the running configuration and a freshly loaded
+// one, with both values as describe() shows them (a secret is "***", or "" when unset).
+struct SettingChange {
+  std::string name;
+  std::string from;
+  std::string to;
+  bool reloadable = false;  // false: a reload keeps the running value (needs a restart)
+};
+
+// Every setting whose value differs between `running` and `next`, in schema order. Secrets are
+// compared but never shown.
+std::vector<SettingChange> diff(const Config& running, const Config& next);
+
+// What a reload puts in force: `running` with every reloadable setting taken from `next`,
+// checked as a whole as load() checks a configuration. Throws ConfigError.
+std::shared_ptr<const Config> withReloadable(const Config& running, const Config& next);
 
 // `host:port` as used by ADMIN_LISTEN and METRICS_LISTEN; IPv6 in brackets ("[::1]:9433").
 // The host comes back without brackets. Throws ConfigError naming `name`.

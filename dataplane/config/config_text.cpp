@@ -151,14 +151,21 @@ const std::vector<SettingInfo>& settings() {
   return infos;
 }
 
-std::vector<std::string> changedNonReloadable(const Config& running, const Config& next) {
-  std::vector<std::string> names;
+std::vector<SettingChange> diff(const Config& running, const Config& next) {
+  std::vector<SettingChange> changes;
   for (const Setting& s : schema()) {
-    if (!s.has(kReloadable) && s.binding.show(running) != s.binding.show(next)) {
-      names.emplace_back(s.name);
+    std::string from = s.binding.show(running);
+    std::string to = s.binding.show(next);
+    if (from == to) {
+      continue;
     }
+    if (s.has(kSecret)) {
+      from = from.empty() ? "" : "***";
+      to = to.empty() ? "" : "***";
+    }
+    changes.push_back({std::string(s.name), std::move(from), std::move(to), s.has(kReloadable)});
   }
-  return names;
+  return changes;
 }
 
 }  // namespace pgro::config

@@ -247,10 +247,11 @@ const std::vector<Setting>& schema() {
       {"CLIENT_IDLE_TIMEOUT_SECONDS", kListener, kNone,
        number(&Config::client_idle_timeout_seconds, 0, kIntMax, "seconds"),
        "Close a client connection idle this long; 0 = never."},
-      {"TLS_CERT_FILE", kListener, kNone, text(&Config::tls_cert_file, "path"),
+      {"TLS_CERT_FILE", kListener, kReloadable, text(&Config::tls_cert_file, "path"),
        "PEM certificate chain clients see; with TLS_KEY_FILE, pgro accepts TLS connections "
-       "(sslmode=require, verify-full)."},
-      {"TLS_KEY_FILE", kListener, kNone, text(&Config::tls_key_file, "path"),
+       "(sslmode=require, verify-full). A reload reads both files again, so new connections get a "
+       "renewed certificate."},
+      {"TLS_KEY_FILE", kListener, kReloadable, text(&Config::tls_key_file, "path"),
        "PEM private key of TLS_CERT_FILE."},
       {"CLIENT_TLS", kListener, kNone,
        choice(&Config::client_tls,

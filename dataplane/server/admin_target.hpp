@@ -92,7 +92,8 @@ class AdminTarget {
   virtual std::vector<SessionView> sessions() = 0;
   // Every setting as name=value, secrets redacted.
   virtual std::vector<std::pair<std::string, std::string>> config() = 0;
-  // Reloads users and the function catalog (as SIGHUP does).
+  // Reads the configuration again and applies its reloadable settings, logins, client TLS
+  // files and the function catalog (as SIGHUP does).
   virtual ReloadResult reload() = 0;
   // Whether the upstream answered recently (readiness).
   virtual bool upstreamReady() = 0;

@@ -101,7 +101,8 @@ std::vector<SessionView> DataPlaneAdmin::sessions() {
 }
 
 std::vector<std::pair<std::string, std::string>> DataPlaneAdmin::config() {
-  return config::describe(*ctx_->config);
+  const auto in_force = ctx_->policy().config;
+  return config::describe(in_force ? *in_force : *ctx_->config);
 }
 
 ReloadResult DataPlaneAdmin::reload() {

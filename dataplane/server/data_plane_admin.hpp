@@ -13,7 +13,7 @@ namespace pgro::server {
 
 class DataPlaneAdmin : public AdminTarget {
  public:
-  // `reload` reloads users and the function catalog (also used for SIGHUP).
+  // `reload` reloads the configuration, logins and the function catalog (also for SIGHUP).
   DataPlaneAdmin(std::shared_ptr<session::ProxyContext> context,
                  std::function<ReloadResult()> reload);
 

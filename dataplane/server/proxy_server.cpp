@@ -32,6 +32,7 @@ ProxyServer::ProxyServer(std::shared_ptr<session::ProxyContext> context)
   // one in the queue.
   classify_pool_ = std::make_unique<asio::thread_pool>(std::clamp(n / 2, 1, 2));
   ctx_->classify_executor = classify_pool_->get_executor();
+  signals_ = std::make_unique<asio::signal_set>(*loops_[0], SIGTERM, SIGINT, SIGHUP);
 }
 
 ProxyServer::~ProxyServer() {
@@ -162,12 +163,12 @@ asio::awaitable<void> ProxyServer::shutdownSequence() {
 }
 
 int ProxyServer::run() {
-  asio::signal_set signals(*loops_[0], SIGTERM, SIGINT, SIGHUP);
+  asio::signal_set& signals = *signals_;
   std::function<void(const boost::system::error_code&, int)> on_signal =
       [&](const boost::system::error_code& ec, int signo) {
         if (ec) return;
         if (signo == SIGHUP) {
-          spdlog::info("Received SIGHUP: reloading logins and the function catalog");
+          spdlog::info("Received SIGHUP: reloading the configuration");
           if (reload_ && !stopping_) {
             if (reload_thread_.joinable()) reload_thread_.join();
             reload_thread_ = std::thread(reload_);

@@ -5,6 +5,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <functional>
 #include <memory>
@@ -41,6 +42,9 @@ class ProxyServer {
 
   std::shared_ptr<session::ProxyContext> ctx_;
   std::vector<std::unique_ptr<asio::io_context>> loops_;
+  // Taken over at construction, before the listener exists: a signal sent once clients can
+  // connect waits for run() instead of ending the process (SIGHUP's default action).
+  std::unique_ptr<asio::signal_set> signals_;
   std::vector<std::thread> threads_;
   // Parses long statement texts so that no loop stalls on one (ProxyContext::
   // classify_executor). Declared after loops_: destroyed (joined) first, since its work

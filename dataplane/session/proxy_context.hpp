@@ -57,27 +57,37 @@ struct SessionCounters {
 };
 
 struct ProxyContext {
+  // The startup configuration, never swapped (sessions read it without a lock): what it says
+  // about a reloadable setting may be stale; those are held where they are used (PolicyState,
+  // the result cache, the logger).
   std::shared_ptr<const config::Config> config;
   std::shared_ptr<upstream::Pool> pool;
   std::shared_ptr<SessionRegistry> registry;
-  // Client-facing TLS (TLS_CERT_FILE); nullptr when not offered.
-  std::shared_ptr<const net::TlsContext> client_tls;
   // ParameterStatus values learned from upstream at startup (server_version, encodings...).
   std::map<std::string, std::string> upstream_parameters;
   // Startup setting values the upstream accepted (checked once each at login).
   AcceptedSettings accepted_settings;
-  // What a reload (SIGHUP, ReloadPolicy) replaces: the logins and the classifier settings
-  // with the function catalog loaded from pg_proc. Readers take a copy of the pointer; the
-  // statement path checks only `policy_generation` (one relaxed load) per statement.
+  // What a reload (SIGHUP, ReloadPolicy) replaces, as one unit: the logins, the classifier
+  // settings with the function catalog loaded from pg_proc, the client TLS context and the
+  // configuration in force. Readers take a copy of the pointer; the statement path checks
+  // only `policy_generation` (one relaxed load) per statement.
   struct PolicyState {
     std::shared_ptr<const auth::UserStore> users = std::make_shared<auth::UserStore>();
     std::shared_ptr<const policy::FunctionCatalog> catalog;
     std::shared_ptr<const policy::ClassifierOptions> options =
         std::make_shared<policy::ClassifierOptions>();
+    // Client-facing TLS (TLS_CERT_FILE); nullptr when not offered.
+    std::shared_ptr<const net::TlsContext> client_tls;
+    // The startup configuration with the reloadable settings of the last reload (GetConfig).
+    std::shared_ptr<const config::Config> config;
   };
   std::shared_ptr<const auth::UserStore> users() const {
     std::lock_guard lock(policy_mu_);
     return policy_.users;
+  }
+  std::shared_ptr<const net::TlsContext> clientTls() const {
+    std::lock_guard lock(policy_mu_);
+    return policy_.client_tls;
   }
   std::shared_ptr<const policy::ClassifierOptions> classifierOptions() const {
     std::lock_guard lock(policy_mu_);

@@ -126,7 +126,8 @@ asio::awaitable<bool> ClientSession::negotiateTls() {
     fatal(fatalError(sqlstate::kProtocolViolation, "SSLRequest on an encrypted connection"));
     co_return false;
   }
-  if (ctx_->client_tls == nullptr) {
+  const auto tls = ctx_->clientTls();  // one context for the whole handshake (reload swaps it)
+  if (tls == nullptr) {
     to_client_.append("N");
     co_return true;
   }
@@ -141,7 +142,7 @@ asio::awaitable<bool> ClientSession::negotiateTls() {
   to_client_.append("S");
   co_await to_client_.waitBelow(0);
   if (to_client_.failed() || state_ == State::Closing) co_return false;
-  const std::string error = co_await client_.startTls(ctx_->client_tls);
+  const std::string error = co_await client_.startTls(tls);
   if (!error.empty()) {
     spdlog::info("client TLS handshake failed: client={}: {}", client_address_, error);
     closeNow();

@@ -164,6 +164,34 @@ TEST(ControlPlaneE2E, RpcsChangeTheRunningProxy) {
   EXPECT_NE(refused.err.find("e2e_write_later"), std::string::npos) << refused.describe();
 }
 
+TEST(ControlPlaneE2E, ReloadAppliesDotEnvAndGetConfigShowsIt) {
+  PgroOptions options;
+  options.binary = PGRO_BINARY;
+  options.env = pgroBaseEnv(TempPostgres::shared());
+  options.env.erase("CACHE_TTL_SECONDS");
+  options.env.erase("WORKER_THREADS");
+  options.dotenv = "CACHE_TTL_SECONDS=900\nWORKER_THREADS=2\n";
+  PgroProcess pgro(std::move(options));
+  pgro.writeDotEnv("CACHE_TTL_SECONDS=60\nWORKER_THREADS=3\n");
+  const auto reload = admin(pgro, {"--json", "reload"});
+  ASSERT_EQ(reload.exit_code, 0) << reload.describe() << pgro.log();
+  const Json r = Json::parse(reload.out);
+  EXPECT_TRUE(r["ok"].get<bool>()) << reload.out;
+  EXPECT_NE(reload.out.find("1 setting(s) changed, 1 need a restart"), std::string::npos)
+      << reload.out;
+  EXPECT_EQ(Json::parse(admin(pgro, {"--json", "cache", "stats"}).out)["ttl_seconds"], 60);
+  const Json c = Json::parse(admin(pgro, {"--json", "config"}).out)["settings"];
+  EXPECT_EQ(c["CACHE_TTL_SECONDS"], "60");
+  EXPECT_EQ(c["WORKER_THREADS"], "2");  // needs a restart: the running value
+
+  pgro.writeDotEnv("CACHE_TTL_SECONDS=sixty\n");
+  const auto broken = admin(pgro, {"--json", "reload"});
+  EXPECT_NE(broken.exit_code, 0) << broken.describe();
+  EXPECT_NE((broken.out + broken.err).find("CACHE_TTL_SECONDS"), std::string::npos)
+      << broken.describe();
+  EXPECT_EQ(Json::parse(admin(pgro, {"--json", "cache", "stats"}).out)["ttl_seconds"], 60);
+}
+
 TEST(ControlPlaneE2E, TokenRequiredWhenSet) {
   PgroProcess pgro(PGRO_BINARY, TempPostgres::shared(), {{"ADMIN_TOKEN", "e2e-token-123"}});
   getWhenUp(portOf(pgro.env().at("METRICS_LISTEN")), "/healthz");

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <stdexcept>
 #include <thread>
@@ -57,6 +58,7 @@ Env pgroBaseEnv(const TempPostgres& pg) {
 PgroProcess::PgroProcess(PgroOptions options) : options_(std::move(options)) {
   options_.env = withBasics(std::move(options_.env));
   dir_ = makeTempDir("pgro-proc");
+  if (!options_.dotenv.empty()) writeDotEnv(options_.dotenv);
   // Ports picked by freeLoopbackPort() are free when picked; another test's process may bind
   // one before pgro does. pgro then exits at once, and starts again on fresh ports.
   for (int attempt = 1;; ++attempt) {
@@ -120,12 +122,23 @@ PgroProcess::~PgroProcess() {
   fs::remove_all(dir_, ec);
 }
 
+void PgroProcess::writeDotEnv(const std::string& text) const {
+  const std::string path = dir_ + "/.env";
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << text;
+    if (!out.flush()) throw std::runtime_error("cannot write " + tmp);
+  }
+  fs::rename(tmp, path);  // pgro never reads a half-written file
+}
+
 void PgroProcess::start() {
   SpawnOptions spawn;
   spawn.argv = {options_.binary};
   spawn.argv.insert(spawn.argv.end(), options_.args.begin(), options_.args.end());
   spawn.env = options_.env;
-  spawn.cwd = dir_;  // an empty directory: no stray .env is read
+  spawn.cwd = dir_;  // no stray .env is read: only PgroOptions::dotenv
   spawn.output_file = logPath();
   pid_ = spawnProcess(spawn);
 

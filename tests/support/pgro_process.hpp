@@ -28,6 +28,7 @@ struct PgroOptions {
   Env env;             // the child's whole environment (PATH and HOME added if missing)
   std::vector<std::string> args;
   std::chrono::milliseconds ready_timeout{20000};
+  std::string dotenv;  // written to .env in pgro's working directory before it starts
 };
 
 class PgroProcess {
@@ -50,6 +51,9 @@ class PgroProcess {
   std::string user() const;
   std::string password() const;
   std::string database() const;
+
+  // Replaces .env in pgro's working directory (what a reload reads).
+  void writeDotEnv(const std::string& text) const;
 
   // libpq key=value string for the proxy; defaults are the proxy's own login.
   std::string conninfo() const { return conninfo(user(), password(), database()); }

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include <unistd.h>
@@ -471,17 +472,72 @@ TEST(ConfigDescribe, EverySettingSecretsRedacted) {
   EXPECT_EQ(unset_values["UPSTREAM_PASSWORD"], "");
 }
 
-TEST(ConfigReload, ReportsOnlyNonReloadableChanges) {
+TEST(ConfigReload, DiffNamesEveryChangeAndWhetherItIsReloadable) {
   const auto a = load({}, minimal(), {});
-  const auto b = load({},
-                      with(with(with(minimal(), "POOL_SIZE", "9"), "CACHE_TTL_SECONDS", "5"),
-                           "UPSTREAM_PASSWORD", "rotated"),
-                      {});
-  EXPECT_THAT(changedNonReloadable(*a, *b),
-              ::testing::UnorderedElementsAre("POOL_SIZE", "UPSTREAM_PASSWORD"));
-  EXPECT_TRUE(changedNonReloadable(*a, *a).empty());
-  EXPECT_TRUE(info("USERS_FILE").reloadable);
-  EXPECT_TRUE(info("LOG_LEVEL").reloadable);
+  Environment env = with(with(minimal(), "POOL_SIZE", "9"), "CACHE_TTL_SECONDS", "5");
+  env = with(with(env, "UPSTREAM_PASSWORD", "rotated"), "PROXY_PASSWORD", "new-reader-secret");
+  const auto b = load({}, with(env, "LOG_LEVEL", "warn"), {});
+  const auto changes = diff(*a, *b);
+  std::map<std::string, SettingChange> by_name;
+  for (const auto& c : changes) by_name[c.name] = c;
+  ASSERT_EQ(changes.size(), 5u);
+  EXPECT_FALSE(by_name["POOL_SIZE"].reloadable);
+  EXPECT_EQ(by_name["POOL_SIZE"].from, "5");
+  EXPECT_EQ(by_name["POOL_SIZE"].to, "9");
+  EXPECT_TRUE(by_name["CACHE_TTL_SECONDS"].reloadable);
+  EXPECT_EQ(by_name["CACHE_TTL_SECONDS"].to, "5");
+  EXPECT_TRUE(by_name["LOG_LEVEL"].reloadable);
+  EXPECT_EQ(by_name["LOG_LEVEL"].from, "info");
+  EXPECT_EQ(by_name["LOG_LEVEL"].to, "warn");
+  // Secrets: reported as changed, never shown.
+  EXPECT_FALSE(by_name["UPSTREAM_PASSWORD"].reloadable);
+  EXPECT_TRUE(by_name["PROXY_PASSWORD"].reloadable);
+  for (const auto& c : changes) {
+    EXPECT_THAT(c.from + c.to, Not(HasSubstr("secret"))) << c.name;
+    EXPECT_THAT(c.from + c.to, Not(HasSubstr("rotated"))) << c.name;
+  }
+  EXPECT_EQ(by_name["PROXY_PASSWORD"].to, "***");
+  EXPECT_TRUE(diff(*a, *a).empty());
+}
+
+TEST(ConfigReload, WhatIsReloadable) {
+  for (const char* name : {"PROXY_USER", "PROXY_PASSWORD", "USERS_FILE", "CACHE_ENABLED",
+                           "CACHE_TTL_SECONDS", "LOG_LEVEL", "TLS_CERT_FILE", "TLS_KEY_FILE"}) {
+    EXPECT_TRUE(info(name).reloadable) << name;
+  }
+  for (const char* name : {"UPSTREAM_HOST", "UPSTREAM_PASSWORD", "LISTEN_PORT", "POOL_SIZE",
+                           "POOL_MODE", "CLIENT_TLS", "AUTH", "MAX_CACHE_ENTRIES", "ADMIN_TOKEN"}) {
+    EXPECT_FALSE(info(name).reloadable) << name;
+  }
+}
+
+TEST(ConfigReload, WithReloadableTakesOnlyReloadableSettings) {
+  const auto running = load({}, minimal(), {});
+  Environment env = with(with(minimal(), "POOL_SIZE", "9"), "CACHE_ENABLED", "false");
+  env = with(with(env, "PROXY_USER", "analyst"), "LOG_LEVEL", "debug");
+  const auto next = load({}, with(env, "UPSTREAM_HOST", "elsewhere"), {});
+  const auto merged = withReloadable(*running, *next);
+  EXPECT_FALSE(merged->cache_enabled);
+  EXPECT_EQ(merged->proxy_user, "analyst");
+  EXPECT_EQ(merged->log_level, "debug");
+  EXPECT_EQ(merged->pool_size, 5);                  // kept: needs a restart
+  EXPECT_EQ(merged->upstream_host, "db.internal");  // kept
+  EXPECT_EQ(diff(*merged, *next).size(), 2u);       // exactly the two kept ones differ
+  for (const auto& c : diff(*merged, *next)) EXPECT_FALSE(c.reloadable) << c.name;
+}
+
+TEST(ConfigReload, WithReloadableChecksTheResultAsAWhole) {
+  // The new PROXY_PASSWORD equals the running UPSTREAM_PASSWORD (the new one, which a reload
+  // does not apply, differs): refused, as load() would refuse it.
+  const auto running = load({}, minimal(), {});
+  Environment env = with(minimal(), "UPSTREAM_PASSWORD", "rotated");
+  const auto next = load({}, with(env, "PROXY_PASSWORD", "upstream-secret"), {});
+  try {
+    withReloadable(*running, *next);
+    ADD_FAILURE() << "accepted PROXY_PASSWORD equal to the running UPSTREAM_PASSWORD";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("PROXY_PASSWORD"));
+  }
 }
 
 }  // namespace

@@ -31,8 +31,7 @@ TEST(Framing, CompleteQueryMessage) {
 TEST(Framing, EveryPrefixOfAMessageNeedsMoreData) {
   const std::string q = makeMessage('Q', cstr("SELECT 42"));
   for (std::size_t n = 0; n < q.size(); ++n) {
-    EXPECT_EQ(nextFrame(std::string_view(q).substr(0, n), kLimit).status,
-              FrameStatus::NeedMoreData)
+    EXPECT_EQ(nextFrame(std::string_view(q).substr(0, n), kLimit).status, FrameStatus::NeedMoreData)
         << "prefix of " << n << " bytes";
   }
 }
@@ -140,8 +139,7 @@ TEST(StartupFraming, SslRequestIsEightBytes) {
 TEST(StartupFraming, PartialStartupNeedsMoreData) {
   const std::string m = int32Bytes(20) + int32Bytes(196608) + "user";
   EXPECT_EQ(nextStartupFrame(m).status, FrameStatus::NeedMoreData);
-  EXPECT_EQ(nextStartupFrame(std::string_view(m).substr(0, 3)).status,
-            FrameStatus::NeedMoreData);
+  EXPECT_EQ(nextStartupFrame(std::string_view(m).substr(0, 3)).status, FrameStatus::NeedMoreData);
 }
 
 TEST(StartupFraming, ImplausibleLengthsAreProtocolErrors) {

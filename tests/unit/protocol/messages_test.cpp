@@ -65,11 +65,12 @@ TEST(StartupPacket, OtherProtocolVersionsAreReported) {
 
 TEST(ErrorResponse, RoundTripsThroughTheParser) {
   std::string out;
-  appendError(out, {.severity = "ERROR",
-                    .sqlstate = "25006",
-                    .message = "Write operations are not permitted: INSERT statements are not allowed",
-                    .detail = "d",
-                    .hint = "h"});
+  appendError(out,
+              {.severity = "ERROR",
+               .sqlstate = "25006",
+               .message = "Write operations are not permitted: INSERT statements are not allowed",
+               .detail = "d",
+               .hint = "h"});
   auto r = nextFrame(out, 1 << 20);
   ASSERT_EQ(r.status, FrameStatus::Message);
   EXPECT_EQ(r.frame.type, 'E');
@@ -99,7 +100,8 @@ TEST(Builders, ReadyForQueryAndParameterStatusLayout) {
   EXPECT_EQ(out, std::string("Z") + int32Bytes(5) + "T");
   out.clear();
   appendParameterStatus(out, "server_version", "15.18");
-  EXPECT_EQ(out, std::string("S") + int32Bytes(4 + 15 + 6) + cstr("server_version") + cstr("15.18"));
+  EXPECT_EQ(out,
+            std::string("S") + int32Bytes(4 + 15 + 6) + cstr("server_version") + cstr("15.18"));
 }
 
 TEST(Builders, DataRowEncodesNulls) {

@@ -20,6 +20,8 @@ inline std::string makeMessage(char type, std::string_view body) {
   return m;
 }
 
-inline std::string cstr(std::string_view s) { return std::string(s) + '\0'; }
+inline std::string cstr(std::string_view s) {
+  return std::string(s) + '\0';
+}
 
 }  // namespace pgro::protocol::testing
