@@ -416,7 +416,7 @@ pgro::session::ProxyContext::PolicyState makePolicy(
   state.client_tls = std::move(client_tls);
   state.config = std::move(cfg);
   state.catalog =
-      std::make_shared<pgro::policy::FunctionCatalog>(functions, cfg->read_only_functions);
+      std::make_shared<pgro::policy::FunctionCatalog>(functions, state.config->read_only_functions);
   auto options = std::make_shared<pgro::policy::ClassifierOptions>();
   options->catalog = state.catalog.get();
   state.options = std::move(options);

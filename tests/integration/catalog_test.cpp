@@ -56,29 +56,23 @@ std::string directValue(std::string_view sql) {
   return postgres().execDirect(sql)[0][0].c_str();
 }
 
+// What the tests create, dropped before and after each.
+constexpr std::string_view kDropTestObjects = R"sql(
+      DROP FUNCTION IF EXISTS cat_w(), cat_r(int), cat_rows();
+      DROP EXTENSION IF EXISTS pg_surgery;
+      DROP EXTENSION IF EXISTS pageinspect;
+      DROP EXTENSION IF EXISTS tablefunc;
+      DROP TABLE IF EXISTS cat_t;
+)sql";
+
 class CatalogTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    postgres().execDirect(R"sql(
-      DROP FUNCTION IF EXISTS cat_w(), cat_r(int), cat_rows();
-      DROP EXTENSION IF EXISTS pg_surgery;
-      DROP EXTENSION IF EXISTS pageinspect;
-      DROP EXTENSION IF EXISTS tablefunc;
-      DROP TABLE IF EXISTS cat_t;
-      CREATE TABLE cat_t (id int);
-      INSERT INTO cat_t VALUES (10), (20);
-    )sql");
+    postgres().execDirect(kDropTestObjects);
+    postgres().execDirect("CREATE TABLE cat_t (id int); INSERT INTO cat_t VALUES (10), (20)");
     pgro_ = startPgro({{"POOL_SIZE", "1"}});
   }
-  void TearDown() override {
-    postgres().execDirect(R"sql(
-      DROP FUNCTION IF EXISTS cat_w(), cat_r(int), cat_rows();
-      DROP EXTENSION IF EXISTS pg_surgery;
-      DROP EXTENSION IF EXISTS pageinspect;
-      DROP EXTENSION IF EXISTS tablefunc;
-      DROP TABLE IF EXISTS cat_t;
-    )sql");
-  }
+  void TearDown() override { postgres().execDirect(kDropTestObjects); }
 
   std::unique_ptr<PgroProcess> pgro_;
 };
