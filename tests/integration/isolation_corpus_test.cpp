@@ -85,7 +85,9 @@ TEST_P(IsolationCorpus, AFreshClientSeesNothingOfTheClientBefore) {
       // B while A is still connected. A that keeps its connection (an open transaction, a
       // cursor WITH HOLD, session pooling) leaves B waiting for the pool: 53300, not a leak.
       const std::string b = probe(*pgro, sql);
-      if (b.find("53300") == std::string::npos) EXPECT_EQ(b, baseline) << "client B";
+      if (b.find("53300") == std::string::npos) {
+        EXPECT_EQ(b, baseline) << "client B";
+      }
     }
     EXPECT_EQ(probe(*pgro, sql), baseline) << "client C, after A disconnected";
   }
