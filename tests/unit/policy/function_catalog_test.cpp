@@ -279,9 +279,11 @@ TEST(FunctionCatalog, BuiltinsKeepTheirRules) {
   expectRefused(catalog, "SELECT pg_read_file('x')", "pg_read_file");
   expectRefused(catalog, "SELECT unreviewed_volatile()", "pg_catalog.unreviewed_volatile",
                 "volatile");
-  // An unknown name outside function bodies is judged by the catalog's other rules (the
-  // on-demand lookup decides what an unknown name at call time means).
-  expectAllowed(catalog, "SELECT created_after_the_snapshot()");
+  // An unknown name outside function bodies is reported for the session's on-demand lookup
+  // (refused until a fresh catalog knows it).
+  const Verdict unknown = classifyWith(catalog, "SELECT created_after_the_snapshot()");
+  EXPECT_EQ(unknown.refusal, Refusal::UnknownFunction) << unknown.message;
+  EXPECT_EQ(unknown.unknown_functions, std::vector<std::string>{"created_after_the_snapshot"});
 }
 
 TEST(FunctionBody, ReadsEverySqlTextOfThePlpgsqlTree) {

@@ -373,7 +373,9 @@ TEST(FunctionRules, EveryPostgres15VolatileBuiltinWasReviewed) {
 // The catalog fails closed: a called name it does not know is reported, not allowed; the
 // session looks it up in pg_proc and classifies again (a name still unknown is refused).
 TEST(FunctionRules, CatalogReportsUnknownFunctions) {
-  FunctionCatalog catalog({{"pg_catalog", "now", 's'}, {"pg_catalog", "lower", 'i'}});
+  FunctionCatalog catalog(
+      {{.schema = "pg_catalog", .name = "now", .volatility = 's', .builtin = true},
+       {.schema = "pg_catalog", .name = "lower", .volatility = 'i', .builtin = true}});
   ClassifierOptions options;
   options.catalog = &catalog;
 
