@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "policy/parameter_rules.hpp"
+#include "policy/secret_settings.hpp"
 
 namespace pgro::policy::detail {
 namespace {
@@ -159,6 +160,28 @@ std::string_view stringValue(const pg_query::Node& node) {
   return node.has_string() ? std::string_view(node.string().sval()) : std::string_view();
 }
 
+// current_setting(name [, missing_ok]): the name must be a constant that holds no secret.
+MaybeDenial checkCurrentSetting(const pg_query::FuncCall& call) {
+  if (call.args_size() == 0) {
+    return std::nullopt;  // PostgreSQL reports the missing argument
+  }
+  const pg_query::Node& argument = call.args(0);
+  if (nameColumnQualifier(argument).has_value()) {
+    // psql's current_setting(s.name): the tree rules (SettingsReads) accept it only when
+    // `s` can be nothing but pg_settings rows kept to named, non-secret settings.
+    return std::nullopt;
+  }
+  bool is_null = false;
+  std::optional<std::string> name = constantText(argument, is_null);
+  if (!name.has_value()) {
+    return secretSettingDenial({});
+  }
+  if (isSecretSetting(*name)) {
+    return secretSettingDenial(*name);
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 MaybeDenial checkFunctionCall(const pg_query::FuncCall& call, const ClassifierOptions& options,
@@ -185,6 +208,9 @@ MaybeDenial checkFunctionCall(const pg_query::FuncCall& call, const ClassifierOp
   }
   if (rule->action == FunctionAction::SetConfig) {
     return checkSetConfig(call, options, facts, name_override);
+  }
+  if (rule->action == FunctionAction::ReadSetting) {
+    return checkCurrentSetting(call);
   }
   return std::nullopt;
 }

@@ -21,6 +21,7 @@ constexpr std::string_view kSequence = "changing a sequence";
 constexpr std::string_view kSqlText = "running SQL text";
 constexpr std::string_view kRemote = "connecting to another server";
 constexpr std::string_view kMaintenance = "catalog and index maintenance";
+constexpr std::string_view kSecretSettings = "reading the value of every setting";
 
 constexpr FunctionRule deny(std::string_view name, std::string_view reason) {
   return FunctionRule{name, false, FunctionAction::Deny, reason};
@@ -53,6 +54,9 @@ constexpr std::array kFunctionRules = {
     denyPrefix("pg_rotate_logfile", kControl),
     deny("pg_promote", kControl),
     deny("pg_log_backend_memory_contexts", kControl),
+    // Every setting's value at once; some may hold credentials (secret_settings.hpp).
+    deny("pg_show_all_settings", kSecretSettings),
+    deny("pg_show_all_file_settings", kSecretSettings),
     FunctionRule{"set_config", false, FunctionAction::SetConfig, "changing settings", true,
                  VolatileOk::InPgCatalog},
     // Backup and WAL.
@@ -237,7 +241,7 @@ constexpr std::array kFunctionRules = {
     uncacheable("now"),
     uncacheable("statement_timestamp"),
     uncacheable("transaction_timestamp"),
-    uncacheable("current_setting"),
+    FunctionRule{"current_setting", false, FunctionAction::ReadSetting, "reading settings", true},
     uncacheable("pg_backend_pid"),
     uncacheable("inet_client_addr"),
     uncacheable("inet_client_port"),
@@ -477,6 +481,7 @@ FunctionClass classifyFunctionName(std::string_view name) {
     case FunctionAction::SetConfig:
       return FunctionClass::SetConfig;
     case FunctionAction::DenyTwoArgs:
+    case FunctionAction::ReadSetting:
     case FunctionAction::Allow:
       return rule->volatile_ok == VolatileOk::No ? FunctionClass::Unknown
                                                  : FunctionClass::SafeVolatile;

@@ -12,6 +12,7 @@ enum class FunctionAction : std::uint8_t {
   Deny,         // refused with 42501
   DenyTwoArgs,  // ts_rewrite(query, 'SELECT ...') runs SQL text; the 3-argument form does not
   SetConfig,    // allowed only with constant, allowlisted arguments
+  ReadSetting,  // current_setting(): allowed only with a constant, non-secret name
 };
 
 // Where a function that pg_proc marks volatile is still allowed when the catalog is loaded.

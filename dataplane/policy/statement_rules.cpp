@@ -6,6 +6,7 @@
 #include <string>
 
 #include "policy/parameter_rules.hpp"
+#include "policy/secret_settings.hpp"
 #include "policy/set_statement.hpp"
 #include "policy/statement_kind.hpp"
 #include "policy/tree_rules.hpp"
@@ -173,9 +174,16 @@ MaybeDenial classifyStatement(const pg_query::RawStmt& raw, std::string_view sql
     case pg_query::Node::kSelectStmt:  // SELECT, VALUES, TABLE, WITH ... SELECT
       is_select = true;
       break;
-    case pg_query::Node::kVariableShowStmt:
+    case pg_query::Node::kVariableShowStmt: {
       kinds.has_show = true;
+      const std::string& name = node.variable_show_stmt().name();
+      if (lowercase(name) == "all") {
+        denial = secretSettingDenial({});
+      } else if (isSecretSetting(name)) {
+        denial = secretSettingDenial(name);
+      }
       break;
+    }
     case pg_query::Node::kExplainStmt:
       kinds.has_explain = true;
       tree_options.allow_nested_execute = true;

@@ -1,11 +1,14 @@
 #include "policy/tree_rules.hpp"
 
+#include <algorithm>
 #include <array>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "pg_query.pb.h"
+#include "policy/secret_settings.hpp"
 #include "policy/statement_kind.hpp"
 #include "policy/tree_walker.hpp"
 
@@ -15,11 +18,12 @@ namespace {
 using google::protobuf::Message;
 
 // Relations that hold credentials. pg_roles and pg_user are fine: they mask the password.
-constexpr std::array<std::string_view, 4> kSecretRelations = {
-    "pg_authid",        // rolpassword: SCRAM verifiers / md5 hashes
-    "pg_shadow",        // passwd
-    "pg_user_mapping",  // umoptions: FDW passwords
-    "pg_user_mappings",
+constexpr std::array<std::string_view, 5> kSecretRelations = {
+    "pg_authid",         // rolpassword: SCRAM verifiers / md5 hashes
+    "pg_shadow",         // passwd
+    "pg_user_mapping",   // umoptions: FDW passwords
+    "pg_user_mappings",  //
+    "pg_file_settings",  // the configuration files' values (restore_command, ...)
 };
 
 // System views whose content changes by the second or depends on the session: a cached
@@ -85,6 +89,131 @@ std::string_view lockingKind(const pg_query::SelectStmt& select) {
   }
 }
 
+// Whether a statement can read the values of pg_settings rows it did not name. Reading
+// names, units or descriptions is fine; so is any column of rows kept to named, non-secret
+// settings by their SELECT's WHERE. A value column, a star or a whole-row reference
+// anywhere in a statement that reads unnamed rows is refused (fail closed: once reachable,
+// the value can flow through any expression, a WHERE test or an error message).
+class SettingsReads {
+ public:
+  // Called for each SELECT before its FROM items are visited.
+  void noteSelect(const pg_query::SelectStmt& select) {
+    for (const pg_query::Node& item : select.from_clause()) {
+      noteFromItem(select, item);
+    }
+  }
+
+  void noteRelation(const pg_query::RangeVar& range) {
+    if (!isSettingsRelation(range) ||
+        std::find(named_.begin(), named_.end(), &range) != named_.end()) {
+      return;
+    }
+    reads_unnamed_ = true;
+    unnamed_names_.push_back(range.has_alias() ? range.alias().aliasname() : range.relname());
+    if (range.has_alias() && range.alias().colnames_size() > 0) {
+      reaches_values_ = true;  // pg_settings AS s(a, b, c): the value under another name
+    }
+  }
+
+  void noteColumn(const pg_query::ColumnRef& ref) {
+    const int fields = ref.fields_size();
+    if (fields == 0) {
+      return;
+    }
+    const pg_query::Node& last = ref.fields(fields - 1);
+    if (last.has_a_star()) {
+      reaches_values_ = true;
+    } else if (last.has_string()) {
+      if (isSettingValueColumn(last.string().sval())) {
+        reaches_values_ = true;
+      } else if (fields == 1) {
+        whole_rows_.push_back(last.string().sval());  // maybe s, as in to_json(s)
+      }
+    }
+  }
+
+  // current_setting(q.name): the value of the setting each row names.
+  void noteCurrentSettingOfColumn(std::string qualifier) {
+    reaches_values_ = true;
+    current_setting_qualifiers_.push_back(std::move(qualifier));
+  }
+
+  [[nodiscard]] bool readsUnnamedValues() const {
+    for (const std::string& qualifier : current_setting_qualifiers_) {
+      if (!namesOnlyNamedSettings(qualifier)) {
+        return true;
+      }
+    }
+    if (!reads_unnamed_) {
+      return false;
+    }
+    if (reaches_values_) {
+      return true;
+    }
+    return std::any_of(whole_rows_.begin(), whole_rows_.end(), [&](const std::string& row) {
+      return std::find(unnamed_names_.begin(), unnamed_names_.end(), row) != unnamed_names_.end();
+    });
+  }
+
+ private:
+  struct Range {
+    std::string name;  // the alias, or the relation's name; empty for an unnamed item
+    bool named_settings = false;
+  };
+
+  void noteFromItem(const pg_query::SelectStmt& select, const pg_query::Node& item) {
+    if (item.has_range_var()) {
+      const pg_query::RangeVar& range = item.range_var();
+      const bool named = isSettingsRelation(range) && selectsNamedSettings(select, range);
+      if (named) {
+        named_.push_back(&range);
+      }
+      ranges_.push_back(
+          Range{range.has_alias() ? range.alias().aliasname() : range.relname(), named});
+    } else if (item.has_join_expr()) {
+      const pg_query::JoinExpr& join = item.join_expr();
+      noteFromItem(select, join.larg());
+      noteFromItem(select, join.rarg());
+      if (join.has_alias()) {
+        ranges_.push_back(Range{join.alias().aliasname(), false});
+      }
+    } else if (item.has_range_subselect() && item.range_subselect().has_alias()) {
+      ranges_.push_back(Range{item.range_subselect().alias().aliasname(), false});
+    } else if (item.has_range_function() && item.range_function().has_alias()) {
+      ranges_.push_back(Range{item.range_function().alias().aliasname(), false});
+    } else {
+      ranges_.push_back(Range{});  // a function's own name, a table sample, XMLTABLE ...
+    }
+  }
+
+  // Whether `qualifier.name` (or an unqualified `name`) can only be the name column of
+  // pg_settings rows kept to named settings: the one FROM item of that name anywhere in the
+  // statement, or the statement's only FROM item.
+  [[nodiscard]] bool namesOnlyNamedSettings(const std::string& qualifier) const {
+    if (qualifier.empty()) {
+      return ranges_.size() == 1 && ranges_.front().named_settings;
+    }
+    const Range* match = nullptr;
+    for (const Range& range : ranges_) {
+      if (range.name == qualifier || range.name.empty()) {
+        if (match != nullptr || range.name.empty()) {
+          return false;  // ambiguous, or an item whose name we cannot see
+        }
+        match = &range;
+      }
+    }
+    return match != nullptr && match->named_settings;
+  }
+
+  std::vector<const pg_query::RangeVar*> named_;
+  std::vector<Range> ranges_;
+  std::vector<std::string> unnamed_names_;  // alias or relname of each unnamed pg_settings read
+  std::vector<std::string> whole_rows_;     // one-field column references
+  std::vector<std::string> current_setting_qualifiers_;
+  bool reads_unnamed_ = false;
+  bool reaches_values_ = false;
+};
+
 class RuleVisitor final : public TreeVisitor {
  public:
   RuleVisitor(const ClassifierOptions& options, const TreeOptions& tree_options,
@@ -107,6 +236,7 @@ class RuleVisitor final : public TreeVisitor {
         for (int i = 1; i < ref.fields_size() && !denial_; ++i) {
           checkAttribute(ref.fields(i));
         }
+        settings_reads_.noteColumn(ref);
         return !denial_;
       }
       case NodeKind::AIndirection: {
@@ -149,7 +279,12 @@ class RuleVisitor final : public TreeVisitor {
 
   [[nodiscard]] bool done() const override { return denial_.has_value(); }
 
-  MaybeDenial takeDenial() { return std::move(denial_); }
+  MaybeDenial takeDenial() {
+    if (!denial_ && settings_reads_.readsUnnamedValues()) {
+      denial_ = secretSettingDenial({});
+    }
+    return std::move(denial_);
+  }
 
  private:
   bool enterStatement(const Message& message, int depth) {
@@ -176,6 +311,7 @@ class RuleVisitor final : public TreeVisitor {
     if (auto match = matchSettingsSetConfig(select)) {
       settings_set_config_ = std::move(match);
     }
+    settings_reads_.noteSelect(select);
     return true;
   }
 
@@ -185,6 +321,12 @@ class RuleVisitor final : public TreeVisitor {
       name_override = settings_set_config_->name;
     }
     denial_ = checkFunctionCall(call, options_, facts_, name_override);
+    if (!denial_ && call.args_size() > 0 && call.funcname_size() > 0 &&
+        lowercase(call.funcname(call.funcname_size() - 1).string().sval()) == "current_setting") {
+      if (auto qualifier = nameColumnQualifier(call.args(0))) {
+        settings_reads_.noteCurrentSettingOfColumn(std::move(*qualifier));
+      }
+    }
     return !denial_;
   }
 
@@ -199,6 +341,7 @@ class RuleVisitor final : public TreeVisitor {
         return false;
       }
     }
+    settings_reads_.noteRelation(range);
     const std::string schema = lowercase(range.schemaname());
     if (schema.empty() || schema == "pg_catalog") {
       if (relation.starts_with("pg_stat")) {
@@ -224,6 +367,7 @@ class RuleVisitor final : public TreeVisitor {
   FunctionFacts& facts_;
   MaybeDenial denial_;
   std::optional<SettingsSetConfig> settings_set_config_;
+  SettingsReads settings_reads_;
 };
 
 }  // namespace

@@ -459,8 +459,6 @@ RESET TIME ZONE
 -- ----
 SET work_mem TO DEFAULT
 -- ----
-SHOW ALL
--- ----
 SHOW server_version
 -- ----
 SHOW transaction_read_only
@@ -1149,10 +1147,10 @@ LEFT JOIN pg_catalog.pg_database d ON d.oid = setdatabase
 LEFT JOIN pg_catalog.pg_roles r ON r.oid = setrole
 ORDER BY 1, 2;
 -- ----
+--# \dconfig work_mem (\dconfig alone lists every changed setting: refused, see refuse.sql)
 SELECT s.name AS "Parameter", pg_catalog.current_setting(s.name) AS "Value"
 FROM pg_catalog.pg_settings s
-WHERE s.source <> 'default' AND
-      s.setting IS DISTINCT FROM s.boot_val
+WHERE s.name OPERATOR(pg_catalog.~) '^(work_mem)$' COLLATE pg_catalog.default
 ORDER BY 1;
 -- ----
 --# ===== pg_dump 15.18 (log_statement = all) =====

@@ -860,3 +860,32 @@ SELECT 1 \; DELETE FROM t
 SELECT U&'\zzzz'
 -- ----
 DELETE
+-- ----
+--# == Settings whose values may hold credentials (restore_command, archive_command, extension
+--# secrets): readable by every role in PostgreSQL 15, so pgro refuses every read of them ==
+SHOW restore_command
+-- ----
+SHOW archive_command
+-- ----
+SHOW ALL
+-- ----
+SELECT current_setting('restore_command')
+-- ----
+SELECT pg_catalog.current_setting('ARCHIVE_COMMAND', true)
+-- ----
+SELECT name, setting FROM pg_settings
+-- ----
+SELECT name FROM pg_settings WHERE setting LIKE 'scp%'
+-- ----
+SELECT to_json(s) FROM pg_catalog.pg_settings s
+-- ----
+SELECT * FROM pg_show_all_settings()
+-- ----
+SELECT setting::int FROM pg_settings WHERE name IN ('work_mem', 'restore_command')
+-- ----
+--# psql's \dconfig: every setting changed from its default
+SELECT s.name AS "Parameter", pg_catalog.current_setting(s.name) AS "Value"
+FROM pg_catalog.pg_settings s
+WHERE s.source <> 'default' AND
+      s.setting IS DISTINCT FROM s.boot_val
+ORDER BY 1;
