@@ -266,12 +266,28 @@ std::optional<std::string> resolveUpstreamRole(const Config& cfg, const Upstream
 // whole definition of plpgsql (the PL/pgSQL compiler wants argument names and return type),
 // and for aggregates `SELECT s.f(), ...` naming their support functions. Bodies of built-ins
 // and of other languages are not fetched, which keeps the snapshot small.
-std::optional<std::vector<pgro::policy::FunctionInfo>> loadCatalog(const Config& cfg,
-                                                                   const std::string& role,
-                                                                   std::string& error) {
+struct LoadedCatalog {
+  std::vector<pgro::policy::FunctionInfo> functions;
+  std::string fingerprint;  // kCatalogFingerprint, read before the functions
+};
+
+// Extension and user functions (and the schemas the catalog keys them by) as one value: a
+// CREATE OR REPLACE, ALTER FUNCTION, new overload, DROP or schema rename changes it (a new
+// row version has a new xmin). Read before the functions, so a change in between is seen at
+// the next check.
+constexpr const char* kCatalogFingerprint =
+    "SELECT pg_catalog.md5(COALESCE((SELECT pg_catalog.string_agg(p.oid::text || '.' || "
+    "p.xmin::text, ',' ORDER BY p.oid) FROM pg_catalog.pg_proc p WHERE p.oid >= 16384), '') "
+    "|| '/' || COALESCE((SELECT pg_catalog.string_agg(n.oid::text || '.' || n.xmin::text || "
+    "'.' || n.nspname, ',' ORDER BY n.oid) FROM pg_catalog.pg_namespace n), ''))";
+
+std::optional<LoadedCatalog> loadCatalog(const Config& cfg, const std::string& role,
+                                         std::string& error) {
   try {
     pqxx::connection c(upstreamConninfo(cfg, role));
     pqxx::nontransaction tx(c);
+    LoadedCatalog loaded;
+    loaded.fingerprint = tx.exec1(kCatalogFingerprint)[0].c_str();
     const int version =
         tx.exec1("SELECT pg_catalog.current_setting('server_version_num')::int")[0].as<int>();
     const std::string plain_sql_body =
@@ -295,7 +311,7 @@ std::optional<std::vector<pgro::policy::FunctionInfo>> loadCatalog(const Config&
         "FROM pg_catalog.pg_proc p "
         "JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
         "JOIN pg_catalog.pg_language l ON l.oid = p.prolang");
-    std::vector<pgro::policy::FunctionInfo> functions;
+    std::vector<pgro::policy::FunctionInfo>& functions = loaded.functions;
     functions.reserve(procs.size());
     for (const auto& r : procs) {
       functions.push_back({.schema = r[0].c_str(),
@@ -305,7 +321,7 @@ std::optional<std::vector<pgro::policy::FunctionInfo>> loadCatalog(const Config&
                            .language = r[4].c_str(),
                            .body = r[5].is_null() ? std::string() : r[5].c_str()});
     }
-    return functions;
+    return loaded;
   } catch (const std::exception& e) {
     error = oneLine(e.what());
     return std::nullopt;
@@ -329,15 +345,16 @@ std::string textArray(const std::vector<std::string>& names) {
 }
 
 // The catalog's look-up on demand (CatalogRefresher, on its thread): does pg_proc now have any
-// of `names`? One small query on a connection kept for it; only if so, the whole catalog
-// again (loadCatalog), installed for every loop.
+// of `names`, or has it changed since the installed catalog was read (its fingerprint)? Small
+// queries on a connection kept for it; only if so, the whole catalog again (loadCatalog),
+// installed for every loop. `fingerprint`: the installed catalog's.
 pgro::session::CatalogRefresher::Lookup catalogLookup(std::shared_ptr<const Config> cfg,
-                                                      std::string role,
+                                                      std::string role, std::string fingerprint,
                                                       pgro::session::ProxyContext& context) {
   using Outcome = pgro::session::CatalogRefresher::Outcome;
   auto connection = std::make_shared<std::unique_ptr<pqxx::connection>>();
-  return [cfg = std::move(cfg), role = std::move(role), &context,
-          connection](const std::vector<std::string>& names) {
+  return [cfg = std::move(cfg), role = std::move(role), &context, connection,
+          installed = std::move(fingerprint)](const std::vector<std::string>& names) mutable {
     // As the classifier reports them: "name", or "schema.name" when the call was qualified
     // (then only that schema's function will do).
     std::vector<std::string> bare;
@@ -346,40 +363,51 @@ pgro::session::CatalogRefresher::Lookup catalogLookup(std::shared_ptr<const Conf
       (name.find('.') == std::string::npos ? bare : qualified).push_back(name);
     }
     long found = 0;
+    std::string now;
     try {
       if (!*connection || !(*connection)->is_open()) {
         *connection = std::make_unique<pqxx::connection>(upstreamConninfo(*cfg, role));
       }
       pqxx::nontransaction tx(**connection);
-      found = tx.exec_params1(
-                    "SELECT count(*) FROM pg_catalog.pg_proc p "
-                    "JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
-                    "WHERE lower(p.proname) = ANY ($1::text[]) "
-                    "OR lower(n.nspname) || '.' || lower(p.proname) = ANY ($2::text[])",
-                    textArray(bare), textArray(qualified))[0]
-                  .as<long>();
+      now = tx.exec1(kCatalogFingerprint)[0].c_str();
+      if (!names.empty()) {
+        found = tx.exec_params1(
+                      "SELECT count(*) FROM pg_catalog.pg_proc p "
+                      "JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
+                      "WHERE lower(p.proname) = ANY ($1::text[]) "
+                      "OR lower(n.nspname) || '.' || lower(p.proname) = ANY ($2::text[])",
+                      textArray(bare), textArray(qualified))[0]
+                    .as<long>();
+      }
     } catch (const std::exception& e) {
       connection->reset();
       spdlog::warn("function catalog look-up failed: {}", oneLine(e.what()));
       return Outcome::Failed;
     }
-    if (found == 0) {
-      spdlog::debug("function catalog look-up: none of {} name(s) exists", names.size());
+    if (found == 0 && now == installed) {
+      spdlog::debug("function catalog look-up: pg_proc unchanged, none of {} name(s) exists",
+                    names.size());
       return Outcome::Unchanged;
     }
     std::string error;
-    auto functions = loadCatalog(*cfg, role, error);
-    if (!functions) {
+    auto loaded = loadCatalog(*cfg, role, error);
+    if (!loaded) {
       spdlog::warn("function catalog refresh failed: could not load pg_proc: {}", error);
       return Outcome::Failed;
     }
-    auto catalog =
-        std::make_shared<pgro::policy::FunctionCatalog>(*functions, cfg->read_only_functions);
+    auto catalog = std::make_shared<pgro::policy::FunctionCatalog>(loaded->functions,
+                                                                   cfg->read_only_functions);
     auto options = std::make_shared<pgro::policy::ClassifierOptions>();
     options->catalog = catalog.get();
     context.setCatalog(std::move(catalog), std::move(options));
-    spdlog::info("function catalog refreshed: {} functions (asked for {}{})", functions->size(),
-                 names.front(), names.size() > 1 ? ", ..." : "");
+    installed = std::move(loaded->fingerprint);
+    if (found > 0) {
+      spdlog::info("function catalog refreshed: {} functions (asked for {}{})",
+                   loaded->functions.size(), names.front(), names.size() > 1 ? ", ..." : "");
+    } else {
+      spdlog::info("function catalog refreshed: {} functions (pg_proc changed since it was read)",
+                   loaded->functions.size());
+    }
     return Outcome::Refreshed;
   };
 }
@@ -517,11 +545,11 @@ pgro::server::ReloadResult reloadConfig(std::mutex& mu, const std::vector<std::s
   }
   if (!louder && cfg->log_level != running->log_level) pgro::config::applyLogLevel(*cfg);
   const std::size_t user_count = users->size();
-  context.setPolicy(makePolicy(std::move(users), *functions, std::move(tls), cfg));
+  context.setPolicy(makePolicy(std::move(users), functions->functions, std::move(tls), cfg));
   const std::string message = "reloaded: " + std::to_string(changes.size() - kept) +
                               " setting(s) changed, " + std::to_string(kept) + " need a restart; " +
                               std::to_string(user_count) + " login(s), " +
-                              std::to_string(functions->size()) + " functions";
+                              std::to_string(functions->functions.size()) + " functions";
   spdlog::info("{}", message);
   return {.ok = true, .message = message};
 }
@@ -594,12 +622,14 @@ int runProxy(const std::vector<std::string>& args) {
     spdlog::error("Could not load pg_proc from upstream: {}", error);
     return 1;
   }
-  spdlog::info("Loaded {} functions from pg_proc for the function policy", functions->size());
+  spdlog::info("Loaded {} functions from pg_proc for the function policy",
+               functions->functions.size());
   // Unknown function names are looked up at most every 50 ms, and a new catalog is loaded
-  // at most every 250 ms.
+  // at most every 250 ms; calls of extension and user functions check that pg_proc is
+  // unchanged once per CATALOG_CHECK_INTERVAL_MS.
   context->catalog_refresher = std::make_shared<pgro::session::CatalogRefresher>(
-      catalogLookup(cfg, *role, *context), std::chrono::milliseconds(50),
-      std::chrono::milliseconds(250));
+      catalogLookup(cfg, *role, functions->fingerprint, *context), std::chrono::milliseconds(50),
+      std::chrono::milliseconds(250), std::chrono::milliseconds(cfg->catalog_check_interval_ms));
   auto upstream = upstreamSettings(*cfg, error);
   if (!upstream) {
     spdlog::error("{}", error);
@@ -619,7 +649,8 @@ int runProxy(const std::vector<std::string>& args) {
   } else {
     spdlog::info("Client TLS: off");
   }
-  context->setPolicy(makePolicy(std::move(users), *functions, std::move(client_tls), cfg));
+  context->setPolicy(
+      makePolicy(std::move(users), functions->functions, std::move(client_tls), cfg));
   auto params = learnUpstreamParameters(settings);
   if (!params) return 1;
   context->upstream_parameters = std::move(*params);

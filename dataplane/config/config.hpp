@@ -38,6 +38,9 @@ struct Config {
   // Extension and user functions the operator vouches for as read-only (READ_ONLY_FUNCTIONS):
   // lowercase names, optionally schema-qualified ("myschema.f").
   std::vector<std::string> read_only_functions;
+  // CATALOG_CHECK_INTERVAL_MS: how long a pg_proc snapshot is trusted for calls of extension
+  // and user functions before it is checked again (0 = before every such statement).
+  int catalog_check_interval_ms = 1000;
 
   // Client-facing listener.
   std::string listen_host = "0.0.0.0";

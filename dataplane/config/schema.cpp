@@ -214,6 +214,12 @@ const std::vector<Setting>& schema() {
        "`schema.f`). pgro judges other such functions itself: LANGUAGE sql and plpgsql by "
        "their bodies, other languages only from its reviewed list of read-only extension "
        "functions; the rest are refused. Built-in functions keep pgro's own table."},
+      {"CATALOG_CHECK_INTERVAL_MS", kUpstream, kNone,
+       number(&Config::catalog_check_interval_ms, 0, 3600000, "milliseconds"),
+       "How long pgro trusts its judgement of extension and user functions before a statement "
+       "that calls one first checks that pg_proc is unchanged (one small query, shared by "
+       "every session; a function replaced or overloaded since is judged again). 0 = check "
+       "before every such statement."},
 
       // Client listener.
       {"LISTEN_HOST", kListener, kNone, host(&Config::listen_host),

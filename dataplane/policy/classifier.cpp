@@ -47,9 +47,11 @@ std::string_view sqlstateFor(Refusal refusal) {
   return sqlstate::kInsufficientPrivilege;
 }
 
-// Nothing of a refused string reaches upstream, so none of its facts matter.
+// Nothing of a refused string reaches upstream, so none of its facts matter but one: whether
+// a newer pg_proc could judge it otherwise.
 Verdict refused(detail::Denial denial, int statement_count = 0) {
   Verdict verdict;
+  verdict.calls_user_functions = denial.calls_user_functions;
   verdict.allowed = false;
   verdict.refusal = denial.refusal;
   verdict.sqlstate = sqlstateFor(denial.refusal);

@@ -145,6 +145,10 @@ struct Verdict {
   // UnknownFunction: the called names the catalog does not know, lowercase, schema-qualified
   // when the call was ("w", "ext.kill_it"), each once, in order of appearance.
   std::vector<std::string> unknown_functions;
+  // Calls an extension or user function (allowed or refused): its judgement comes from a
+  // pg_proc snapshot that a CREATE OR REPLACE may have outdated (the session checks that the
+  // snapshot is current first, CATALOG_CHECK_INTERVAL_MS).
+  bool calls_user_functions = false;
 };
 
 // One row of pg_proc, optional. Load it with (see loadCatalog in main.cpp)
@@ -179,6 +183,9 @@ class FunctionCatalog {
     // refuses the name.
     bool read_only = true;
     bool uncacheable = false;  // an extension/user overload is volatile or calls such
+    // An extension or user overload exists: its judgement holds only while pg_proc is as
+    // loaded (the session checks the catalog's fingerprint before such calls run).
+    bool user_defined = false;
     std::string reason;
   };
 

@@ -13,6 +13,9 @@ struct Denial {
   Refusal refusal = Refusal::None;
   std::string message;
   int position = 0;
+  // The statement calls an extension or user function (perhaps the refused one): a newer
+  // pg_proc may judge it otherwise (Verdict::calls_user_functions).
+  bool calls_user_functions = false;
 };
 
 using MaybeDenial = std::optional<Denial>;

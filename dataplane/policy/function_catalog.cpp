@@ -133,6 +133,7 @@ FunctionCatalog::FunctionCatalog(const std::vector<FunctionInfo>& functions,
       }
       continue;
     }
+    entry.user_defined = true;
     if (rank(info.volatility) == 2) {
       entry.uncacheable = true;
     }

@@ -51,6 +51,9 @@ MaybeDenial checkName(std::string_view schema, std::string_view name, const Func
       continue;
     }
     known = true;
+    if (entry.user_defined) {
+      facts.calls_user_functions = true;
+    }
     if (!entry.read_only) {
       return functionDenial(qualified(entry.schema, name), entry.reason);
     }

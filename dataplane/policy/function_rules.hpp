@@ -21,6 +21,7 @@ struct FunctionFacts {
   // Called names the catalog does not know (lowercase, schema-qualified as written): the
   // statement is refused unless a fresh catalog knows them (Refusal::UnknownFunction).
   std::vector<std::string> unknown_functions;
+  bool calls_user_functions = false;  // an extension or user function (Verdict's)
 };
 
 // A call written as a function call. `name_override` is the parameter name taken from the

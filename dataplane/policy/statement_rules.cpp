@@ -261,6 +261,7 @@ MaybeDenial classifyStatement(const pg_query::RawStmt& raw, std::string_view sql
   FunctionFacts facts;
   denial = checkTree(*statement, options, tree_options, facts);
   if (denial.has_value()) {
+    denial->calls_user_functions = facts.calls_user_functions;
     return denial;
   }
   if (!facts.sets.empty()) {
@@ -285,6 +286,7 @@ MaybeDenial classifyStatement(const pg_query::RawStmt& raw, std::string_view sql
   for (SetAction& action : facts.sets) {
     verdict.sets.push_back(std::move(action));
   }
+  verdict.calls_user_functions = verdict.calls_user_functions || facts.calls_user_functions;
   for (std::string& name : facts.unknown_functions) {
     if (std::find(verdict.unknown_functions.begin(), verdict.unknown_functions.end(), name) ==
         verdict.unknown_functions.end()) {

@@ -6,10 +6,13 @@
 namespace pgro::session {
 
 CatalogRefresher::CatalogRefresher(Lookup lookup, std::chrono::milliseconds min_interval,
-                                   std::chrono::milliseconds refresh_interval)
+                                   std::chrono::milliseconds refresh_interval,
+                                   std::chrono::milliseconds check_interval)
     : lookup_(std::move(lookup)),
       min_interval_(min_interval),
       refresh_interval_(refresh_interval),
+      check_interval_(check_interval),
+      last_start_(std::chrono::steady_clock::now().time_since_epoch().count()),
       thread_([this] { run(); }) {}
 
 CatalogRefresher::~CatalogRefresher() {
@@ -63,6 +66,7 @@ void CatalogRefresher::run() {
                  std::make_move_iterator(waiting_.begin() + static_cast<std::ptrdiff_t>(taken)));
     waiting_.erase(waiting_.begin(), waiting_.begin() + static_cast<std::ptrdiff_t>(taken));
     const auto started = std::chrono::steady_clock::now();
+    last_start_.store(started.time_since_epoch().count(), std::memory_order_release);
     lock.unlock();
     const Outcome outcome = lookup_(names);
     lookups_.fetch_add(1, std::memory_order_relaxed);

@@ -32,15 +32,18 @@ class CatalogRefresher {
     Refreshed,  // a new catalog was loaded and installed
   };
   // Runs on the refresher's thread with the names (lowercase, as the classifier reports them)
-  // of every waiting caller.
+  // of every waiting caller, possibly none: every look-up also checks that pg_proc is as the
+  // loaded catalog saw it (a function replaced or overloaded since loads it again).
   using Lookup = std::function<Outcome(const std::vector<std::string>& names)>;
   // Runs on the refresher's thread; post to the caller's own loop from it.
   using Done = std::function<void(Outcome)>;
 
   // A look-up starts at least `min_interval` after the previous one started, and at least
-  // `refresh_interval` after one that loaded a new catalog.
+  // `refresh_interval` after one that loaded a new catalog. The catalog counts as current for
+  // `check_interval` after a look-up started (CATALOG_CHECK_INTERVAL_MS).
   CatalogRefresher(Lookup lookup, std::chrono::milliseconds min_interval,
-                   std::chrono::milliseconds refresh_interval);
+                   std::chrono::milliseconds refresh_interval,
+                   std::chrono::milliseconds check_interval = std::chrono::seconds(1));
   ~CatalogRefresher();  // stop()
   CatalogRefresher(const CatalogRefresher&) = delete;
   CatalogRefresher& operator=(const CatalogRefresher&) = delete;
@@ -50,6 +53,20 @@ class CatalogRefresher {
   void request(std::vector<std::string> names, Done done);
   // Ends the thread; callers still waiting get Failed. Idempotent.
   void stop();
+
+  // When the latest look-up started (construction, right after the first catalog was read,
+  // if none did): the installed catalog is at least that fresh.
+  [[nodiscard]] std::chrono::steady_clock::time_point lastStart() const {
+    return std::chrono::steady_clock::time_point(
+        std::chrono::steady_clock::duration(last_start_.load(std::memory_order_acquire)));
+  }
+
+  // Whether a look-up started within the check interval: calls of extension and user
+  // functions may run on the loaded judgements without asking pg_proc again.
+  [[nodiscard]] bool checkedRecently() const {
+    return check_interval_.count() > 0 &&
+           std::chrono::steady_clock::now() - lastStart() < check_interval_;
+  }
 
   [[nodiscard]] std::uint64_t lookups() const { return lookups_.load(std::memory_order_relaxed); }
   [[nodiscard]] std::uint64_t refreshes() const {
@@ -69,11 +86,13 @@ class CatalogRefresher {
   Lookup lookup_;
   const std::chrono::milliseconds min_interval_;
   const std::chrono::milliseconds refresh_interval_;
+  const std::chrono::milliseconds check_interval_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<Waiter> waiting_;
   bool stopping_ = false;
   std::chrono::steady_clock::time_point next_start_{};  // the earliest the next one may start
+  std::atomic<std::chrono::steady_clock::rep> last_start_{0};
   std::atomic<std::uint64_t> lookups_{0};
   std::atomic<std::uint64_t> refreshes_{0};
   std::thread thread_;  // last: started once the members above exist

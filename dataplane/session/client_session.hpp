@@ -156,9 +156,13 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void handleMessage(char type, std::string_view body, std::string_view raw, bool server_ready);
   // The verdict for a statement text (session_classify.cpp): from the loop's verdict cache,
   // else classified (long texts on the classification pool); a verdict naming functions the
-  // catalog does not know waits for a catalog look-up and is classified again. Callers check
-  // state_ after it (the session may have been closed meanwhile).
+  // catalog does not know waits for a catalog look-up and is classified again; one that
+  // calls extension or user functions waits for a check of pg_proc when the last one is
+  // older than CATALOG_CHECK_INTERVAL_MS. Callers check state_ after it (the session may
+  // have been closed meanwhile).
   asio::awaitable<std::shared_ptr<const policy::Verdict>> classifyText(std::string_view sql);
+  // classifyText without the check of pg_proc.
+  asio::awaitable<std::shared_ptr<const policy::Verdict>> judgeText(std::string_view sql);
   asio::awaitable<std::shared_ptr<const policy::Verdict>> runClassifier(
       std::string_view sql, std::shared_ptr<const policy::ClassifierOptions> options);
   asio::awaitable<CatalogRefresher::Outcome> awaitCatalogLookup(
@@ -341,7 +345,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool unit_error_ = false;            // an ErrorResponse arrived during the unit
   bool unit_committed_ = false;        // the last COMMIT/ROLLBACK CommandComplete said COMMIT
   bool snapshot_transaction_ = false;  // inside a REPEATABLE READ / SERIALIZABLE block
-  std::string cache_key_prefix_;       // database + result-changing settings
+  // Database, policy generation (a function judged on a newer pg_proc may return other rows)
+  // and result-changing settings.
+  std::string cache_key_prefix_;
   std::shared_ptr<CacheCapture> batch_capture_;  // set while a recorded batch is processed
   // The client's unnamed statement (key as in statements_), and how many unnamed Parses it
   // has sent. The server connection records whose unnamed statement it holds; a Bind or
@@ -372,6 +378,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::optional<std::string> unnamed_;
   uint64_t unnamed_serial_ = 0;
   uint64_t cache_key_generation_ = 0;
+  uint64_t cache_key_policy_ = 0;  // the policy generation in cache_key_prefix_
   void setActivity(const char* state, std::string_view query);
 
   // What info() reports; written by the session's loop at statement boundaries only.

@@ -26,6 +26,30 @@ constexpr auto kCatalogLookupWait = std::chrono::seconds(15);
 
 asio::awaitable<std::shared_ptr<const policy::Verdict>> ClientSession::classifyText(
     std::string_view sql) {
+  auto verdict = co_await judgeText(sql);
+  // A verdict that calls extension or user functions holds while pg_proc is as the catalog
+  // read it: once per CATALOG_CHECK_INTERVAL_MS a look-up checks that (shared by every
+  // session), and a function replaced or overloaded since is judged again.
+  if (verdict->calls_user_functions && ctx_->catalog_refresher &&
+      !ctx_->catalog_refresher->checkedRecently() && state_ != State::Closing) {
+    const auto generation = ctx_->policy_generation.load(std::memory_order_acquire);
+    co_await flushToServer();  // what the client pipelined before goes on meanwhile
+    const auto outcome = co_await awaitCatalogLookup({});
+    if (outcome == CatalogRefresher::Outcome::Failed) {
+      spdlog::warn(
+          "function catalog check failed: the statement runs on the judgement made "
+          "when pg_proc was last read");
+    }
+    if (state_ != State::Closing &&
+        ctx_->policy_generation.load(std::memory_order_acquire) != generation) {
+      verdict = co_await judgeText(sql);
+    }
+  }
+  co_return verdict;
+}
+
+asio::awaitable<std::shared_ptr<const policy::Verdict>> ClientSession::judgeText(
+    std::string_view sql) {
   // Copied: the search_path may change while this coroutine waits (it does not today, but
   // the view would dangle if it did).
   const std::string search_path(effectiveSearchPath());

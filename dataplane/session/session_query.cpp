@@ -977,10 +977,14 @@ bool ClientSession::cacheAllowed(const policy::Verdict& verdict) const {
 std::string ClientSession::cacheKey(char kind, std::string_view text) {
   // Everything that changes the bytes of a result: the database and every session setting
   // but those known not to (policy::settingChangesResults: fail closed, so a setting added
-  // to the allowlist is in the key unless marked neutral there).
-  if (cache_key_generation_ != params_generation_) {
+  // to the allowlist is in the key unless marked neutral there), and the policy generation:
+  // a catalog loaded again may know a replaced function, whose old answers must not be served.
+  const uint64_t policy = ctx_->policy_generation.load(std::memory_order_relaxed);
+  if (cache_key_generation_ != params_generation_ || cache_key_policy_ != policy) {
     cache_key_prefix_.clear();
     cache_key_prefix_ += database_;
+    cache_key_prefix_.push_back('\0');
+    cache_key_prefix_ += std::to_string(policy);
     cache_key_prefix_.push_back('\0');
     for (const auto& [name, value] : client_params_) {  // ordered by name
       if (!policy::settingChangesResults(name)) continue;
@@ -990,6 +994,7 @@ std::string ClientSession::cacheKey(char kind, std::string_view text) {
       cache_key_prefix_.push_back('\0');
     }
     cache_key_generation_ = params_generation_;
+    cache_key_policy_ = policy;
   }
   std::string key;
   key.reserve(cache_key_prefix_.size() + 1 + text.size());

@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "integration_common.hpp"
@@ -58,7 +59,7 @@ std::string directValue(std::string_view sql) {
 
 // What the tests create, dropped before and after each.
 constexpr std::string_view kDropTestObjects = R"sql(
-      DROP FUNCTION IF EXISTS cat_w(), cat_r(int), cat_rows();
+      DROP FUNCTION IF EXISTS cat_w(), cat_r(int), cat_rows(), cat_o(int), cat_o(text);
       DROP EXTENSION IF EXISTS pg_surgery;
       DROP EXTENSION IF EXISTS pageinspect;
       DROP EXTENSION IF EXISTS tablefunc;
@@ -111,6 +112,65 @@ TEST_F(CatalogTest, ReadOnlyFunctionCreatedAfterStartIsAllowed) {
   EXPECT_EQ(r.value, "30") << r.describe();
   r = ask(b, "SELECT string_agg(x::text, ',') FROM cat_rows() AS x");
   EXPECT_EQ(r.value, "10,20") << r.describe();
+}
+
+// A function the admin replaces (CREATE OR REPLACE) or overloads after pgro judged it is
+// judged again once the catalog check interval has passed: a reader turned writer is refused,
+// and turned back it is allowed again. SECURITY DEFINER, owned by the superuser: the
+// read-only upstream role would not stop its write, only pgro does.
+TEST_F(CatalogTest, ReplacedOrOverloadedFunctionIsJudgedAgain) {
+  pgro_ = startPgro({{"POOL_SIZE", "1"}, {"CATALOG_CHECK_INTERVAL_MS", "100"}});
+  RawPgClient a = connectProxy(*pgro_);
+  RawPgClient b = connectProxy(*pgro_);
+  ASSERT_EQ(ask(a, "SELECT 1").value, "1");
+  postgres().execDirect(R"sql(
+    CREATE FUNCTION cat_r(x int) RETURNS int LANGUAGE sql STABLE SECURITY DEFINER
+      AS 'SELECT x * 2';
+    CREATE FUNCTION cat_o(x int) RETURNS int LANGUAGE sql STABLE AS 'SELECT x + 1';
+  )sql");
+  Answer r = ask(a, "SELECT cat_r(21)");
+  ASSERT_EQ(r.value, "42") << r.describe();
+  r = askExtended(b, "SELECT cat_o(1)");
+  ASSERT_EQ(r.value, "2") << r.describe();
+
+  postgres().execDirect(R"sql(
+    CREATE OR REPLACE FUNCTION cat_r(x int) RETURNS int LANGUAGE sql VOLATILE SECURITY DEFINER
+      AS 'INSERT INTO cat_t VALUES (x) RETURNING x';
+    CREATE FUNCTION cat_o(x text) RETURNS int LANGUAGE sql VOLATILE SECURITY DEFINER
+      AS 'INSERT INTO cat_t VALUES (length(x)) RETURNING 1';
+  )sql");
+  std::this_thread::sleep_for(300ms);  // past the check interval
+  r = ask(b, "SELECT cat_r(21)");      // a text its session has a verdict for already
+  EXPECT_TRUE(refusedByPgro(r, "42501")) << r.describe();
+  r = askExtended(a, "SELECT cat_r(7)");
+  EXPECT_TRUE(refusedByPgro(r, "42501")) << r.describe();
+  r = ask(a, "SELECT cat_o('abc')");
+  EXPECT_TRUE(refusedByPgro(r, "42501")) << r.describe();
+  EXPECT_EQ(directValue("SELECT count(*) FROM cat_t"), "2") << "a write reached the table";
+  EXPECT_GE(countOf(pgro_->log(), "pg_proc changed since it was read"), 1U) << pgro_->log();
+
+  postgres().execDirect(R"sql(
+    CREATE OR REPLACE FUNCTION cat_r(x int) RETURNS int LANGUAGE sql STABLE SECURITY DEFINER
+      AS 'SELECT x * 3';
+  )sql");
+  std::this_thread::sleep_for(300ms);
+  r = ask(b, "SELECT cat_r(21)");
+  EXPECT_EQ(r.value, "63") << r.describe();
+  EXPECT_EQ(ask(a, "SELECT 1").value, "1");
+}
+
+// Within the interval the check runs once, however many statements call user functions.
+TEST_F(CatalogTest, CatalogChecksAreSharedAndSpaced) {
+  pgro_ = startPgro({{"POOL_SIZE", "2"}, {"CATALOG_CHECK_INTERVAL_MS", "60000"}});
+  postgres().execDirect(
+      "CREATE FUNCTION cat_r(x int) RETURNS int LANGUAGE sql STABLE "
+      "AS 'SELECT x * 2'");
+  RawPgClient a = connectProxy(*pgro_);
+  ASSERT_EQ(ask(a, "SELECT cat_r(1)").value, "2");  // unknown at start: one look-up
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_EQ(ask(a, "SELECT cat_r(" + std::to_string(i) + ") + 0").value, std::to_string(i * 2));
+  }
+  EXPECT_EQ(countOf(pgro_->log(), "function catalog refreshed"), 1U) << pgro_->log();
 }
 
 TEST_F(CatalogTest, NonexistentFunctionIs42883FromPgro) {

@@ -105,5 +105,25 @@ TEST(CatalogRefresher, StopAnswersWhoeverStillWaits) {
   EXPECT_EQ(fake.calls.size(), 1U);
 }
 
+// The catalog counts as checked for the check interval after a look-up starts (the first
+// catalog was read just before construction); 0 means never: every caller asks.
+TEST(CatalogRefresher, CheckedRecentlyForTheIntervalAfterALookupStarts) {
+  FakeLookup fake;
+  fake.takes = 1ms;
+  CatalogRefresher refresher(fake.function(), 1ms, 1ms, 200ms);
+  EXPECT_TRUE(refresher.checkedRecently());
+  std::this_thread::sleep_for(250ms);
+  EXPECT_FALSE(refresher.checkedRecently());
+  EXPECT_EQ(ask(refresher, {}).get(), Outcome::Unchanged);  // a check of pg_proc alone
+  EXPECT_TRUE(refresher.checkedRecently());
+  ASSERT_EQ(fake.calls.size(), 1U);
+  EXPECT_TRUE(fake.calls[0].empty());
+
+  CatalogRefresher strict(fake.function(), 1ms, 1ms, 0ms);
+  EXPECT_FALSE(strict.checkedRecently());
+  EXPECT_EQ(ask(strict, {}).get(), Outcome::Unchanged);
+  EXPECT_FALSE(strict.checkedRecently());
+}
+
 }  // namespace
 }  // namespace pgro::session
