@@ -262,7 +262,8 @@ std::optional<std::string> resolveUpstreamRole(const Config& cfg, const Upstream
 // is refused), through libpqxx.
 // pg_proc for the function policy. Built-in functions (oid < 16384, FirstNormalObjectId)
 // need only their name and volatility; for the others the catalog needs what they run:
-// the body of LANGUAGE sql (prosrc; empty for a BEGIN ATOMIC body, PostgreSQL 14+), the
+// the body of LANGUAGE sql (prosrc; for a BEGIN ATOMIC or RETURN body, PostgreSQL 14+, the
+// statements as pg_get_functiondef prints them, a RETURN expression as a SELECT), the
 // whole definition of plpgsql (the PL/pgSQL compiler wants argument names and return type),
 // and for aggregates `SELECT s.f(), ...` naming their support functions. Bodies of built-ins
 // and of other languages are not fetched, which keeps the snapshot small.
@@ -305,7 +306,9 @@ std::optional<LoadedCatalog> loadCatalog(const Config& cfg, const std::string& r
         "JOIN pg_catalog.pg_namespace fn ON fn.oid = f.pronamespace WHERE a.aggfnoid = p.oid) "
         "WHEN l.lanname = 'sql' THEN CASE WHEN " +
         plain_sql_body +
-        " THEN p.prosrc ELSE '' END "
+        " THEN p.prosrc ELSE COALESCE(pg_catalog.substring(pg_catalog.pg_get_functiondef(p.oid), "
+        "'\\nBEGIN ATOMIC\\n(.*)\\nEND\\s*$'), 'SELECT ' || pg_catalog.substring("
+        "pg_catalog.pg_get_functiondef(p.oid), '\\nRETURN (.*)$'), '') END "
         "WHEN l.lanname = 'plpgsql' THEN pg_catalog.pg_get_functiondef(p.oid) "
         "ELSE '' END "
         "FROM pg_catalog.pg_proc p "

@@ -143,7 +143,7 @@ FunctionCatalog::FunctionCatalog(const std::vector<FunctionInfo>& functions,
     const std::string language = detail::lowercase(info.language);
     if (language == "sql" || language == "aggregate") {
       if (info.body.empty()) {
-        refuse(entry, "a SQL function with a BEGIN ATOMIC body (not judged by pgro)");
+        refuse(entry, "a SQL function whose BEGIN ATOMIC body pgro could not read");
         continue;
       }
       pending.push_back(Pending{name, schema, {detail::BodySql{{info.body}}}});

@@ -63,6 +63,13 @@ void createFunctions() {
       END $$;
     CREATE OR REPLACE FUNCTION fn_c_len(text) RETURNS int LANGUAGE internal IMMUTABLE
       AS 'textlen';
+    -- SQL-standard bodies (PostgreSQL 14+): stored parsed, read back with pg_get_functiondef.
+    CREATE OR REPLACE FUNCTION fn_atomic_reader(n int) RETURNS int LANGUAGE sql STABLE
+      BEGIN ATOMIC SELECT count(*)::int + n FROM fn_audit WHERE id < 0; END;
+    CREATE OR REPLACE FUNCTION fn_return_reader(a int, b int) RETURNS int LANGUAGE sql
+      IMMUTABLE RETURN a * b + 1;
+    CREATE OR REPLACE FUNCTION fn_atomic_writer(n int) RETURNS int LANGUAGE sql STABLE
+      SECURITY DEFINER BEGIN ATOMIC INSERT INTO fn_audit VALUES (n); SELECT 1; END;
   )sql");
 }
 
@@ -82,6 +89,23 @@ TEST_F(FunctionJudgement, WritersAreRefusedWhateverTheirLabel) {
   // The session goes on.
   const Answer ok = ask(client, "SELECT 1");
   EXPECT_FALSE(ok.error) << ok.describe();
+}
+
+TEST_F(FunctionJudgement, BeginAtomicAndReturnBodiesAreJudgedByWhatTheyDo) {
+  auto pgro = startPgro();
+  RawPgClient client = connectProxy(*pgro);
+  const long before = auditRows();
+  Answer a = ask(client, "SELECT fn_atomic_reader(5), fn_return_reader(6, 7)");
+  ASSERT_FALSE(a.error) << a.describe();
+  ASSERT_EQ(a.rows.size(), 1U);
+  EXPECT_EQ(a.rows[0][0], "5");
+  EXPECT_EQ(a.rows[0][1], "43");
+  expectRefusedByPgro(client, "SELECT fn_atomic_writer(9)", "fn_atomic_writer");
+  a = ask(client, "SELECT fn_atomic_writer(9)");
+  ASSERT_TRUE(a.error);
+  EXPECT_NE(a.error->message().find("INSERT"), std::string::npos)  // read, not just refused
+      << a.describe();
+  EXPECT_EQ(auditRows(), before);
 }
 
 TEST_F(FunctionJudgement, ReadOnlyVolatileFunctionsWork) {

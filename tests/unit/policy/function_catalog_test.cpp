@@ -266,7 +266,7 @@ TEST(FunctionCatalog, SchemaLessCallsMustBeAcceptableInEverySchema) {
   expectRefused(catalog, "SELECT over()", "public.over", "UPDATE");
 }
 
-TEST(FunctionCatalog, BeginAtomicBodiesAreRefused) {
+TEST(FunctionCatalog, UnreadBeginAtomicBodiesAreRefused) {
   const FunctionCatalog catalog(withBuiltins({user("atomic", "sql", "", 'i')}));
   expectRefused(catalog, "SELECT atomic()", "public.atomic", "BEGIN ATOMIC");
 }
