@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <regex>
+#include <string>
 #include <string_view>
 
 #include <google/protobuf/struct.pb.h>
@@ -153,6 +155,18 @@ PlpgsqlBody readPlpgsqlBody(const std::string& definition) {
     return body;
   }
   PgQueryPlpgsqlParseResult result = pg_query_parse_plpgsql(definition.c_str());
+  if (result.error != nullptr && result.error->message != nullptr &&
+      std::string_view(result.error->message).starts_with("missing expression")) {
+    // libpg_query compiles without the function's OUT parameters, so a bare RETURN NEXT
+    // (which returns them) does not compile. Judged with an expression that reads nothing.
+    static const std::regex kBareReturnNext(R"(\bRETURN\s+NEXT\s*;)", std::regex::icase);
+    const std::string with_value =
+        std::regex_replace(definition, kBareReturnNext, "RETURN NEXT NULL;");
+    if (with_value != definition) {
+      pg_query_free_plpgsql_parse_result(result);
+      result = pg_query_parse_plpgsql(with_value.c_str());
+    }
+  }
   if (result.error != nullptr || result.plpgsql_funcs == nullptr) {
     body.refusal =
         std::string("a PL/pgSQL body pgro cannot compile (") +

@@ -68,6 +68,10 @@ void createFunctions() {
       BEGIN ATOMIC SELECT count(*)::int + n FROM fn_audit WHERE id < 0; END;
     CREATE OR REPLACE FUNCTION fn_return_reader(a int, b int) RETURNS int LANGUAGE sql
       IMMUTABLE RETURN a * b + 1;
+    CREATE OR REPLACE FUNCTION fn_out_next(n int, OUT a int, OUT b text) RETURNS SETOF record
+      LANGUAGE plpgsql STABLE AS $$ BEGIN
+        FOR i IN 1..n LOOP a := i; b := 'x' || i; RETURN NEXT; END LOOP;
+      END $$;
     CREATE OR REPLACE FUNCTION fn_atomic_writer(n int) RETURNS int LANGUAGE sql STABLE
       SECURITY DEFINER BEGIN ATOMIC INSERT INTO fn_audit VALUES (n); SELECT 1; END;
   )sql");
@@ -106,6 +110,16 @@ TEST_F(FunctionJudgement, BeginAtomicAndReturnBodiesAreJudgedByWhatTheyDo) {
   EXPECT_NE(a.error->message().find("INSERT"), std::string::npos)  // read, not just refused
       << a.describe();
   EXPECT_EQ(auditRows(), before);
+}
+
+TEST_F(FunctionJudgement, BareReturnNextWithOutParametersWorks) {
+  auto pgro = startPgro();
+  RawPgClient client = connectProxy(*pgro);
+  Answer a = ask(client, "SELECT a, b FROM fn_out_next(2) ORDER BY a");
+  ASSERT_FALSE(a.error) << a.describe();
+  ASSERT_EQ(a.rows.size(), 2U);
+  EXPECT_EQ(a.rows[1][0], "2");
+  EXPECT_EQ(a.rows[1][1], "x2");
 }
 
 TEST_F(FunctionJudgement, ReadOnlyVolatileFunctionsWork) {

@@ -308,5 +308,32 @@ TEST(FunctionBody, ReadsEverySqlTextOfThePlpgsqlTree) {
   EXPECT_NE(detail::readPlpgsqlBody(plpgsql("f", "BEGIN COMMIT; RETURN 1; END")).refusal, "");
 }
 
+// libpg_query compiles without OUT parameters: a bare RETURN NEXT is read with a NULL
+// expression, and what the body does is still judged.
+TEST(FunctionBody, BareReturnNextIsReadAndItsBodyJudged) {
+  const std::string head =
+      "CREATE OR REPLACE FUNCTION public.f(n integer, OUT a integer)\n RETURNS SETOF integer\n"
+      " LANGUAGE plpgsql\nAS $function$";
+  detail::PlpgsqlBody body = detail::readPlpgsqlBody(
+      head + "BEGIN FOR i IN 1..n LOOP a := g(i); return  next ; END LOOP; END$function$\n");
+  ASSERT_EQ(body.refusal, "");
+  bool reads_g = false;
+  for (const detail::BodySql& sql : body.sql) {
+    for (const std::string& text : sql.readings)
+      reads_g = reads_g || text.find("g(i)") != std::string::npos;
+  }
+  EXPECT_TRUE(reads_g);
+  body = detail::readPlpgsqlBody(head +
+                                 "BEGIN INSERT INTO t VALUES (n); RETURN NEXT; END$function$\n");
+  ASSERT_EQ(body.refusal, "");
+  bool writes = false;
+  for (const detail::BodySql& sql : body.sql) {
+    for (const std::string& text : sql.readings) {
+      writes = writes || text.find("INSERT INTO t") != std::string::npos;
+    }
+  }
+  EXPECT_TRUE(writes) << "the INSERT is among the texts the catalog judges";
+}
+
 }  // namespace
 }  // namespace pgro::policy
