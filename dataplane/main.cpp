@@ -269,18 +269,21 @@ std::optional<std::string> resolveUpstreamRole(const Config& cfg, const Upstream
 // and of other languages are not fetched, which keeps the snapshot small.
 struct LoadedCatalog {
   std::vector<pgro::policy::FunctionInfo> functions;
+  std::vector<pgro::policy::OperatorInfo> operators;
   std::string fingerprint;  // kCatalogFingerprint, read before the functions
 };
 
-// Extension and user functions (and the schemas the catalog keys them by) as one value: a
-// CREATE OR REPLACE, ALTER FUNCTION, new overload, DROP or schema rename changes it (a new
-// row version has a new xmin). Read before the functions, so a change in between is seen at
-// the next check.
+// Extension and user functions and operators (and the schemas the catalog keys them by) as
+// one value: a CREATE OR REPLACE, ALTER FUNCTION, new overload or operator, DROP or schema
+// rename changes it (a new row version has a new xmin). Read before the functions, so a
+// change in between is seen at the next check.
 constexpr const char* kCatalogFingerprint =
     "SELECT pg_catalog.md5(COALESCE((SELECT pg_catalog.string_agg(p.oid::text || '.' || "
     "p.xmin::text, ',' ORDER BY p.oid) FROM pg_catalog.pg_proc p WHERE p.oid >= 16384), '') "
     "|| '/' || COALESCE((SELECT pg_catalog.string_agg(n.oid::text || '.' || n.xmin::text || "
-    "'.' || n.nspname, ',' ORDER BY n.oid) FROM pg_catalog.pg_namespace n), ''))";
+    "'.' || n.nspname, ',' ORDER BY n.oid) FROM pg_catalog.pg_namespace n), '') || '/' || "
+    "COALESCE((SELECT pg_catalog.string_agg(o.oid::text || '.' || o.xmin::text, ',' ORDER BY "
+    "o.oid) FROM pg_catalog.pg_operator o WHERE o.oid >= 16384), ''))";
 
 std::optional<LoadedCatalog> loadCatalog(const Config& cfg, const std::string& role,
                                          std::string& error) {
@@ -323,6 +326,19 @@ std::optional<LoadedCatalog> loadCatalog(const Config& cfg, const std::string& r
                            .builtin = r[3].as<bool>(),
                            .language = r[4].c_str(),
                            .body = r[5].is_null() ? std::string() : r[5].c_str()});
+    }
+    const auto operators = tx.exec(
+        "SELECT o.oprname, o.oid < 16384, fn.nspname, f.proname, l.lanname "
+        "FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_proc f ON f.oid = o.oprcode "
+        "JOIN pg_catalog.pg_namespace fn ON fn.oid = f.pronamespace "
+        "JOIN pg_catalog.pg_language l ON l.oid = f.prolang");
+    loaded.operators.reserve(operators.size());
+    for (const auto& r : operators) {
+      loaded.operators.push_back({.symbol = r[0].c_str(),
+                                  .builtin = r[1].as<bool>(),
+                                  .function_schema = r[2].c_str(),
+                                  .function_name = r[3].c_str(),
+                                  .function_language = r[4].c_str()});
     }
     return loaded;
   } catch (const std::exception& e) {
@@ -398,8 +414,8 @@ pgro::session::CatalogRefresher::Lookup catalogLookup(std::shared_ptr<const Conf
       spdlog::warn("function catalog refresh failed: could not load pg_proc: {}", error);
       return Outcome::Failed;
     }
-    auto catalog = std::make_shared<pgro::policy::FunctionCatalog>(loaded->functions,
-                                                                   cfg->read_only_functions);
+    auto catalog = std::make_shared<pgro::policy::FunctionCatalog>(
+        loaded->functions, cfg->read_only_functions, loaded->operators);
     auto options = std::make_shared<pgro::policy::ClassifierOptions>();
     options->catalog = catalog.get();
     context.setCatalog(std::move(catalog), std::move(options));
@@ -439,15 +455,14 @@ std::shared_ptr<const pgro::auth::UserStore> loadUsers(const Config& cfg, std::s
 }
 
 pgro::session::ProxyContext::PolicyState makePolicy(
-    std::shared_ptr<const pgro::auth::UserStore> users,
-    const std::vector<pgro::policy::FunctionInfo>& functions,
+    std::shared_ptr<const pgro::auth::UserStore> users, const LoadedCatalog& loaded,
     std::shared_ptr<const pgro::net::TlsContext> client_tls, std::shared_ptr<const Config> cfg) {
   pgro::session::ProxyContext::PolicyState state;
   state.users = std::move(users);
   state.client_tls = std::move(client_tls);
   state.config = std::move(cfg);
-  state.catalog =
-      std::make_shared<pgro::policy::FunctionCatalog>(functions, state.config->read_only_functions);
+  state.catalog = std::make_shared<pgro::policy::FunctionCatalog>(
+      loaded.functions, state.config->read_only_functions, loaded.operators);
   auto options = std::make_shared<pgro::policy::ClassifierOptions>();
   options->catalog = state.catalog.get();
   state.options = std::move(options);
@@ -548,7 +563,7 @@ pgro::server::ReloadResult reloadConfig(std::mutex& mu, const std::vector<std::s
   }
   if (!louder && cfg->log_level != running->log_level) pgro::config::applyLogLevel(*cfg);
   const std::size_t user_count = users->size();
-  context.setPolicy(makePolicy(std::move(users), functions->functions, std::move(tls), cfg));
+  context.setPolicy(makePolicy(std::move(users), *functions, std::move(tls), cfg));
   const std::string message = "reloaded: " + std::to_string(changes.size() - kept) +
                               " setting(s) changed, " + std::to_string(kept) + " need a restart; " +
                               std::to_string(user_count) + " login(s), " +
@@ -652,8 +667,7 @@ int runProxy(const std::vector<std::string>& args) {
   } else {
     spdlog::info("Client TLS: off");
   }
-  context->setPolicy(
-      makePolicy(std::move(users), functions->functions, std::move(client_tls), cfg));
+  context->setPolicy(makePolicy(std::move(users), *functions, std::move(client_tls), cfg));
   auto params = learnUpstreamParameters(settings);
   if (!params) return 1;
   context->upstream_parameters = std::move(*params);

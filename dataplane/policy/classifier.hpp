@@ -172,6 +172,15 @@ struct FunctionInfo {
   std::string body;
 };
 
+// One row of pg_operator with the function it calls (see loadCatalog in main.cpp).
+struct OperatorInfo {
+  std::string symbol;    // oprname
+  bool builtin = false;  // oid < 16384
+  std::string function_schema;
+  std::string function_name;
+  std::string function_language;  // pg_language.lanname of the function
+};
+
 class FunctionCatalog {
  public:
   struct Entry {
@@ -192,11 +201,22 @@ class FunctionCatalog {
   // `read_only_functions`: the operator's allowlist (READ_ONLY_FUNCTIONS), names with an
   // optional schema ("f", "s.f"), for extension and user functions of any language.
   // Judges every function once, here: a call then costs one hash lookup.
+  // `operators`: pg_operator; an extension or user operator is judged by the function it
+  // calls when that function is written in SQL or a procedural language (C operators of
+  // extensions are comparisons, and their functions are not on the reviewed list by name).
   explicit FunctionCatalog(const std::vector<FunctionInfo>& functions,
-                           const std::vector<std::string>& read_only_functions = {});
+                           const std::vector<std::string>& read_only_functions = {},
+                           const std::vector<OperatorInfo>& operators = {});
 
   // Every schema that has a function of this (lowercase) name, nullptr if none.
   [[nodiscard]] const std::vector<Entry>* find(std::string_view name) const;
+
+  struct OperatorEntry {
+    bool user_defined = false;  // an extension or user operator has this symbol
+    std::string refusal;        // non-empty: one of them calls a function judged not read-only
+  };
+  // What the catalog knows of an operator symbol, nullptr if no operator has it.
+  [[nodiscard]] const OperatorEntry* findOperator(std::string_view symbol) const;
   [[nodiscard]] std::size_t size() const { return by_name_.size(); }
 
  private:
@@ -205,6 +225,7 @@ class FunctionCatalog {
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   std::unordered_map<std::string, std::vector<Entry>, Hash, std::equal_to<>> by_name_;
+  std::unordered_map<std::string, OperatorEntry, Hash, std::equal_to<>> operators_;
 };
 
 struct ClassifierOptions {

@@ -101,7 +101,8 @@ constexpr int kMaxRounds = 64;
 }  // namespace
 
 FunctionCatalog::FunctionCatalog(const std::vector<FunctionInfo>& functions,
-                                 const std::vector<std::string>& read_only_functions) {
+                                 const std::vector<std::string>& read_only_functions,
+                                 const std::vector<OperatorInfo>& operators) {
   struct Pending {
     std::string name;
     std::string schema;
@@ -167,11 +168,58 @@ FunctionCatalog::FunctionCatalog(const std::vector<FunctionInfo>& functions,
                              [&](const Entry& entry) { return entry.schema == p.schema; });
   }
 
+  // Operators: every symbol is known; those of extensions and users are judged by the
+  // function they call (in the rounds below, since bodies may use operators and operators
+  // call functions with bodies).
+  struct UserOperator {
+    std::string symbol;
+    const Entry* function = nullptr;
+    std::string name;  // schema.name of the function
+  };
+  std::vector<UserOperator> judged_operators;
+  for (const OperatorInfo& op : operators) {
+    OperatorEntry& entry = operators_[op.symbol];
+    if (op.builtin) {
+      continue;
+    }
+    entry.user_defined = true;
+    const std::string language = detail::lowercase(op.function_language);
+    if (language == "c" || language == "internal") {
+      continue;
+    }
+    const auto found = by_name_.find(detail::lowercase(op.function_name));
+    const Entry* function = nullptr;
+    if (found != by_name_.end()) {
+      for (const Entry& candidate : found->second) {
+        if (candidate.schema == detail::lowercase(op.function_schema)) {
+          function = &candidate;
+        }
+      }
+    }
+    if (function == nullptr) {
+      entry.refusal = "it calls " + op.function_schema + "." + op.function_name +
+                      ", which pgro's catalog does not know";
+      continue;
+    }
+    judged_operators.push_back({op.symbol, function, op.function_schema + "." + op.function_name});
+  }
+  auto judgeOperators = [&] {
+    bool changed = false;
+    for (const UserOperator& op : judged_operators) {
+      OperatorEntry& entry = operators_[op.symbol];
+      if (!op.function->read_only && entry.refusal.empty()) {
+        entry.refusal = "it calls " + op.name + ": " + op.function->reason;
+        changed = true;
+      }
+    }
+    return changed;
+  };
+
   ClassifierOptions options;
   options.catalog = this;
   options.refuse_unknown_functions = true;
   for (int round = 0;; ++round) {
-    bool changed = false;
+    bool changed = judgeOperators();
     for (Pending& p : pending) {
       if (!p.entry->read_only) {
         continue;
@@ -185,6 +233,7 @@ FunctionCatalog::FunctionCatalog(const std::vector<FunctionInfo>& functions,
         changed = true;
       }
     }
+    changed = judgeOperators() || changed;
     if (!changed) {
       break;
     }
@@ -195,6 +244,11 @@ FunctionCatalog::FunctionCatalog(const std::vector<FunctionInfo>& functions,
       break;
     }
   }
+}
+
+const FunctionCatalog::OperatorEntry* FunctionCatalog::findOperator(std::string_view symbol) const {
+  auto it = operators_.find(symbol);
+  return it == operators_.end() ? nullptr : &it->second;
 }
 
 const std::vector<FunctionCatalog::Entry>* FunctionCatalog::find(std::string_view name) const {

@@ -218,6 +218,26 @@ MaybeDenial checkFunctionCall(const pg_query::FuncCall& call, const ClassifierOp
   return std::nullopt;
 }
 
+MaybeDenial checkOperator(const google::protobuf::RepeatedPtrField<pg_query::Node>& name,
+                          const ClassifierOptions& options, FunctionFacts& facts) {
+  if (options.catalog == nullptr || name.empty()) {
+    return std::nullopt;
+  }
+  const std::string_view symbol = stringValue(name[name.size() - 1]);
+  const FunctionCatalog::OperatorEntry* entry = options.catalog->findOperator(symbol);
+  if (entry == nullptr || entry->user_defined) {
+    facts.calls_user_functions = true;
+  }
+  if (entry != nullptr && !entry->refusal.empty()) {
+    std::string message = "permission denied for operator ";
+    message.append(symbol);
+    message.append(": ");
+    message.append(entry->refusal);
+    return Denial{Refusal::ForbiddenFunction, std::move(message), 0};
+  }
+  return std::nullopt;
+}
+
 MaybeDenial checkAttributeName(std::string_view name, const ClassifierOptions& options,
                                FunctionFacts& facts) {
   const std::string lower = lowercase(name);

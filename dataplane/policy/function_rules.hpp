@@ -24,6 +24,13 @@ struct FunctionFacts {
   bool calls_user_functions = false;  // an extension or user function (Verdict's)
 };
 
+// An operator written in the statement (its name list, as in A_Expr.name): one that calls a
+// function judged not read-only is refused; one of an extension or user, or one the catalog
+// does not know, marks the statement as calling user functions (checked against a fresh
+// catalog before it runs).
+MaybeDenial checkOperator(const google::protobuf::RepeatedPtrField<pg_query::Node>& name,
+                          const ClassifierOptions& options, FunctionFacts& facts);
+
 // A call written as a function call. `name_override` is the parameter name taken from the
 // pg_dump shape `set_config(name, ...) FROM pg_settings WHERE name = '...'`.
 MaybeDenial checkFunctionCall(const pg_query::FuncCall& call, const ClassifierOptions& options,

@@ -271,6 +271,21 @@ class RuleVisitor final : public TreeVisitor {
         }
         return false;  // a constant has no children worth walking
       }
+      case NodeKind::AExpr: {
+        const auto& expr = as<pg_query::A_Expr>(message);
+        const auto kind = expr.kind();
+        if (kind != pg_query::AEXPR_BETWEEN && kind != pg_query::AEXPR_NOT_BETWEEN &&
+            kind != pg_query::AEXPR_BETWEEN_SYM && kind != pg_query::AEXPR_NOT_BETWEEN_SYM) {
+          denial_ = checkOperator(expr.name(), options_, facts_);
+        }
+        return !denial_;
+      }
+      case NodeKind::SubLink:
+        denial_ = checkOperator(as<pg_query::SubLink>(message).oper_name(), options_, facts_);
+        return !denial_;
+      case NodeKind::SortBy:
+        denial_ = checkOperator(as<pg_query::SortBy>(message).use_op(), options_, facts_);
+        return !denial_;
       case NodeKind::Other:
         return true;
     }

@@ -48,6 +48,15 @@ NodeKind kindOf(const Descriptor* descriptor) {
   if (name == "A_Const") {
     return NodeKind::AConst;
   }
+  if (name == "A_Expr") {
+    return NodeKind::AExpr;
+  }
+  if (name == "SubLink") {
+    return NodeKind::SubLink;
+  }
+  if (name == "SortBy") {
+    return NodeKind::SortBy;
+  }
   if (name != "RawStmt" && name.ends_with("Stmt")) {
     return NodeKind::Statement;
   }

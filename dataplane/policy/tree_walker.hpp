@@ -24,6 +24,9 @@ enum class NodeKind : std::uint8_t {
   SQLValueFunction,
   RangeTableSample,
   AConst,
+  AExpr,    // an operator expression: a + b, x = ANY (...), a OPERATOR(s.###) b
+  SubLink,  // x ### ANY (SELECT ...) names an operator too
+  SortBy,   // ORDER BY x USING ###
 };
 
 class TreeVisitor {

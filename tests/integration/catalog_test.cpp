@@ -59,7 +59,8 @@ std::string directValue(std::string_view sql) {
 
 // What the tests create, dropped before and after each.
 constexpr std::string_view kDropTestObjects = R"sql(
-      DROP FUNCTION IF EXISTS cat_w(), cat_r(int), cat_rows(), cat_o(int), cat_o(text);
+      DROP FUNCTION IF EXISTS cat_w(), cat_r(int), cat_rows(), cat_o(int), cat_o(text) CASCADE;
+      DROP FUNCTION IF EXISTS cat_op_w(int, int), cat_op_r(int, int) CASCADE;
       DROP EXTENSION IF EXISTS pg_surgery;
       DROP EXTENSION IF EXISTS pageinspect;
       DROP EXTENSION IF EXISTS tablefunc;
@@ -157,6 +158,38 @@ TEST_F(CatalogTest, ReplacedOrOverloadedFunctionIsJudgedAgain) {
   r = ask(b, "SELECT cat_r(21)");
   EXPECT_EQ(r.value, "63") << r.describe();
   EXPECT_EQ(ask(a, "SELECT 1").value, "1");
+}
+
+// An operator is a function call without the name: one the admin creates after pgro started
+// on a writing SECURITY DEFINER function is refused in every spelling, one on a reader works.
+TEST_F(CatalogTest, OperatorsAreJudgedByTheFunctionTheyCall) {
+  pgro_ = startPgro({{"POOL_SIZE", "1"}, {"CATALOG_CHECK_INTERVAL_MS", "100"}});
+  RawPgClient a = connectProxy(*pgro_);
+  RawPgClient b = connectProxy(*pgro_);
+  ASSERT_EQ(ask(a, "SELECT 1").value, "1");
+  postgres().execDirect(R"sql(
+    CREATE FUNCTION cat_op_w(x int, y int) RETURNS boolean LANGUAGE sql VOLATILE
+      SECURITY DEFINER AS 'INSERT INTO cat_t VALUES (x + y) RETURNING true';
+    CREATE OPERATOR ### (FUNCTION = cat_op_w, LEFTARG = int, RIGHTARG = int);
+    CREATE FUNCTION cat_op_r(x int, y int) RETURNS int LANGUAGE sql IMMUTABLE
+      AS 'SELECT x * 10 + y';
+    CREATE OPERATOR ##+ (FUNCTION = cat_op_r, LEFTARG = int, RIGHTARG = int);
+  )sql");
+  for (const char* sql : {
+           "SELECT 1 ### 2",
+           "SELECT 1 OPERATOR(public.###) 2",
+           "SELECT id FROM cat_t WHERE id ### ANY (SELECT 1)",
+           "SELECT id FROM cat_t WHERE NOT (id ### 5)",
+       }) {
+    Answer r = ask(a, sql);
+    EXPECT_TRUE(refusedByPgro(r, "42501")) << sql << ": " << r.describe();
+    r = askExtended(b, sql);
+    EXPECT_TRUE(refusedByPgro(r, "42501")) << sql << ": " << r.describe();
+  }
+  EXPECT_EQ(directValue("SELECT count(*) FROM cat_t"), "2") << "a write reached the table";
+  Answer r = ask(b, "SELECT 4 ##+ 2");
+  EXPECT_EQ(r.value, "42") << r.describe();
+  EXPECT_EQ(ask(a, "SELECT 1 + 1").value, "2");
 }
 
 // Within the interval the check runs once, however many statements call user functions.

@@ -32,9 +32,22 @@ std::string seededRandoms() {
   return list;
 }
 
+// Every setting by name, but those whose values pgro does not let clients read (the
+// *_command settings, conninfo, passwords, keys...): pgro refuses reading unnamed values.
+std::string readableSettingNames() {
+  return postgres()
+      .execDirect(
+          "SELECT string_agg(quote_literal(name), ',') FROM pg_catalog.pg_settings "
+          "WHERE name !~* '(_command$|conninfo|password|passwd|secret|key|token|salt|credential)'")
+          [0][0]
+      .c_str();
+}
+
 std::string probeSql() {
   return "SELECT (SELECT coalesce(string_agg(name || '=' || setting, ',' ORDER BY name), '') "
-         "FROM pg_catalog.pg_settings), "
+         "FROM pg_catalog.pg_settings WHERE name IN (" +
+         readableSettingNames() +
+         ")), "
          "(SELECT count(*) FROM pg_catalog.pg_cursors), "
          "(SELECT count(*) FROM pg_catalog.pg_listening_channels()), "
          "(SELECT count(*) FROM pg_catalog.pg_locks WHERE locktype = 'advisory' "
