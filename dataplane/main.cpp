@@ -398,10 +398,12 @@ pgro::session::CatalogRefresher::Lookup catalogLookup(std::shared_ptr<const Conf
       spdlog::warn("function catalog refresh failed: could not load pg_proc: {}", error);
       return Outcome::Failed;
     }
-    auto catalog = std::make_shared<pgro::policy::FunctionCatalog>(loaded->functions,
-                                                                   cfg->read_only_functions);
+    const auto running = context.policy().config;  // ALLOW_PG_SLEEP as last reloaded
+    auto catalog = std::make_shared<pgro::policy::FunctionCatalog>(
+        loaded->functions, cfg->read_only_functions, running->allow_pg_sleep);
     auto options = std::make_shared<pgro::policy::ClassifierOptions>();
     options->catalog = catalog.get();
+    options->allow_pg_sleep = running->allow_pg_sleep;
     context.setCatalog(std::move(catalog), std::move(options));
     installed = std::move(loaded->fingerprint);
     if (found > 0) {
@@ -446,10 +448,11 @@ pgro::session::ProxyContext::PolicyState makePolicy(
   state.users = std::move(users);
   state.client_tls = std::move(client_tls);
   state.config = std::move(cfg);
-  state.catalog =
-      std::make_shared<pgro::policy::FunctionCatalog>(functions, state.config->read_only_functions);
+  state.catalog = std::make_shared<pgro::policy::FunctionCatalog>(
+      functions, state.config->read_only_functions, state.config->allow_pg_sleep);
   auto options = std::make_shared<pgro::policy::ClassifierOptions>();
   options->catalog = state.catalog.get();
+  options->allow_pg_sleep = state.config->allow_pg_sleep;
   state.options = std::move(options);
   return state;
 }
@@ -607,7 +610,8 @@ int runProxy(const std::vector<std::string>& args) {
   for (auto kind : {pgro::policy::Refusal::Write, pgro::policy::Refusal::ForbiddenFunction,
                     pgro::policy::Refusal::ForbiddenParameter, pgro::policy::Refusal::SecretRead,
                     pgro::policy::Refusal::ParseError, pgro::policy::Refusal::Unsupported,
-                    pgro::policy::Refusal::TooComplex, pgro::policy::Refusal::UnknownFunction}) {
+                    pgro::policy::Refusal::TooComplex, pgro::policy::Refusal::UnknownFunction,
+                    pgro::policy::Refusal::Sleep}) {
     context->counters.refused_by_reason[std::string(pgro::policy::refusalName(kind))] = 0;
   }
   std::string error;

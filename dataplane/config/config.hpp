@@ -42,6 +42,9 @@ struct Config {
   // and user functions before it is checked again (0 = before every such statement).
   int catalog_check_interval_ms = 1000;
 
+  // Query governor: what one login may take from production.
+  bool allow_pg_sleep = false;  // pg_sleep, pg_sleep_for, pg_sleep_until
+
   // Client-facing listener.
   std::string listen_host = "0.0.0.0";
   uint16_t listen_port = 5433;

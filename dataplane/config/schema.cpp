@@ -165,6 +165,7 @@ constexpr std::string_view kCache = "Result cache";
 constexpr std::string_view kPool = "Upstream pool";
 constexpr std::string_view kRuntime = "Process and logging";
 constexpr std::string_view kControl = "Admin API and metrics";
+constexpr std::string_view kGovernor = "Query governor";
 
 }  // namespace
 
@@ -316,6 +317,12 @@ const std::vector<Setting>& schema() {
       {"POOL_TIMEOUT_SECONDS", kPool, kNone,
        number(&Config::pool_timeout_seconds, 1, 3600, "seconds"),
        "How long a client waits for a free upstream connection before it gets an error."},
+
+      // Query governor: limits a reader cannot lift.
+      {"ALLOW_PG_SLEEP", kGovernor, kReloadable, boolean(&Config::allow_pg_sleep),
+       "Allow pg_sleep, pg_sleep_for and pg_sleep_until (any schema or spelling, also inside "
+       "functions). Off by default: a sleeping statement holds a pooled server connection and "
+       "does nothing, so a few clients could take the whole pool; refused with 42501."},
 
       // Process and logging.
       {"WORKER_THREADS", kRuntime, kNone, number(&Config::worker_threads, 0, 1024),

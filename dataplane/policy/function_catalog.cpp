@@ -101,7 +101,8 @@ constexpr int kMaxRounds = 64;
 }  // namespace
 
 FunctionCatalog::FunctionCatalog(const std::vector<FunctionInfo>& functions,
-                                 const std::vector<std::string>& read_only_functions) {
+                                 const std::vector<std::string>& read_only_functions,
+                                 bool allow_pg_sleep) {
   struct Pending {
     std::string name;
     std::string schema;
@@ -170,6 +171,7 @@ FunctionCatalog::FunctionCatalog(const std::vector<FunctionInfo>& functions,
   ClassifierOptions options;
   options.catalog = this;
   options.refuse_unknown_functions = true;
+  options.allow_pg_sleep = allow_pg_sleep;
   for (int round = 0;; ++round) {
     bool changed = false;
     for (Pending& p : pending) {

@@ -314,6 +314,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   asio::steady_timer local_drained_;  // cancelled when local_queued_ falls below the low mark
 
   std::string user_;
+  std::string governor_user_;  // user_ as the governor's metric label (governor.hpp)
   std::string database_;
   std::map<std::string, std::string> client_params_;  // the client's session settings
   std::map<std::string, std::string> login_params_;   // client_params_ at login (DISCARD ALL)

@@ -1024,6 +1024,9 @@ std::shared_ptr<const policy::Verdict> ClientSession::admitStatement(
       std::lock_guard lock(ctx_->counters.refusals_mu);
       ++ctx_->counters.refused_by_reason[std::string(policy::refusalName(verdict->refusal))];
     }
+    if (verdict->refusal == policy::Refusal::Sleep) {
+      ctx_->governor.add(GovernorLimit::PgSleep, governor_user_);
+    }
     spdlog::warn("refused: user={} client={} reason=\"{}\" query=\"{}\"", user_, client_address_,
                  verdict->message, sql.substr(0, 200));
     refuse(refusalError(*verdict), extended);

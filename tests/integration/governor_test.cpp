@@ -1,0 +1,127 @@
+// The query governor (issue 12): limits one login cannot lift, each checked against a real
+// PostgreSQL, with the connection it concerns shown reusable afterwards.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <regex>
+#include <thread>
+
+#include "integration_common.hpp"
+
+namespace pgro::it {
+namespace {
+
+// GET /metrics from pgro's METRICS_LISTEN (HTTP/1.0: the server closes after the reply).
+std::string scrapeMetrics(const PgroProcess& pgro) {
+  const std::string listen = pgro.env().at("METRICS_LISTEN");
+  const int port = std::stoi(listen.substr(listen.rfind(':') + 1));
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return {};
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string out;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    const std::string request = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    if (::send(fd, request.data(), request.size(), 0) == static_cast<ssize_t>(request.size())) {
+      char buf[8192];
+      ssize_t n = 0;
+      while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) out.append(buf, static_cast<size_t>(n));
+    }
+  }
+  ::close(fd);
+  return out;
+}
+
+// The value of one sample (`name{labels}`) in the exposition, -1 when absent.
+double metricValue(const PgroProcess& pgro, const std::string& sample) {
+  const std::string text = scrapeMetrics(pgro);
+  const std::string needle = "\n" + sample + " ";
+  const auto at = text.find(needle);
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + needle.size()));
+}
+
+void expectSelectOne(RawPgClient& client, const std::string& who) {
+  client.send(wire::query("SELECT 1"));
+  RawPgClient::Reply r = client.readReply(10s);
+  ASSERT_TRUE(succeeded(r)) << who << ": " << describe(r);
+  auto rows = dataRows(r.messages);
+  ASSERT_EQ(rows.size(), 1u) << who;
+  EXPECT_EQ(rows[0][0].value_or(""), "1") << who;
+}
+
+// Functions whose bodies sleep, created directly on PostgreSQL (pgro judges bodies).
+void createSleepyFunctions() {
+  postgres().execDirect(R"sql(
+    CREATE OR REPLACE FUNCTION gov_nap_sql(float8) RETURNS void LANGUAGE sql
+      AS 'SELECT pg_catalog.pg_sleep($1)';
+    CREATE OR REPLACE FUNCTION gov_nap_plpgsql(s float8) RETURNS int LANGUAGE plpgsql
+      AS $$ BEGIN PERFORM pg_sleep_for(make_interval(secs => s)); RETURN 1; END $$;
+  )sql");
+}
+
+const std::vector<std::string>& sleepSpellings() {
+  static const std::vector<std::string> spellings = {
+      "SELECT pg_sleep(0.01)",
+      "SELECT pg_catalog.pg_sleep(0.01)",
+      "SELECT \"pg_sleep\"(0.01)",
+      "SELECT pg_catalog.\"pg_sleep_for\"('10 ms')",
+      "SELECT * FROM pg_sleep(0.01)",
+      "SELECT * FROM generate_series(1, 2) g, LATERAL pg_sleep_until(now()) s",
+      "WITH s AS (SELECT pg_sleep(0.01)) SELECT * FROM s",
+      "EXPLAIN ANALYZE SELECT pg_sleep(0.01)",
+      "EXPLAIN (ANALYZE, FORMAT JSON) SELECT 1 FROM pg_sleep(0.01)",
+      "SELECT 1 WHERE EXISTS (SELECT pg_sleep(0.01))",
+      "SELECT gov_nap_sql(0.01)",
+      "SELECT * FROM gov_nap_plpgsql(0.01)",
+  };
+  return spellings;
+}
+
+TEST(GovernorTest, PgSleepIsRefusedInEverySpellingByDefault) {
+  createSleepyFunctions();
+  auto pgro = startPgro({{"CACHE_ENABLED", "false"}});
+  RawPgClient client = connectProxy(*pgro);
+  for (const std::string& sql : sleepSpellings()) {
+    client.send(wire::query(sql));
+    RawPgClient::Reply r = client.readReply(10s);
+    ASSERT_TRUE(r.ready) << sql << ": " << describe(r);
+    auto error = firstError(r.messages);
+    ASSERT_TRUE(error) << sql << " was not refused: " << describe(r);
+    EXPECT_EQ(error->sqlstate(), "42501") << sql << ": " << error->describe();
+    EXPECT_NE(error->message().find("pg_sleep"), std::string::npos) << error->describe();
+  }
+  // The extended protocol: the Parse is refused the same way.
+  client.send(wire::parse("", "SELECT pg_catalog.pg_sleep($1)") + wire::bind("", "", {"0.01"}) +
+              wire::execute("") + wire::sync());
+  RawPgClient::Reply extended = client.readReply(10s);
+  auto error = firstError(extended.messages);
+  ASSERT_TRUE(error) << describe(extended);
+  EXPECT_EQ(error->sqlstate(), "42501") << error->describe();
+  expectSelectOne(client, "after the refusals");
+  EXPECT_EQ(waitForActiveQuery("pg_sleep", 200ms), false) << "a sleep reached PostgreSQL";
+
+  // Direct calls are counted by the governor (function bodies refuse the function itself).
+  const double counted = metricValue(*pgro, "pgro_governor_pg_sleep_total{user=\"reader\"}");
+  EXPECT_GE(counted, 10) << scrapeMetrics(*pgro);
+  EXPECT_TRUE(pgro->waitForLog("ALLOW_PG_SLEEP", 5s));
+}
+
+TEST(GovernorTest, AllowPgSleepAllowsThem) {
+  createSleepyFunctions();
+  auto pgro = startPgro({{"CACHE_ENABLED", "false"}, {"ALLOW_PG_SLEEP", "true"}});
+  RawPgClient client = connectProxy(*pgro);
+  for (const std::string& sql : sleepSpellings()) {
+    client.send(wire::query(sql));
+    RawPgClient::Reply r = client.readReply(10s);
+    EXPECT_TRUE(succeeded(r)) << sql << ": " << describe(r);
+  }
+}
+
+}  // namespace
+}  // namespace pgro::it
