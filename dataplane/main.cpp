@@ -482,7 +482,6 @@ std::optional<pgro::upstream::UpstreamSettings> upstreamSettings(const Config& c
   s.password = cfg.upstream_password;
   s.database = cfg.upstream_database;
   s.connect_timeout = std::chrono::seconds(cfg.upstream_connect_timeout_seconds);
-  s.statement_timeout_ms = cfg.query_timeout_seconds * 1000;
   s.max_prepared_statements = static_cast<std::size_t>(cfg.max_prepared_statements);
   return s;
 }

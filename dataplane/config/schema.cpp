@@ -186,9 +186,6 @@ const std::vector<Setting>& schema() {
       {"UPSTREAM_CONNECT_TIMEOUT_SECONDS", kUpstream, kNone,
        number(&Config::upstream_connect_timeout_seconds, 1, 3600, "seconds"),
        "Time allowed to open and authenticate one upstream connection."},
-      {"QUERY_TIMEOUT_SECONDS", kUpstream, kNone,
-       number(&Config::query_timeout_seconds, 0, 2147483, "seconds"),
-       "statement_timeout set on every upstream connection; 0 = no limit."},
       {"UPSTREAM_SSLMODE", kUpstream, kNone,
        choice(&Config::upstream_sslmode,
               std::vector<std::pair<std::string, UpstreamSslMode>>{
@@ -323,6 +320,12 @@ const std::vector<Setting>& schema() {
        "Allow pg_sleep, pg_sleep_for and pg_sleep_until (any schema or spelling, also inside "
        "functions). Off by default: a sleeping statement holds a pooled server connection and "
        "does nothing, so a few clients could take the whole pool; refused with 42501."},
+      {"QUERY_TIMEOUT_SECONDS", kGovernor, kReloadable,
+       number(&Config::query_timeout_seconds, 0, 2147483, "seconds"),
+       "Longest a statement may run: pgro then sends a CancelRequest to its backend and the "
+       "client gets 57014 naming this limit. Enforced by pgro, so `SET statement_timeout` or a "
+       "startup `-c statement_timeout` cannot raise it (they can still lower it). 0 = no "
+       "limit."},
 
       // Process and logging.
       {"WORKER_THREADS", kRuntime, kNone, number(&Config::worker_threads, 0, 1024),

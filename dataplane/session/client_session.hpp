@@ -29,6 +29,7 @@
 #include "policy/classifier.hpp"
 #include "protocol/framing.hpp"
 #include "protocol/messages.hpp"
+#include "session/governor.hpp"
 #include "session/outbound.hpp"
 #include "session/proxy_context.hpp"
 #include "upstream/server_connection.hpp"
@@ -289,6 +290,16 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void detachServer(bool reusable);
   void serverLost(const std::string& reason);
 
+  // Query governor (session_governor.cpp): the limits in force for this login, read again
+  // after a reload; the statement timer (QUERY_TIMEOUT_SECONDS), armed when a statement goes
+  // upstream and stopped when its reply ends; the 57014 answering pgro's own cancel, made to
+  // name the limit (true: `body` was replaced for the client).
+  const GovernorLimits& limits();
+  void governorStatementSent();
+  void governorStatementDone();
+  void queryTimedOut();
+  bool governorError(std::string_view body);
+
   void fatal(const protocol::PgError& error);
   void closeNow();
   bool releasable() const;
@@ -381,6 +392,13 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   uint64_t cache_key_generation_ = 0;
   uint64_t cache_key_policy_ = 0;  // the policy generation in cache_key_prefix_
   void setActivity(const char* state, std::string_view query);
+
+  GovernorLimits limits_;
+  uint64_t limits_generation_ = 0;
+  asio::steady_timer statement_timer_;
+  uint64_t statement_serial_ = 0;  // a timer firing for an older arming is ignored
+  bool statement_timer_armed_ = false;
+  bool governor_cancel_sent_ = false;  // pgro cancelled the running statement (time limit)
 
   // What info() reports; written by the session's loop at statement boundaries only.
   mutable std::mutex info_mu_;

@@ -2,6 +2,12 @@
 
 namespace pgro::session {
 
+GovernorLimits GovernorLimits::fromConfig(const config::Config& config) {
+  GovernorLimits limits;
+  limits.query_timeout_seconds = config.query_timeout_seconds;
+  return limits;
+}
+
 std::string_view limitName(GovernorLimit limit) {
   switch (limit) {
     case GovernorLimit::PgSleep:

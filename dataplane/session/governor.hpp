@@ -11,7 +11,16 @@
 #include <string>
 #include <string_view>
 
+#include "config/config.hpp"
+
 namespace pgro::session {
+
+// The limits in force for one login (0 = off).
+struct GovernorLimits {
+  int query_timeout_seconds = 0;
+
+  static GovernorLimits fromConfig(const config::Config& config);
+};
 
 enum class GovernorLimit : std::uint8_t {
   PgSleep,                 // ALLOW_PG_SLEEP=false: pg_sleep & co. refused (42501)

@@ -185,6 +185,7 @@ void ClientSession::forwardToServer(std::string_view raw, char type) {
   }
   pending_.push_back({.kind = Pending::Kind::Forward, .message = type});
   pending_.back().capture = batch_capture_;
+  if (type == 'Q' || type == 'E' || type == 'S') governorStatementSent();
   if (type == 'Q' || type == 'S') {
     pending_.back().sent = std::chrono::steady_clock::now();
     ++pending_syncs_;

@@ -14,6 +14,12 @@
 namespace pgro::it {
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
 // GET /metrics from pgro's METRICS_LISTEN (HTTP/1.0: the server closes after the reply).
 std::string scrapeMetrics(const PgroProcess& pgro) {
   const std::string listen = pgro.env().at("METRICS_LISTEN");
@@ -121,6 +127,76 @@ TEST(GovernorTest, AllowPgSleepAllowsThem) {
     RawPgClient::Reply r = client.readReply(10s);
     EXPECT_TRUE(succeeded(r)) << sql << ": " << describe(r);
   }
+}
+
+// Backends (other than the asker) running a query that contains `fragment`.
+int activeBackends(const std::string& fragment) {
+  return postgres()
+      .execDirect(
+          "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND pid <> "
+          "pg_backend_pid() AND position('" +
+          fragment + "' in query) > 0")[0][0]
+      .as<int>();
+}
+
+// Waits for `client`'s reply to a statement pgro must cancel at QUERY_TIMEOUT_SECONDS=1.
+void expectCancelledByTimeout(RawPgClient& client, const std::string& what) {
+  const auto start = Clock::now();
+  RawPgClient::Reply r = client.readReply(20s);
+  const double elapsed = secondsSince(start);
+  ASSERT_TRUE(r.ready) << what << ": " << describe(r);
+  auto error = firstError(r.messages);
+  ASSERT_TRUE(error) << what << " was not cancelled: " << describe(r);
+  EXPECT_EQ(error->sqlstate(), "57014") << what << ": " << error->describe();
+  EXPECT_NE(error->message().find("QUERY_TIMEOUT_SECONDS"), std::string::npos)
+      << what << ": " << error->describe();
+  EXPECT_GE(elapsed, 0.5) << what;
+  EXPECT_LE(elapsed, 8.0) << what << ": cancelled long after the limit";
+}
+
+TEST(GovernorTest, QueryTimeoutCancelsUpstreamAndTheClientCannotLiftIt) {
+  auto pgro = startPgro({{"CACHE_ENABLED", "false"},
+                         {"ALLOW_PG_SLEEP", "true"},
+                         {"POOL_SIZE", "1"},
+                         {"QUERY_TIMEOUT_SECONDS", "1"}});
+  // A SET statement_timeout = 0 does not lift pgro's limit.
+  RawPgClient a = connectProxy(*pgro);
+  ASSERT_EQ(firstError(a.query("SET statement_timeout = 0")), std::nullopt);
+  a.send(wire::query("SELECT pg_sleep(30) /* gov-timeout-a */"));
+  expectCancelledByTimeout(a, "pg_sleep after SET statement_timeout = 0");
+  EXPECT_EQ(activeBackends("gov-timeout-a"), 0) << "the backend still runs the statement";
+  expectSelectOne(a, "client A after its cancelled statement");
+
+  // Nor does a startup -c statement_timeout=0; a slow query without pg_sleep is cancelled too.
+  RawPgClient b = RawPgClient::connect(pgro->host(), pgro->port(), pgro->user(), pgro->password(),
+                                       pgro->database(), {{"options", "-c statement_timeout=0"}});
+  b.send(
+      wire::query("SELECT count(*) FROM generate_series(1, 100000) a, generate_series(1, 100000) b "
+                  "/* gov-timeout-b */"));
+  expectCancelledByTimeout(b, "cross join with startup statement_timeout=0");
+  EXPECT_EQ(activeBackends("gov-timeout-b"), 0);
+
+  // The extended protocol, inside a transaction block.
+  ASSERT_EQ(firstError(b.query("BEGIN")), std::nullopt);
+  b.send(wire::parse("", "SELECT pg_sleep($1::float8) /* gov-timeout-c */") +
+         wire::bind("", "", {"30"}) + wire::execute("") + wire::sync());
+  expectCancelledByTimeout(b, "extended-protocol pg_sleep in a transaction");
+  EXPECT_EQ(activeBackends("gov-timeout-c"), 0);
+  ASSERT_EQ(firstError(b.query("ROLLBACK")), std::nullopt);
+
+  // The only pooled connection serves the next client, with nothing of A's or B's session.
+  RawPgClient c = connectProxy(*pgro);
+  expectSelectOne(c, "the next client on the pooled connection");
+  auto timeout = dataRows(c.query("SHOW statement_timeout"));
+  ASSERT_EQ(timeout.size(), 1u);
+  EXPECT_EQ(timeout[0][0].value_or(""), "0") << "pgro no longer sets statement_timeout upstream";
+  auto fast = dataRows(c.query("SELECT pg_sleep(0.1), 'done'"));
+  ASSERT_EQ(fast.size(), 1u) << "a statement under the limit was cancelled";
+  EXPECT_EQ(fast[0][1].value_or(""), "done");
+
+  EXPECT_EQ(metricValue(*pgro, "pgro_governor_query_timeout_total{user=\"reader\"}"), 3)
+      << scrapeMetrics(*pgro);
+  EXPECT_TRUE(pgro->waitForLog("QUERY_TIMEOUT_SECONDS=1", 5s));
 }
 
 }  // namespace

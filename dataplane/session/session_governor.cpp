@@ -1,0 +1,102 @@
+// The session's hooks into the query governor (governor.hpp): the statement timer of
+// QUERY_TIMEOUT_SECONDS. pgro enforces it itself, so `SET statement_timeout = 0` or a startup
+// `-c statement_timeout=0` cannot lift it: when a statement runs longer, pgro sends a
+// CancelRequest to the backend serving it and tells the client why in the 57014 that answers
+// the cancel.
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+
+#include "protocol/sqlstate.hpp"
+#include "session/client_session.hpp"
+
+namespace pgro::session {
+
+namespace {
+namespace sqlstate = protocol::sqlstate;
+
+// Client messages that make the server run something: a Query, an Execute, and the Sync
+// that commits an implicit transaction.
+bool runsStatement(char message) {
+  return message == 'Q' || message == 'E' || message == 'S';
+}
+}  // namespace
+
+const GovernorLimits& ClientSession::limits() {
+  const uint64_t generation = ctx_->policy_generation.load(std::memory_order_acquire);
+  if (generation != limits_generation_) {
+    limits_ = GovernorLimits::fromConfig(*ctx_->policy().config);
+    limits_generation_ = generation;
+  }
+  return limits_;
+}
+
+void ClientSession::governorStatementSent() {
+  if (statement_timer_armed_) return;
+  const int seconds = limits().query_timeout_seconds;
+  if (seconds <= 0) return;
+  statement_timer_armed_ = true;
+  const uint64_t serial = ++statement_serial_;
+  statement_timer_.expires_after(std::chrono::seconds(seconds));
+  statement_timer_.async_wait([weak = weak_from_this(), serial](boost::system::error_code ec) {
+    auto self = weak.lock();
+    if (ec || self == nullptr || self->statement_serial_ != serial) return;
+    self->queryTimedOut();
+  });
+}
+
+void ClientSession::governorStatementDone() {
+  for (const Pending& p : pending_) {
+    if (p.kind == Pending::Kind::Forward && runsStatement(p.message)) {
+      // The next statement of a pipeline starts now: its own time limit.
+      statement_timer_armed_ = false;
+      governor_cancel_sent_ = false;
+      governorStatementSent();
+      return;
+    }
+  }
+  statement_timer_armed_ = false;
+  governor_cancel_sent_ = false;
+  ++statement_serial_;
+  statement_timer_.cancel();
+}
+
+void ClientSession::queryTimedOut() {
+  statement_timer_armed_ = false;
+  if (server_ == nullptr || state_ == State::Closing) return;
+  const bool running = std::any_of(pending_.begin(), pending_.end(), [](const Pending& p) {
+    return p.kind == Pending::Kind::Forward && runsStatement(p.message);
+  });
+  if (!running) return;
+  governor_cancel_sent_ = true;
+  ctx_->governor.add(GovernorLimit::QueryTimeout, governor_user_);
+  spdlog::warn(
+      "governor: query_timeout: user={} client={} statement ran longer than "
+      "QUERY_TIMEOUT_SECONDS={}; cancelling it upstream, query=\"{}\"",
+      user_, client_address_, limits_.query_timeout_seconds, info().query);
+  auto ex = client_.socket().get_executor();
+  asio::co_spawn(ex,
+                 upstream::sendCancel(ex, ctx_->pool->settings(), server_->backendPid(),
+                                      server_->backendKey()),
+                 asio::detached);
+}
+
+bool ClientSession::governorError(std::string_view body) {
+  if (!governor_cancel_sent_) return false;
+  const auto fields = protocol::parseErrorFields(body);
+  if (!fields || fields->sqlstate != sqlstate::kQueryCanceled) return false;
+  governor_cancel_sent_ = false;
+  std::string out;
+  protocol::appendError(out,
+                        {.sqlstate = std::string(sqlstate::kQueryCanceled),
+                         .message = "canceling statement due to pgro's QUERY_TIMEOUT_SECONDS (" +
+                                    std::to_string(limits_.query_timeout_seconds) + " s)",
+                         .hint = "The limit is set for this login by the pgro operator; SET "
+                                 "statement_timeout cannot raise it."});
+  to_client_.appendOwned(std::move(out));
+  return true;
+}
+
+}  // namespace pgro::session
