@@ -44,6 +44,7 @@ struct Config {
   // Query governor: what one login may take from production.
   bool allow_pg_sleep = false;    // pg_sleep, pg_sleep_for, pg_sleep_until
   int query_timeout_seconds = 0;  // pgro cancels a statement running longer; 0 = no limit
+  int idle_transaction_timeout_seconds = 0;  // a client holding a server connection idle
 
   // Client-facing listener.
   std::string listen_host = "0.0.0.0";

@@ -248,9 +248,6 @@ const std::vector<Setting>& schema() {
        number<std::size_t>(&Config::client_buffer_budget_bytes, 0, kSizeMax, "bytes"),
        "Bytes of partly received client messages all sessions may buffer together; a client "
        "whose message would go over it is refused (53200) and disconnected. 0 = unlimited."},
-      {"CLIENT_IDLE_TIMEOUT_SECONDS", kListener, kNone,
-       number(&Config::client_idle_timeout_seconds, 0, kIntMax, "seconds"),
-       "Close a client connection idle this long; 0 = never."},
       {"TLS_CERT_FILE", kListener, kReloadable, text(&Config::tls_cert_file, "path"),
        "PEM certificate chain clients see; with TLS_KEY_FILE, pgro accepts TLS connections "
        "(sslmode=require, verify-full). A reload reads both files again, so new connections get a "
@@ -326,6 +323,16 @@ const std::vector<Setting>& schema() {
        "client gets 57014 naming this limit. Enforced by pgro, so `SET statement_timeout` or a "
        "startup `-c statement_timeout` cannot raise it (they can still lower it). 0 = no "
        "limit."},
+      {"IDLE_TRANSACTION_TIMEOUT_SECONDS", kGovernor, kReloadable,
+       number(&Config::idle_transaction_timeout_seconds, 0, kIntMax, "seconds"),
+       "A client that holds a server connection (inside a transaction block, or after an "
+       "extended-protocol Flush without Sync) and sends nothing this long is disconnected "
+       "with FATAL 25P03; its server connection is closed, so the transaction is rolled back "
+       "and the pool slot freed for the clients waiting. 0 = no limit."},
+      {"CLIENT_IDLE_TIMEOUT_SECONDS", kGovernor, kReloadable,
+       number(&Config::client_idle_timeout_seconds, 0, kIntMax, "seconds"),
+       "A client that holds no transaction and sends nothing this long is disconnected with "
+       "FATAL 57P05 (PostgreSQL's idle_session_timeout). 0 = never."},
 
       // Process and logging.
       {"WORKER_THREADS", kRuntime, kNone, number(&Config::worker_threads, 0, 1024),

@@ -28,7 +28,8 @@ ClientSession::ClientSession(asio::ip::tcp::socket socket, std::shared_ptr<Proxy
       local_drained_(client_.socket().get_executor()),
       session_id_(g_next_session_id.fetch_add(1, std::memory_order_relaxed)),
       settings_read_(client_.socket().get_executor()),
-      statement_timer_(client_.socket().get_executor()) {
+      statement_timer_(client_.socket().get_executor()),
+      idle_timer_(client_.socket().get_executor()) {
   login_ticket_ = std::move(ticket);
   boost::system::error_code ec;
   auto remote = client_.socket().remote_endpoint(ec);

@@ -299,6 +299,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void governorStatementDone();
   void queryTimedOut();
   bool governorError(std::string_view body);
+  // (Re)arms or stops the idle timer for what the session is doing now; called when pgro
+  // starts and stops waiting for the client and when a reply or a server connection ends.
+  void governorArmIdle();
+  void idleTimedOut(bool holding);
+  void stopIdleTimer();
 
   void fatal(const protocol::PgError& error);
   void closeNow();
@@ -399,6 +404,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   uint64_t statement_serial_ = 0;  // a timer firing for an older arming is ignored
   bool statement_timer_armed_ = false;
   bool governor_cancel_sent_ = false;  // pgro cancelled the running statement (time limit)
+  asio::steady_timer idle_timer_;
+  uint64_t idle_serial_ = 0;
+  bool idle_timer_armed_ = false;
+  bool reading_client_ = false;  // clientLoop waits for client bytes
 
   // What info() reports; written by the session's loop at statement boundaries only.
   mutable std::mutex info_mu_;

@@ -5,6 +5,8 @@ namespace pgro::session {
 GovernorLimits GovernorLimits::fromConfig(const config::Config& config) {
   GovernorLimits limits;
   limits.query_timeout_seconds = config.query_timeout_seconds;
+  limits.idle_transaction_timeout_seconds = config.idle_transaction_timeout_seconds;
+  limits.client_idle_timeout_seconds = config.client_idle_timeout_seconds;
   return limits;
 }
 

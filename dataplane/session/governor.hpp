@@ -18,6 +18,8 @@ namespace pgro::session {
 // The limits in force for one login (0 = off).
 struct GovernorLimits {
   int query_timeout_seconds = 0;
+  int idle_transaction_timeout_seconds = 0;
+  int client_idle_timeout_seconds = 0;
 
   static GovernorLimits fromConfig(const config::Config& config);
 };

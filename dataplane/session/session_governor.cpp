@@ -1,8 +1,13 @@
-// The session's hooks into the query governor (governor.hpp): the statement timer of
-// QUERY_TIMEOUT_SECONDS. pgro enforces it itself, so `SET statement_timeout = 0` or a startup
-// `-c statement_timeout=0` cannot lift it: when a statement runs longer, pgro sends a
-// CancelRequest to the backend serving it and tells the client why in the 57014 that answers
-// the cancel.
+// The session's hooks into the query governor (governor.hpp).
+//  - The statement timer of QUERY_TIMEOUT_SECONDS. pgro enforces it itself, so `SET
+//    statement_timeout = 0` or a startup `-c statement_timeout=0` cannot lift it: when a
+//    statement runs longer, pgro sends a CancelRequest to the backend serving it and tells
+//    the client why in the 57014 that answers the cancel.
+//  - The idle timer while pgro waits for the client with nothing running upstream: holding a
+//    server connection (in a transaction block, or after a Flush without Sync) it is
+//    IDLE_TRANSACTION_TIMEOUT_SECONDS (FATAL 25P03), otherwise CLIENT_IDLE_TIMEOUT_SECONDS
+//    (FATAL 57P05). The session then ends as when the client hangs up: a server connection
+//    that is not clean is closed, which rolls its transaction back and frees its pool slot.
 #include <algorithm>
 
 #include <spdlog/spdlog.h>
@@ -47,7 +52,79 @@ void ClientSession::governorStatementSent() {
   });
 }
 
+void ClientSession::governorArmIdle() {
+  const uint64_t serial = ++idle_serial_;
+  const bool waiting = reading_client_ &&
+                       (state_ == State::Ready || state_ == State::SkipUntilSync) &&
+                       pending_.empty() && server_batch_.empty();
+  if (!waiting) {
+    stopIdleTimer();
+    return;
+  }
+  const bool holding = server_ != nullptr && (inTransaction() || unsynced_);
+  const int seconds =
+      holding ? limits().idle_transaction_timeout_seconds : limits().client_idle_timeout_seconds;
+  if (seconds <= 0) {
+    stopIdleTimer();
+    return;
+  }
+  idle_timer_armed_ = true;
+  idle_timer_.expires_after(std::chrono::seconds(seconds));
+  idle_timer_.async_wait([weak = weak_from_this(), serial, holding](boost::system::error_code ec) {
+    auto self = weak.lock();
+    if (ec || self == nullptr || self->idle_serial_ != serial) return;
+    self->idle_timer_armed_ = false;
+    self->idleTimedOut(holding);
+  });
+}
+
+// Timers are cancelled only when armed: this runs twice per client read, and cancelling
+// takes the reactor's timer lock.
+void ClientSession::stopIdleTimer() {
+  if (!idle_timer_armed_) return;
+  idle_timer_armed_ = false;
+  idle_timer_.cancel();
+}
+
+void ClientSession::idleTimedOut(bool holding) {
+  if (state_ == State::Closing) return;
+  if (holding) {
+    ctx_->governor.add(GovernorLimit::IdleTransactionTimeout, governor_user_);
+    spdlog::warn(
+        "governor: idle_transaction_timeout: user={} client={} held a server "
+        "connection idle ({}) longer than IDLE_TRANSACTION_TIMEOUT_SECONDS={}; "
+        "disconnected",
+        user_, client_address_, unsynced_ ? "extended protocol without Sync" : "in a transaction",
+        limits_.idle_transaction_timeout_seconds);
+    fatal({.severity = "FATAL",
+           .sqlstate = std::string(sqlstate::kIdleInTransactionSessionTimeout),
+           .message = "terminating connection due to idle-in-transaction timeout "
+                      "(pgro's IDLE_TRANSACTION_TIMEOUT_SECONDS is " +
+                      std::to_string(limits_.idle_transaction_timeout_seconds) + " s)"});
+  } else {
+    ctx_->governor.add(GovernorLimit::ClientIdleTimeout, governor_user_);
+    spdlog::info(
+        "governor: client_idle_timeout: user={} client={} sent nothing for "
+        "CLIENT_IDLE_TIMEOUT_SECONDS={}; disconnected",
+        user_, client_address_, limits_.client_idle_timeout_seconds);
+    fatal({.severity = "FATAL",
+           .sqlstate = std::string(sqlstate::kIdleSessionTimeout),
+           .message = "terminating connection due to idle-session timeout "
+                      "(pgro's CLIENT_IDLE_TIMEOUT_SECONDS is " +
+                      std::to_string(limits_.client_idle_timeout_seconds) + " s)"});
+  }
+  // fatal() wakes the client loop only when nothing is queued for the client; an idle
+  // session has nothing queued, but a client that stopped reading must not keep it.
+  boost::system::error_code ec;
+  client_.socket().cancel(ec);
+}
+
 void ClientSession::governorStatementDone() {
+  if (!statement_timer_armed_) {  // no time limit (the fast path)
+    governor_cancel_sent_ = false;
+    governorArmIdle();
+    return;
+  }
   for (const Pending& p : pending_) {
     if (p.kind == Pending::Kind::Forward && runsStatement(p.message)) {
       // The next statement of a pipeline starts now: its own time limit.
@@ -57,10 +134,11 @@ void ClientSession::governorStatementDone() {
       return;
     }
   }
-  statement_timer_armed_ = false;
   governor_cancel_sent_ = false;
   ++statement_serial_;
-  statement_timer_.cancel();
+  if (statement_timer_armed_) statement_timer_.cancel();
+  statement_timer_armed_ = false;
+  governorArmIdle();
 }
 
 void ClientSession::queryTimedOut() {

@@ -84,7 +84,11 @@ asio::awaitable<bool> ClientSession::readMore() {
     to_client_.trim();
   }
   boost::system::error_code ec;
+  reading_client_ = true;
+  governorArmIdle();
   const bool got = co_await client_.readSome(in_, ec);
+  reading_client_ = false;
+  governorArmIdle();
   if (client_.hasWirePending()) to_client_.flush();
   co_return got&& state_ != State::Closing;
 }

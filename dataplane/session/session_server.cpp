@@ -430,6 +430,7 @@ bool ClientSession::handleServerMessage(char type, std::string_view body, std::s
       if (front.settings) adoptServerSettings(front);
       pending_.pop_front();
       emitLocalReplies();
+      governorArmIdle();
     }
     return true;
   }
@@ -647,6 +648,7 @@ void ClientSession::detachServer(bool reusable) {
   auto server = std::move(server_);
   server_ = nullptr;
   ctx_->pool->release(std::move(server), reusable);
+  governorArmIdle();
 }
 
 void ClientSession::serverLost(const std::string& reason) {

@@ -199,5 +199,85 @@ TEST(GovernorTest, QueryTimeoutCancelsUpstreamAndTheClientCannotLiftIt) {
   EXPECT_TRUE(pgro->waitForLog("QUERY_TIMEOUT_SECONDS=1", 5s));
 }
 
+// Every message until pgro closes the connection; the FATAL among them.
+std::optional<ErrorFields> fatalBeforeClose(RawPgClient& client,
+                                            std::chrono::milliseconds timeout) {
+  std::vector<Message> messages = client.readUntilClosed(timeout);
+  return firstError(messages);
+}
+
+int idleInTransactionBackends() {
+  return postgres()
+      .execDirect(
+          "SELECT count(*) FROM pg_stat_activity WHERE state LIKE 'idle in transaction%' AND "
+          "pid <> pg_backend_pid()")[0][0]
+      .as<int>();
+}
+
+TEST(GovernorTest, IdleTransactionTimeoutFreesThePooledConnectionForTheNextClient) {
+  auto pgro = startPgro({{"CACHE_ENABLED", "false"},
+                         {"POOL_SIZE", "1"},
+                         {"POOL_TIMEOUT_SECONDS", "20"},
+                         {"IDLE_TRANSACTION_TIMEOUT_SECONDS", "1"}});
+  RawPgClient a = connectProxy(*pgro);
+  ASSERT_EQ(firstError(a.query("BEGIN")), std::nullopt);
+  ASSERT_EQ(a.query("SELECT 1").back().body, "T") << "client A is not in a transaction";
+  // B waits for the only server connection, which A holds and does not use.
+  RawPgClient b = connectProxy(*pgro);
+  const auto start = Clock::now();
+  b.send(wire::query("SELECT 1"));
+  auto fatal = fatalBeforeClose(a, 10s);
+  ASSERT_TRUE(fatal) << "client A was closed without an error";
+  EXPECT_EQ(fatal->sqlstate(), "25P03") << fatal->describe();
+  EXPECT_EQ(fatal->severity(), "FATAL") << fatal->describe();
+  EXPECT_NE(fatal->message().find("IDLE_TRANSACTION_TIMEOUT_SECONDS"), std::string::npos);
+  RawPgClient::Reply served = b.readReply(10s);
+  EXPECT_TRUE(succeeded(served)) << "client B was not served after A's timeout: "
+                                 << describe(served);
+  EXPECT_LE(secondsSince(start), 6.0);
+  EXPECT_EQ(idleInTransactionBackends(), 0) << "A's transaction is still open upstream";
+
+  // The same for a client that stops after an extended-protocol Flush without Sync.
+  RawPgClient d = connectProxy(*pgro);
+  d.send(wire::parse("", "SELECT 42") + wire::bind("", "") + wire::execute("") + wire::flush());
+  auto flushed = fatalBeforeClose(d, 10s);
+  ASSERT_TRUE(flushed) << "the unsynced client was closed without an error";
+  EXPECT_EQ(flushed->sqlstate(), "25P03") << flushed->describe();
+  expectSelectOne(b, "client B after the unsynced client's timeout");
+
+  // A client that keeps working inside its transaction is not disconnected.
+  ASSERT_EQ(firstError(b.query("BEGIN")), std::nullopt);
+  for (int i = 0; i < 4; ++i) {
+    std::this_thread::sleep_for(500ms);
+    expectSelectOne(b, "a busy transaction");
+  }
+  ASSERT_EQ(firstError(b.query("COMMIT")), std::nullopt);
+  // Idle outside a transaction is not this limit's business (CLIENT_IDLE_TIMEOUT_SECONDS=0).
+  std::this_thread::sleep_for(1500ms);
+  expectSelectOne(b, "client B idle outside a transaction");
+
+  EXPECT_EQ(metricValue(*pgro, "pgro_governor_idle_transaction_timeout_total{user=\"reader\"}"), 2)
+      << scrapeMetrics(*pgro);
+  EXPECT_TRUE(pgro->waitForLog("IDLE_TRANSACTION_TIMEOUT_SECONDS=1", 5s));
+}
+
+TEST(GovernorTest, ClientIdleTimeoutClosesIdleClients) {
+  auto pgro = startPgro({{"CACHE_ENABLED", "false"}, {"CLIENT_IDLE_TIMEOUT_SECONDS", "1"}});
+  RawPgClient idle = connectProxy(*pgro);
+  RawPgClient busy = connectProxy(*pgro);
+  const auto start = Clock::now();
+  for (int i = 0; i < 5; ++i) {
+    std::this_thread::sleep_for(400ms);
+    expectSelectOne(busy, "a client that keeps sending");
+  }
+  auto fatal = fatalBeforeClose(idle, 10s);
+  ASSERT_TRUE(fatal) << "the idle client was closed without an error";
+  EXPECT_EQ(fatal->sqlstate(), "57P05") << fatal->describe();
+  EXPECT_NE(fatal->message().find("CLIENT_IDLE_TIMEOUT_SECONDS"), std::string::npos);
+  EXPECT_GE(secondsSince(start), 0.9);
+  EXPECT_EQ(metricValue(*pgro, "pgro_governor_client_idle_timeout_total{user=\"reader\"}"), 1)
+      << scrapeMetrics(*pgro);
+}
+
 }  // namespace
 }  // namespace pgro::it
