@@ -26,8 +26,9 @@ double d(uint64_t v) {
 
 // pgro_governor_<limit>_total{user}: the limits of the query governor, one family each
 // (names as session::limitName spells them).
-constexpr std::array<const char*, 4> kGovernorLimits = {
-    "pg_sleep", "query_timeout", "idle_transaction_timeout", "client_idle_timeout"};
+constexpr std::array<const char*, 6> kGovernorLimits = {
+    "pg_sleep",         "query_timeout",      "idle_transaction_timeout", "client_idle_timeout",
+    "user_connections", "user_active_queries"};
 
 template <std::size_t I>
 void governorSamples(const StatsSnapshot& s, SampleWriter& w) {
@@ -106,6 +107,17 @@ const std::vector<StatsMetric>& statsMetrics() {
         kCounter,
         {"user"}},
        governorSamples<3>},
+      {{"pgro_governor_user_connections_total",
+        "Logins refused because the login had MAX_USER_CONNECTIONS connections open.",
+        kCounter,
+        {"user"}},
+       governorSamples<4>},
+      {{"pgro_governor_user_active_queries_total",
+        "Times a client waited because its login held MAX_USER_ACTIVE_QUERIES upstream "
+        "connections.",
+        kCounter,
+        {"user"}},
+       governorSamples<5>},
       {{"pgro_protocol_errors_total", "Malformed or out-of-sequence client messages.", kCounter},
        [](const StatsSnapshot& s, SampleWriter& w) { w.add(d(s.queries.protocol_errors)); }},
       {{"pgro_catalog_lookups_total",

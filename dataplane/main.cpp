@@ -25,6 +25,7 @@
 #include "policy/classifier.hpp"
 #include "server/data_plane_admin.hpp"
 #include "server/proxy_server.hpp"
+#include "session/governor.hpp"
 #include "session/session_registry.hpp"
 #include "upstream/server_connection.hpp"
 
@@ -422,7 +423,8 @@ pgro::session::CatalogRefresher::Lookup catalogLookup(std::shared_ptr<const Conf
 std::shared_ptr<const pgro::auth::UserStore> loadUsers(const Config& cfg, std::string& error) {
   try {
     if (!cfg.users_file.empty()) {
-      auto store = pgro::auth::UserStore::fromFile(cfg.users_file);
+      auto store = pgro::auth::UserStore::fromFile(cfg.users_file,
+                                                   &pgro::session::GovernorLimits::checkOverride);
       if (!store.ok()) {
         error = "USERS_FILE: " + store.error().message;
         return nullptr;

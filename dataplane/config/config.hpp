@@ -45,6 +45,8 @@ struct Config {
   bool allow_pg_sleep = false;    // pg_sleep, pg_sleep_for, pg_sleep_until
   int query_timeout_seconds = 0;  // pgro cancels a statement running longer; 0 = no limit
   int idle_transaction_timeout_seconds = 0;  // a client holding a server connection idle
+  int max_user_connections = 0;              // client connections of one login; 0 = no limit
+  int max_user_active_queries = 0;  // pool connections one login holds at once; 0 = no limit
 
   // Client-facing listener.
   std::string listen_host = "0.0.0.0";

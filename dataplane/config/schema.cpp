@@ -275,7 +275,8 @@ const std::vector<Setting>& schema() {
        "UPSTREAM_PASSWORD."},
       {"USERS_FILE", kClientAuth, kReloadable, text(&Config::users_file, "path"),
        "File of `user:SCRAM-SHA-256$...` lines (from `pgro passwd USER` or pg_authid), one "
-       "login each."},
+       "login each, optionally followed by that login's query governor limits as "
+       "`name=value` fields (`query_timeout_seconds=60 max_user_connections=5`)."},
       {"AUTH", kClientAuth, kNone,
        choice(&Config::auth,
               std::vector<std::pair<std::string, AuthMethod>>{
@@ -333,6 +334,17 @@ const std::vector<Setting>& schema() {
        number(&Config::client_idle_timeout_seconds, 0, kIntMax, "seconds"),
        "A client that holds no transaction and sends nothing this long is disconnected with "
        "FATAL 57P05 (PostgreSQL's idle_session_timeout). 0 = never."},
+      {"MAX_USER_CONNECTIONS", kGovernor, kReloadable,
+       number(&Config::max_user_connections, 0, 1000000),
+       "Client connections one login may have open at once; one more is refused at login with "
+       "53300. 0 = no limit."},
+      {"MAX_USER_ACTIVE_QUERIES", kGovernor, kReloadable,
+       number(&Config::max_user_active_queries, 0, 10000),
+       "Upstream connections one login may hold at once (a transaction or statement each, in "
+       "transaction pooling): its further clients wait for one of its own, up to "
+       "POOL_TIMEOUT_SECONDS, so one login cannot take the whole pool from the others. 0 = no "
+       "limit. The governor's settings except ALLOW_PG_SLEEP can be set per login in USERS_FILE "
+       "as trailing `name=value` fields, names lowercase (`max_user_active_queries=2`)."},
 
       // Process and logging.
       {"WORKER_THREADS", kRuntime, kNone, number(&Config::worker_threads, 0, 1024),

@@ -56,6 +56,8 @@ ClientSession::~ClientSession() {
   releaseBuffer();
   if (registered_) ctx_->registry->remove(proxy_pid_, proxy_key_);
   ctx_->counters.clients_current.fetch_sub(1, std::memory_order_relaxed);
+  releaseActiveSlot();
+  if (counts_connection_) ctx_->user_gate.removeConnection(user_);
   if (!held_cursors_.empty()) {
     ctx_->counters.sessions_holding_cursors.fetch_sub(1, std::memory_order_relaxed);
   }

@@ -295,6 +295,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // upstream and stopped when its reply ends; the 57014 answering pgro's own cancel, made to
   // name the limit (true: `body` was replaced for the client).
   const GovernorLimits& limits();
+  // MAX_USER_CONNECTIONS at login (false: FATAL 53300 sent); MAX_USER_ACTIVE_QUERIES before
+  // a pool connection is taken (false: last_error_ says why), given back when it is.
+  bool admitLogin();
+  asio::awaitable<bool> acquireActiveSlot();
+  void releaseActiveSlot();
   void governorStatementSent();
   void governorStatementDone();
   void queryTimedOut();
@@ -407,7 +412,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   asio::steady_timer idle_timer_;
   uint64_t idle_serial_ = 0;
   bool idle_timer_armed_ = false;
-  bool reading_client_ = false;  // clientLoop waits for client bytes
+  bool counts_connection_ = false;  // counted in UserGate (MAX_USER_CONNECTIONS)
+  bool holds_active_slot_ = false;  // a UserGate slot for the attached server connection
+  bool reading_client_ = false;     // clientLoop waits for client bytes
 
   // What info() reports; written by the session's loop at statement boundaries only.
   mutable std::mutex info_mu_;

@@ -121,6 +121,7 @@ struct ProxyContext {
   std::shared_ptr<cache::InFlight> inflight;
   SessionCounters counters;
   GovernorCounters governor;
+  UserGate user_gate;  // MAX_USER_CONNECTIONS, MAX_USER_ACTIVE_QUERIES
   // Per-address login limits and the client buffer budget (unlimited until the server sets
   // them from the configuration).
   std::shared_ptr<LoginGuard> guard = std::make_shared<LoginGuard>(0, LoginThrottle::Settings{}, 0);

@@ -32,10 +32,74 @@ bool runsStatement(char message) {
 const GovernorLimits& ClientSession::limits() {
   const uint64_t generation = ctx_->policy_generation.load(std::memory_order_acquire);
   if (generation != limits_generation_) {
-    limits_ = GovernorLimits::fromConfig(*ctx_->policy().config);
+    const auto policy = ctx_->policy();
+    limits_ = GovernorLimits::forLogin(*policy.config, policy.users->settings(user_));
     limits_generation_ = generation;
   }
   return limits_;
+}
+
+bool ClientSession::admitLogin() {
+  // The login as the governor's metrics label: bounded by the user store (AUTH=trust takes
+  // any name).
+  governor_user_ = ctx_->users()->find(user_) != nullptr ? user_ : "other";
+  const int max = limits().max_user_connections;
+  if (!ctx_->user_gate.addConnection(user_, max)) {
+    ctx_->governor.add(GovernorLimit::UserConnections, governor_user_);
+    spdlog::warn(
+        "governor: user_connections: user={} client={} refused: the login has "
+        "MAX_USER_CONNECTIONS={} connections open",
+        user_, client_address_, max);
+    fatal({.severity = "FATAL",
+           .sqlstate = std::string(sqlstate::kTooManyConnections),
+           .message = "too many connections for role \"" + user_ + "\"",
+           .detail = "pgro's MAX_USER_CONNECTIONS for this login is " + std::to_string(max) + "."});
+    return false;
+  }
+  counts_connection_ = true;
+  return true;
+}
+
+asio::awaitable<bool> ClientSession::acquireActiveSlot() {
+  const int max = limits().max_user_active_queries;
+  if (max <= 0) co_return true;
+  const auto timeout = std::chrono::seconds(ctx_->config->pool_timeout_seconds);
+  auto& gate = ctx_->user_gate;
+  // A first try that does not wait, so that only real waits are counted.
+  if (!co_await gate.acquireActive(client_.socket().get_executor(), user_, max,
+                                   std::chrono::milliseconds(0))) {
+    ctx_->governor.add(GovernorLimit::UserActiveQueries, governor_user_);
+    spdlog::info(
+        "governor: user_active_queries: user={} client={} waits: the login holds "
+        "MAX_USER_ACTIVE_QUERIES={} upstream connections",
+        user_, client_address_, max);
+    if (!co_await gate.acquireActive(client_.socket().get_executor(), user_, max, timeout)) {
+      spdlog::warn(
+          "governor: user_active_queries: user={} client={} refused after waiting "
+          "POOL_TIMEOUT_SECONDS={}",
+          user_, client_address_, ctx_->config->pool_timeout_seconds);
+      last_error_ = {.sqlstate = std::string(sqlstate::kTooManyConnections),
+                     .message = "pgro: login \"" + user_ +
+                                "\" holds MAX_USER_ACTIVE_QUERIES=" + std::to_string(max) +
+                                " upstream connections; none was freed within " +
+                                std::to_string(ctx_->config->pool_timeout_seconds) +
+                                " s (POOL_TIMEOUT_SECONDS)",
+                     .hint = "Retry later, or finish the login's other transactions."};
+      co_return false;
+    }
+  }
+  if (state_ == State::Closing) {
+    gate.releaseActive(user_);
+    co_return false;
+  }
+  holds_active_slot_ = true;
+  co_return true;
+}
+
+void ClientSession::releaseActiveSlot() {
+  if (!holds_active_slot_) return;
+  holds_active_slot_ = false;
+  ctx_->user_gate.releaseActive(user_);
 }
 
 void ClientSession::governorStatementSent() {

@@ -1221,16 +1221,19 @@ std::string_view ClientSession::effectiveSearchPath() const {
 asio::awaitable<bool> ClientSession::ensureServer() {
   if (server_ != nullptr) co_return true;
   const auto wait_started = std::chrono::steady_clock::now();
+  if (!co_await acquireActiveSlot()) co_return false;
   auto result = co_await ctx_->pool->acquire(client_.socket().get_executor(), loop_);
   metrics::observe(
       ctx_->metrics.pool_wait,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - wait_started).count());
   if (!result.connection) {
+    releaseActiveSlot();
     last_error_ = result.error;
     last_error_.severity = "ERROR";
     co_return false;
   }
   if (state_ == State::Closing) {
+    releaseActiveSlot();
     ctx_->pool->release(std::move(result.connection), true);
     last_error_ = {.sqlstate = std::string(sqlstate::kAdminShutdown),
                    .message = "terminating connection"};
@@ -1242,6 +1245,7 @@ asio::awaitable<bool> ClientSession::ensureServer() {
     to_server_.detach();
     ctx_->pool->release(std::move(server_), false);
     server_ = nullptr;
+    releaseActiveSlot();
     co_return false;
   }
   pump_running_ = true;

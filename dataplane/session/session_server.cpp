@@ -648,6 +648,7 @@ void ClientSession::detachServer(bool reusable) {
   auto server = std::move(server_);
   server_ = nullptr;
   ctx_->pool->release(std::move(server), reusable);
+  releaseActiveSlot();
   governorArmIdle();
 }
 

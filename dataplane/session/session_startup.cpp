@@ -114,6 +114,7 @@ asio::awaitable<bool> ClientSession::startup() {
                        "database \"" + database_ + "\" does not exist"));
       co_return false;
     }
+    if (!admitLogin()) co_return false;
     if (!co_await checkStartupSettings()) co_return false;
     sendStartupReply();
     co_return true;
@@ -326,9 +327,6 @@ void ClientSession::sendStartupReply() {
   login_ticket_.reset();  // logged in: no longer counted as half-open for its address
   std::tie(proxy_pid_, proxy_key_) = ctx_->registry->add(self);
   registered_ = true;
-  // The login as the governor's metrics label: bounded by the user store (AUTH=trust takes
-  // any name).
-  governor_user_ = ctx_->users()->find(user_) != nullptr ? user_ : "other";
 
   // The client's view of the session: upstream's reported values, the client's own
   // settings on top, and an identity that is the proxy login, not the upstream account.

@@ -6,6 +6,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <signal.h>
+
+#include <fstream>
 #include <regex>
 #include <thread>
 
@@ -277,6 +280,108 @@ TEST(GovernorTest, ClientIdleTimeoutClosesIdleClients) {
   EXPECT_GE(secondsSince(start), 0.9);
   EXPECT_EQ(metricValue(*pgro, "pgro_governor_client_idle_timeout_total{user=\"reader\"}"), 1)
       << scrapeMetrics(*pgro);
+}
+
+// A USERS_FILE line for `user` (from `pgro passwd`) followed by `settings`.
+std::string usersLine(const std::string& user, const std::string& password,
+                      const std::string& settings = {}) {
+  SpawnOptions o{.argv = {pgroBinary(), "passwd", user}};
+  CommandResult r = runCommand(o, 30s, password + "\n");
+  EXPECT_EQ(r.exit_code, 0) << r.describe();
+  std::string line = r.out.substr(0, r.out.find('\n'));
+  if (!settings.empty()) line += " " + settings;
+  return line + "\n";
+}
+
+RawPgClient connectAs(const PgroProcess& pgro, const std::string& user,
+                      const std::string& password) {
+  return RawPgClient::connect(pgro.host(), pgro.port(), user, password, pgro.database());
+}
+
+TEST(GovernorTest, PerLoginConnectionAndActiveQueryLimitsFromUsersFile) {
+  const std::string path = makeTempDir("pgro-gov-users") + "/users";
+  const std::string bob = usersLine("bob", "bob-pass");
+  std::ofstream(path) << "# governor test\n"
+                      << usersLine("alice", "alice-pass",
+                                   "max_user_connections=3\tMAX_USER_ACTIVE_QUERIES=1")
+                      << bob;
+  auto pgro = startPgro({{"CACHE_ENABLED", "false"},
+                         {"USERS_FILE", path},
+                         {"PROXY_USER", ""},
+                         {"PROXY_PASSWORD", ""},
+                         {"POOL_SIZE", "3"},
+                         {"POOL_TIMEOUT_SECONDS", "3"},
+                         {"MAX_USER_CONNECTIONS", "2"}});
+  // alice may have 3 connections (her override), the fourth is refused with 53300.
+  std::vector<RawPgClient> alice;
+  for (int i = 0; i < 3; ++i) alice.push_back(connectAs(*pgro, "alice", "alice-pass"));
+  RawPgClient extra(pgro->host(), pgro->port());
+  StartupResult refused = extra.startup("alice", "alice-pass", pgro->database());
+  ASSERT_FALSE(refused.ok);
+  ASSERT_TRUE(refused.error);
+  EXPECT_EQ(refused.error->sqlstate(), "53300") << refused.error->describe();
+  EXPECT_NE(refused.error->message().find("too many connections"), std::string::npos);
+  // bob gets the global MAX_USER_CONNECTIONS=2.
+  RawPgClient bob1 = connectAs(*pgro, "bob", "bob-pass");
+  RawPgClient bob2 = connectAs(*pgro, "bob", "bob-pass");
+  RawPgClient bob3(pgro->host(), pgro->port());
+  StartupResult bob_refused = bob3.startup("bob", "bob-pass", pgro->database());
+  ASSERT_FALSE(bob_refused.ok);
+  EXPECT_EQ(bob_refused.error->sqlstate(), "53300");
+  // A closed connection frees its place.
+  bob2.close();
+  std::this_thread::sleep_for(200ms);
+  RawPgClient bob4 = connectAs(*pgro, "bob", "bob-pass");
+  expectSelectOne(bob4, "bob after one of his connections closed");
+
+  // alice holds her one active connection in a transaction: her second client waits for
+  // it, bob is not kept out of the pool by her.
+  ASSERT_EQ(firstError(alice[0].query("BEGIN")), std::nullopt);
+  expectSelectOne(alice[0], "alice's transaction");
+  alice[1].send(wire::query("SELECT 'alice-2'"));
+  expectSelectOne(bob1, "bob while alice holds her limit");
+  expectSelectOne(bob4, "bob's other connection");
+  RawPgClient::Reply waiting = alice[1].readReply(500ms);
+  EXPECT_TRUE(waiting.timed_out) << "alice's second client was served past her limit: "
+                                 << describe(waiting);
+  ASSERT_EQ(firstError(alice[0].query("COMMIT")), std::nullopt);
+  RawPgClient::Reply served = alice[1].readReply(5s);
+  EXPECT_TRUE(succeeded(served)) << describe(served);
+  // Past POOL_TIMEOUT_SECONDS the waiting client gets 53300 naming the limit.
+  ASSERT_EQ(firstError(alice[0].query("BEGIN")), std::nullopt);
+  expectSelectOne(alice[0], "alice's second transaction");
+  alice[2].send(wire::query("SELECT 'alice-3'"));
+  RawPgClient::Reply timed_out = alice[2].readReply(10s);
+  auto error = firstError(timed_out.messages);
+  ASSERT_TRUE(error) << describe(timed_out);
+  EXPECT_EQ(error->sqlstate(), "53300") << error->describe();
+  EXPECT_NE(error->message().find("MAX_USER_ACTIVE_QUERIES"), std::string::npos);
+  ASSERT_EQ(firstError(alice[0].query("COMMIT")), std::nullopt);
+  expectSelectOne(alice[2], "alice's third client after the commit");
+
+  EXPECT_EQ(metricValue(*pgro, "pgro_governor_user_connections_total{user=\"alice\"}"), 1);
+  EXPECT_EQ(metricValue(*pgro, "pgro_governor_user_connections_total{user=\"bob\"}"), 1);
+  // At least the two waits above (a BEGIN right after a reply may wait an instant for the
+  // slot that reply's connection is about to give back).
+  EXPECT_GE(metricValue(*pgro, "pgro_governor_user_active_queries_total{user=\"alice\"}"), 2)
+      << scrapeMetrics(*pgro);
+  EXPECT_EQ(metricValue(*pgro, "pgro_governor_user_active_queries_total{user=\"bob\"}"), -1)
+      << "bob never waited for his own limit";
+
+  // SIGHUP reads the overrides again; a bad field is refused with its line number and
+  // changes nothing.
+  std::ofstream(path) << usersLine("alice", "alice-pass", "max_user_connections=nine") << bob;
+  const std::size_t before = pgro->log().size();
+  pgro->sendSignal(SIGHUP);
+  ASSERT_TRUE(pgro->waitForLog("reload failed", 10s));
+  EXPECT_NE(pgro->log().substr(before).find("line 1: user \"alice\": max_user_connections"),
+            std::string::npos)
+      << pgro->log().substr(before);
+  std::ofstream(path) << usersLine("alice", "alice-pass", "max_user_connections=4") << bob;
+  pgro->sendSignal(SIGHUP);
+  ASSERT_TRUE(pgro->waitForLog("reloaded:", 10s));
+  RawPgClient fourth = connectAs(*pgro, "alice", "alice-pass");
+  expectSelectOne(fourth, "alice's fourth connection after the reload");
 }
 
 }  // namespace
