@@ -1,5 +1,6 @@
 #include "controlplane/stats_metrics.hpp"
 
+#include <array>
 #include <vector>
 
 namespace pgro::controlplane {
@@ -21,6 +22,19 @@ struct StatsMetric {
 
 double d(uint64_t v) {
   return static_cast<double>(v);
+}
+
+// pgro_governor_<limit>_total{user}: the limits of the query governor, one family each
+// (names as session::limitName spells them).
+constexpr std::array<const char*, 6> kGovernorLimits = {
+    "pg_sleep",         "query_timeout",      "idle_transaction_timeout", "client_idle_timeout",
+    "user_connections", "user_active_queries"};
+
+template <std::size_t I>
+void governorSamples(const StatsSnapshot& s, SampleWriter& w) {
+  auto it = s.governor.find(kGovernorLimits[I]);
+  if (it == s.governor.end()) return;
+  for (const auto& [user, n] : it->second) w.add({user}, d(n));
 }
 
 const std::vector<StatsMetric>& statsMetrics() {
@@ -71,6 +85,39 @@ const std::vector<StatsMetric>& statsMetrics() {
        [](const StatsSnapshot& s, SampleWriter& w) {
          for (const auto& [reason, n] : s.queries.refused_by_reason) w.add({reason}, d(n));
        }},
+      // Query governor (limits a reader cannot lift), by login ("other" outside USERS_FILE).
+      {{"pgro_governor_pg_sleep_total",
+        "Statements refused because they call pg_sleep and ALLOW_PG_SLEEP is off.",
+        kCounter,
+        {"user"}},
+       governorSamples<0>},
+      {{"pgro_governor_query_timeout_total",
+        "Statements cancelled upstream by pgro after QUERY_TIMEOUT_SECONDS.",
+        kCounter,
+        {"user"}},
+       governorSamples<1>},
+      {{"pgro_governor_idle_transaction_timeout_total",
+        "Clients disconnected for holding a server connection idle longer than "
+        "IDLE_TRANSACTION_TIMEOUT_SECONDS.",
+        kCounter,
+        {"user"}},
+       governorSamples<2>},
+      {{"pgro_governor_client_idle_timeout_total",
+        "Clients disconnected after CLIENT_IDLE_TIMEOUT_SECONDS without a message.",
+        kCounter,
+        {"user"}},
+       governorSamples<3>},
+      {{"pgro_governor_user_connections_total",
+        "Logins refused because the login had MAX_USER_CONNECTIONS connections open.",
+        kCounter,
+        {"user"}},
+       governorSamples<4>},
+      {{"pgro_governor_user_active_queries_total",
+        "Times a client waited because its login held MAX_USER_ACTIVE_QUERIES upstream "
+        "connections.",
+        kCounter,
+        {"user"}},
+       governorSamples<5>},
       {{"pgro_protocol_errors_total", "Malformed or out-of-sequence client messages.", kCounter},
        [](const StatsSnapshot& s, SampleWriter& w) { w.add(d(s.queries.protocol_errors)); }},
       {{"pgro_catalog_lookups_total",

@@ -25,6 +25,7 @@
 #include "policy/classifier.hpp"
 #include "server/data_plane_admin.hpp"
 #include "server/proxy_server.hpp"
+#include "session/governor.hpp"
 #include "session/session_registry.hpp"
 #include "upstream/server_connection.hpp"
 
@@ -414,10 +415,12 @@ pgro::session::CatalogRefresher::Lookup catalogLookup(std::shared_ptr<const Conf
       spdlog::warn("function catalog refresh failed: could not load pg_proc: {}", error);
       return Outcome::Failed;
     }
+    const auto running = context.policy().config;  // ALLOW_PG_SLEEP as last reloaded
     auto catalog = std::make_shared<pgro::policy::FunctionCatalog>(
-        loaded->functions, cfg->read_only_functions, loaded->operators);
+        loaded->functions, cfg->read_only_functions, loaded->operators, running->allow_pg_sleep);
     auto options = std::make_shared<pgro::policy::ClassifierOptions>();
     options->catalog = catalog.get();
+    options->allow_pg_sleep = running->allow_pg_sleep;
     context.setCatalog(std::move(catalog), std::move(options));
     installed = std::move(loaded->fingerprint);
     if (found > 0) {
@@ -436,7 +439,8 @@ pgro::session::CatalogRefresher::Lookup catalogLookup(std::shared_ptr<const Conf
 std::shared_ptr<const pgro::auth::UserStore> loadUsers(const Config& cfg, std::string& error) {
   try {
     if (!cfg.users_file.empty()) {
-      auto store = pgro::auth::UserStore::fromFile(cfg.users_file);
+      auto store = pgro::auth::UserStore::fromFile(cfg.users_file,
+                                                   &pgro::session::GovernorLimits::checkOverride);
       if (!store.ok()) {
         error = "USERS_FILE: " + store.error().message;
         return nullptr;
@@ -462,9 +466,11 @@ pgro::session::ProxyContext::PolicyState makePolicy(
   state.client_tls = std::move(client_tls);
   state.config = std::move(cfg);
   state.catalog = std::make_shared<pgro::policy::FunctionCatalog>(
-      loaded.functions, state.config->read_only_functions, loaded.operators);
+      loaded.functions, state.config->read_only_functions, loaded.operators,
+      state.config->allow_pg_sleep);
   auto options = std::make_shared<pgro::policy::ClassifierOptions>();
   options->catalog = state.catalog.get();
+  options->allow_pg_sleep = state.config->allow_pg_sleep;
   state.options = std::move(options);
   return state;
 }
@@ -494,7 +500,6 @@ std::optional<pgro::upstream::UpstreamSettings> upstreamSettings(const Config& c
   s.password = cfg.upstream_password;
   s.database = cfg.upstream_database;
   s.connect_timeout = std::chrono::seconds(cfg.upstream_connect_timeout_seconds);
-  s.statement_timeout_ms = cfg.query_timeout_seconds * 1000;
   s.max_prepared_statements = static_cast<std::size_t>(cfg.max_prepared_statements);
   return s;
 }
@@ -622,7 +627,8 @@ int runProxy(const std::vector<std::string>& args) {
   for (auto kind : {pgro::policy::Refusal::Write, pgro::policy::Refusal::ForbiddenFunction,
                     pgro::policy::Refusal::ForbiddenParameter, pgro::policy::Refusal::SecretRead,
                     pgro::policy::Refusal::ParseError, pgro::policy::Refusal::Unsupported,
-                    pgro::policy::Refusal::TooComplex, pgro::policy::Refusal::UnknownFunction}) {
+                    pgro::policy::Refusal::TooComplex, pgro::policy::Refusal::UnknownFunction,
+                    pgro::policy::Refusal::Sleep}) {
     context->counters.refused_by_reason[std::string(pgro::policy::refusalName(kind))] = 0;
   }
   std::string error;

@@ -29,7 +29,6 @@ struct Config {
   std::string upstream_password;  // secret
   std::string upstream_database;
   int upstream_connect_timeout_seconds = 10;
-  int query_timeout_seconds = 0;  // statement_timeout set on every upstream connection; 0 = none
   UpstreamSslMode upstream_sslmode = UpstreamSslMode::Prefer;
   std::string upstream_sslrootcert;  // CA bundle for verify-ca/verify-full; "system" = OS store
   // Role every upstream session runs as (startup `-c role=`): "auto" (pg_read_all_data when
@@ -41,6 +40,13 @@ struct Config {
   // CATALOG_CHECK_INTERVAL_MS: how long a pg_proc snapshot is trusted for calls of extension
   // and user functions before it is checked again (0 = before every such statement).
   int catalog_check_interval_ms = 1000;
+
+  // Query governor: what one login may take from production.
+  bool allow_pg_sleep = false;    // pg_sleep, pg_sleep_for, pg_sleep_until
+  int query_timeout_seconds = 0;  // pgro cancels a statement running longer; 0 = no limit
+  int idle_transaction_timeout_seconds = 0;  // a client holding a server connection idle
+  int max_user_connections = 0;              // client connections of one login; 0 = no limit
+  int max_user_active_queries = 0;  // pool connections one login holds at once; 0 = no limit
 
   // Client-facing listener.
   std::string listen_host = "0.0.0.0";

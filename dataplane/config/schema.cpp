@@ -165,6 +165,7 @@ constexpr std::string_view kCache = "Result cache";
 constexpr std::string_view kPool = "Upstream pool";
 constexpr std::string_view kRuntime = "Process and logging";
 constexpr std::string_view kControl = "Admin API and metrics";
+constexpr std::string_view kGovernor = "Query governor";
 
 }  // namespace
 
@@ -185,9 +186,6 @@ const std::vector<Setting>& schema() {
       {"UPSTREAM_CONNECT_TIMEOUT_SECONDS", kUpstream, kNone,
        number(&Config::upstream_connect_timeout_seconds, 1, 3600, "seconds"),
        "Time allowed to open and authenticate one upstream connection."},
-      {"QUERY_TIMEOUT_SECONDS", kUpstream, kNone,
-       number(&Config::query_timeout_seconds, 0, 2147483, "seconds"),
-       "statement_timeout set on every upstream connection; 0 = no limit."},
       {"UPSTREAM_SSLMODE", kUpstream, kNone,
        choice(&Config::upstream_sslmode,
               std::vector<std::pair<std::string, UpstreamSslMode>>{
@@ -250,9 +248,6 @@ const std::vector<Setting>& schema() {
        number<std::size_t>(&Config::client_buffer_budget_bytes, 0, kSizeMax, "bytes"),
        "Bytes of partly received client messages all sessions may buffer together; a client "
        "whose message would go over it is refused (53200) and disconnected. 0 = unlimited."},
-      {"CLIENT_IDLE_TIMEOUT_SECONDS", kListener, kNone,
-       number(&Config::client_idle_timeout_seconds, 0, kIntMax, "seconds"),
-       "Close a client connection idle this long; 0 = never."},
       {"TLS_CERT_FILE", kListener, kReloadable, text(&Config::tls_cert_file, "path"),
        "PEM certificate chain clients see; with TLS_KEY_FILE, pgro accepts TLS connections "
        "(sslmode=require, verify-full). A reload reads both files again, so new connections get a "
@@ -280,7 +275,8 @@ const std::vector<Setting>& schema() {
        "UPSTREAM_PASSWORD."},
       {"USERS_FILE", kClientAuth, kReloadable, text(&Config::users_file, "path"),
        "File of `user:SCRAM-SHA-256$...` lines (from `pgro passwd USER` or pg_authid), one "
-       "login each."},
+       "login each, optionally followed by that login's query governor limits as "
+       "`name=value` fields (`query_timeout_seconds=60 max_user_connections=5`)."},
       {"AUTH", kClientAuth, kNone,
        choice(&Config::auth,
               std::vector<std::pair<std::string, AuthMethod>>{
@@ -316,6 +312,39 @@ const std::vector<Setting>& schema() {
       {"POOL_TIMEOUT_SECONDS", kPool, kNone,
        number(&Config::pool_timeout_seconds, 1, 3600, "seconds"),
        "How long a client waits for a free upstream connection before it gets an error."},
+
+      // Query governor: limits a reader cannot lift.
+      {"ALLOW_PG_SLEEP", kGovernor, kReloadable, boolean(&Config::allow_pg_sleep),
+       "Allow pg_sleep, pg_sleep_for and pg_sleep_until (any schema or spelling, also inside "
+       "functions). Off by default: a sleeping statement holds a pooled server connection and "
+       "does nothing, so a few clients could take the whole pool; refused with 42501."},
+      {"QUERY_TIMEOUT_SECONDS", kGovernor, kReloadable,
+       number(&Config::query_timeout_seconds, 0, 2147483, "seconds"),
+       "Longest a statement may run: pgro then sends a CancelRequest to its backend and the "
+       "client gets 57014 naming this limit. Enforced by pgro, so `SET statement_timeout` or a "
+       "startup `-c statement_timeout` cannot raise it (they can still lower it). 0 = no "
+       "limit."},
+      {"IDLE_TRANSACTION_TIMEOUT_SECONDS", kGovernor, kReloadable,
+       number(&Config::idle_transaction_timeout_seconds, 0, kIntMax, "seconds"),
+       "A client that holds a server connection (inside a transaction block, or after an "
+       "extended-protocol Flush without Sync) and sends nothing this long is disconnected "
+       "with FATAL 25P03; its server connection is closed, so the transaction is rolled back "
+       "and the pool slot freed for the clients waiting. 0 = no limit."},
+      {"CLIENT_IDLE_TIMEOUT_SECONDS", kGovernor, kReloadable,
+       number(&Config::client_idle_timeout_seconds, 0, kIntMax, "seconds"),
+       "A client that holds no transaction and sends nothing this long is disconnected with "
+       "FATAL 57P05 (PostgreSQL's idle_session_timeout). 0 = never."},
+      {"MAX_USER_CONNECTIONS", kGovernor, kReloadable,
+       number(&Config::max_user_connections, 0, 1000000),
+       "Client connections one login may have open at once; one more is refused at login with "
+       "53300. 0 = no limit."},
+      {"MAX_USER_ACTIVE_QUERIES", kGovernor, kReloadable,
+       number(&Config::max_user_active_queries, 0, 10000),
+       "Upstream connections one login may hold at once (a transaction or statement each, in "
+       "transaction pooling): its further clients wait for one of its own, up to "
+       "POOL_TIMEOUT_SECONDS, so one login cannot take the whole pool from the others. 0 = no "
+       "limit. The governor's settings except ALLOW_PG_SLEEP can be set per login in USERS_FILE "
+       "as trailing `name=value` fields, names lowercase (`max_user_active_queries=2`)."},
 
       // Process and logging.
       {"WORKER_THREADS", kRuntime, kNone, number(&Config::worker_threads, 0, 1024),

@@ -43,6 +43,8 @@ std::string_view sqlstateFor(Refusal refusal) {
       return kStatementTooComplex;
     case Refusal::UnknownFunction:
       return sqlstate::kUndefinedFunction;
+    case Refusal::Sleep:
+      return sqlstate::kInsufficientPrivilege;
   }
   return sqlstate::kInsufficientPrivilege;
 }
@@ -177,6 +179,8 @@ std::string_view refusalName(Refusal refusal) {
       return "too_complex";
     case Refusal::UnknownFunction:
       return "unknown_function";
+    case Refusal::Sleep:
+      return "pg_sleep";
   }
   return "unknown";
 }

@@ -36,6 +36,9 @@ enum class Refusal : std::uint8_t {
   // was loaded, or not existing at all). The session looks the names up again
   // (Verdict::unknown_functions) and classifies once more; still unknown: refused.
   UnknownFunction,
+  // 42501: pg_sleep, pg_sleep_for or pg_sleep_until while ALLOW_PG_SLEEP is off (the query
+  // governor: a sleeping statement holds a pooled server connection).
+  Sleep,
 };
 
 // Stable lowercase name of a refusal kind, for metric labels and logs ("write", ...).
@@ -200,13 +203,15 @@ class FunctionCatalog {
 
   // `read_only_functions`: the operator's allowlist (READ_ONLY_FUNCTIONS), names with an
   // optional schema ("f", "s.f"), for extension and user functions of any language.
+  // `allow_pg_sleep`: whether a body may call pg_sleep (ClassifierOptions::allow_pg_sleep).
   // Judges every function once, here: a call then costs one hash lookup.
   // `operators`: pg_operator; an extension or user operator is judged by the function it
   // calls when that function is written in SQL or a procedural language (C operators of
   // extensions are comparisons, and their functions are not on the reviewed list by name).
   explicit FunctionCatalog(const std::vector<FunctionInfo>& functions,
                            const std::vector<std::string>& read_only_functions = {},
-                           const std::vector<OperatorInfo>& operators = {});
+                           const std::vector<OperatorInfo>& operators = {},
+                           bool allow_pg_sleep = false);
 
   // Every schema that has a function of this (lowercase) name, nullptr if none.
   [[nodiscard]] const std::vector<Entry>* find(std::string_view name) const;
@@ -240,6 +245,10 @@ struct ClassifierOptions {
   std::vector<std::string> extra_denied_functions;  // refused like the built-in denylist
   std::vector<std::string> extra_safe_functions;    // volatile in the catalog, allowed anyway
   std::vector<std::string> extra_parameters;        // SET-able with any value
+  // pg_sleep, pg_sleep_for and pg_sleep_until (any schema, any spelling) are refused unless
+  // set (ALLOW_PG_SLEEP): a sleeping statement holds a pooled server connection and does
+  // nothing else, so a few clients could take the whole pool with it.
+  bool allow_pg_sleep = false;
   // A function call whose name the catalog does not know is refused. Set while function
   // bodies are judged (a body that calls a function created later must wait for a reload).
   bool refuse_unknown_functions = false;

@@ -102,7 +102,7 @@ constexpr int kMaxRounds = 64;
 
 FunctionCatalog::FunctionCatalog(const std::vector<FunctionInfo>& functions,
                                  const std::vector<std::string>& read_only_functions,
-                                 const std::vector<OperatorInfo>& operators) {
+                                 const std::vector<OperatorInfo>& operators, bool allow_pg_sleep) {
   struct Pending {
     std::string name;
     std::string schema;
@@ -218,6 +218,7 @@ FunctionCatalog::FunctionCatalog(const std::vector<FunctionInfo>& functions,
   ClassifierOptions options;
   options.catalog = this;
   options.refuse_unknown_functions = true;
+  options.allow_pg_sleep = allow_pg_sleep;
   for (int round = 0;; ++round) {
     bool changed = judgeOperators();
     for (Pending& p : pending) {

@@ -22,6 +22,11 @@ std::string qualified(std::string_view schema, std::string_view name) {
   return out;
 }
 
+// pg_sleep(seconds), pg_sleep_for(interval), pg_sleep_until(timestamptz).
+bool isSleepFunction(std::string_view name) {
+  return name == "pg_sleep" || name == "pg_sleep_for" || name == "pg_sleep_until";
+}
+
 // The rules common to calls and attribute names: configured and built-in denylists, then
 // the catalog: the judgement of extension and user functions, the volatility of built-ins.
 // `is_call`: a name written as a call (an attribute name is usually a column, never unknown).
@@ -29,6 +34,12 @@ MaybeDenial checkName(std::string_view schema, std::string_view name, const Func
                       const ClassifierOptions& options, FunctionFacts& facts, bool is_call) {
   if (contains(options.extra_denied_functions, name)) {
     return functionDenial(qualified(schema, name), "calling this function (configured)");
+  }
+  if (!options.allow_pg_sleep && isSleepFunction(name)) {
+    Denial denial = functionDenial(qualified(schema, name),
+                                   "holding a server connection asleep (ALLOW_PG_SLEEP=false)");
+    denial.refusal = Refusal::Sleep;
+    return denial;
   }
   if (rule != nullptr && rule->action == FunctionAction::Deny) {
     return functionDenial(qualified(schema, name), rule->reason);

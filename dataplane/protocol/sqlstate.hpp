@@ -21,6 +21,8 @@ inline constexpr std::string_view kTooManyConnections = "53300";
 inline constexpr std::string_view kConfigurationLimitExceeded = "53400";
 inline constexpr std::string_view kQueryCanceled = "57014";
 inline constexpr std::string_view kAdminShutdown = "57P01";
+inline constexpr std::string_view kIdleSessionTimeout = "57P05";
+inline constexpr std::string_view kIdleInTransactionSessionTimeout = "25P03";
 inline constexpr std::string_view kCannotConnectNow = "57P03";
 inline constexpr std::string_view kInternalError = "XX000";
 

@@ -61,6 +61,8 @@ struct StatsSnapshot {
   // Look-ups of function names the catalog did not know, and the new catalogs they loaded.
   uint64_t catalog_lookups = 0;
   uint64_t catalog_refreshes = 0;
+  // Query governor enforcements: limit name ("query_timeout", ...) -> login -> count.
+  std::map<std::string, std::map<std::string, uint64_t>> governor;
   bool upstream_up = false;
   double uptime_seconds = 0;
   std::string version;

@@ -45,6 +45,7 @@ StatsSnapshot DataPlaneAdmin::stats() {
     s.queries.refused_by_reason = c.refused_by_reason;
   }
   s.queries.protocol_errors = c.protocol_errors.load(std::memory_order_relaxed);
+  s.governor = ctx_->governor.snapshot();
 
   const auto pool = ctx_->pool->stats();
   s.pool.size = pool.size;

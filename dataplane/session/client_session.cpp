@@ -27,7 +27,9 @@ ClientSession::ClientSession(asio::ip::tcp::socket socket, std::shared_ptr<Proxy
       to_server_(client_.socket().get_executor()),
       local_drained_(client_.socket().get_executor()),
       session_id_(g_next_session_id.fetch_add(1, std::memory_order_relaxed)),
-      settings_read_(client_.socket().get_executor()) {
+      settings_read_(client_.socket().get_executor()),
+      statement_timer_(client_.socket().get_executor()),
+      idle_timer_(client_.socket().get_executor()) {
   login_ticket_ = std::move(ticket);
   boost::system::error_code ec;
   auto remote = client_.socket().remote_endpoint(ec);
@@ -54,6 +56,8 @@ ClientSession::~ClientSession() {
   releaseBuffer();
   if (registered_) ctx_->registry->remove(proxy_pid_, proxy_key_);
   ctx_->counters.clients_current.fetch_sub(1, std::memory_order_relaxed);
+  releaseActiveSlot();
+  if (counts_connection_) ctx_->user_gate.removeConnection(user_);
   if (!held_cursors_.empty()) {
     ctx_->counters.sessions_holding_cursors.fetch_sub(1, std::memory_order_relaxed);
   }

@@ -29,6 +29,7 @@
 #include "policy/classifier.hpp"
 #include "protocol/framing.hpp"
 #include "protocol/messages.hpp"
+#include "session/governor.hpp"
 #include "session/outbound.hpp"
 #include "session/proxy_context.hpp"
 #include "upstream/server_connection.hpp"
@@ -289,6 +290,26 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void detachServer(bool reusable);
   void serverLost(const std::string& reason);
 
+  // Query governor (session_governor.cpp): the limits in force for this login, read again
+  // after a reload; the statement timer (QUERY_TIMEOUT_SECONDS), armed when a statement goes
+  // upstream and stopped when its reply ends; the 57014 answering pgro's own cancel, made to
+  // name the limit (true: `body` was replaced for the client).
+  const GovernorLimits& limits();
+  // MAX_USER_CONNECTIONS at login (false: FATAL 53300 sent); MAX_USER_ACTIVE_QUERIES before
+  // a pool connection is taken (false: last_error_ says why), given back when it is.
+  bool admitLogin();
+  asio::awaitable<bool> acquireActiveSlot();
+  void releaseActiveSlot();
+  void governorStatementSent();
+  void governorStatementDone();
+  void queryTimedOut();
+  bool governorError(std::string_view body);
+  // (Re)arms or stops the idle timer for what the session is doing now; called when pgro
+  // starts and stops waiting for the client and when a reply or a server connection ends.
+  void governorArmIdle();
+  void idleTimedOut(bool holding);
+  void stopIdleTimer();
+
   void fatal(const protocol::PgError& error);
   void closeNow();
   bool releasable() const;
@@ -314,6 +335,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   asio::steady_timer local_drained_;  // cancelled when local_queued_ falls below the low mark
 
   std::string user_;
+  std::string governor_user_;  // user_ as the governor's metric label (governor.hpp)
   std::string database_;
   std::map<std::string, std::string> client_params_;  // the client's session settings
   std::map<std::string, std::string> login_params_;   // client_params_ at login (DISCARD ALL)
@@ -380,6 +402,19 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   uint64_t cache_key_generation_ = 0;
   uint64_t cache_key_policy_ = 0;  // the policy generation in cache_key_prefix_
   void setActivity(const char* state, std::string_view query);
+
+  GovernorLimits limits_;
+  uint64_t limits_generation_ = 0;
+  asio::steady_timer statement_timer_;
+  uint64_t statement_serial_ = 0;  // a timer firing for an older arming is ignored
+  bool statement_timer_armed_ = false;
+  bool governor_cancel_sent_ = false;  // pgro cancelled the running statement (time limit)
+  asio::steady_timer idle_timer_;
+  uint64_t idle_serial_ = 0;
+  bool idle_timer_armed_ = false;
+  bool counts_connection_ = false;  // counted in UserGate (MAX_USER_CONNECTIONS)
+  bool holds_active_slot_ = false;  // a UserGate slot for the attached server connection
+  bool reading_client_ = false;     // clientLoop waits for client bytes
 
   // What info() reports; written by the session's loop at statement boundaries only.
   mutable std::mutex info_mu_;

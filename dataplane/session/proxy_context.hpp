@@ -19,6 +19,7 @@
 #include "net/tls.hpp"
 #include "policy/classifier.hpp"
 #include "session/catalog_refresher.hpp"
+#include "session/governor.hpp"
 #include "session/login_guard.hpp"
 #include "session/session_parameters.hpp"
 #include "upstream/pool.hpp"
@@ -119,6 +120,8 @@ struct ProxyContext {
   std::shared_ptr<cache::ResultCache> cache;
   std::shared_ptr<cache::InFlight> inflight;
   SessionCounters counters;
+  GovernorCounters governor;
+  UserGate user_gate;  // MAX_USER_CONNECTIONS, MAX_USER_ACTIVE_QUERIES
   // Per-address login limits and the client buffer budget (unlimited until the server sets
   // them from the configuration).
   std::shared_ptr<LoginGuard> guard = std::make_shared<LoginGuard>(0, LoginThrottle::Settings{}, 0);

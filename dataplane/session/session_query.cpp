@@ -84,7 +84,11 @@ asio::awaitable<bool> ClientSession::readMore() {
     to_client_.trim();
   }
   boost::system::error_code ec;
+  reading_client_ = true;
+  governorArmIdle();
   const bool got = co_await client_.readSome(in_, ec);
+  reading_client_ = false;
+  governorArmIdle();
   if (client_.hasWirePending()) to_client_.flush();
   co_return got&& state_ != State::Closing;
 }
@@ -185,6 +189,7 @@ void ClientSession::forwardToServer(std::string_view raw, char type) {
   }
   pending_.push_back({.kind = Pending::Kind::Forward, .message = type});
   pending_.back().capture = batch_capture_;
+  if (type == 'Q' || type == 'E' || type == 'S') governorStatementSent();
   if (type == 'Q' || type == 'S') {
     pending_.back().sent = std::chrono::steady_clock::now();
     ++pending_syncs_;
@@ -1024,6 +1029,9 @@ std::shared_ptr<const policy::Verdict> ClientSession::admitStatement(
       std::lock_guard lock(ctx_->counters.refusals_mu);
       ++ctx_->counters.refused_by_reason[std::string(policy::refusalName(verdict->refusal))];
     }
+    if (verdict->refusal == policy::Refusal::Sleep) {
+      ctx_->governor.add(GovernorLimit::PgSleep, governor_user_);
+    }
     spdlog::warn("refused: user={} client={} reason=\"{}\" query=\"{}\"", user_, client_address_,
                  verdict->message, sql.substr(0, 200));
     refuse(refusalError(*verdict), extended);
@@ -1213,16 +1221,19 @@ std::string_view ClientSession::effectiveSearchPath() const {
 asio::awaitable<bool> ClientSession::ensureServer() {
   if (server_ != nullptr) co_return true;
   const auto wait_started = std::chrono::steady_clock::now();
+  if (!co_await acquireActiveSlot()) co_return false;
   auto result = co_await ctx_->pool->acquire(client_.socket().get_executor(), loop_);
   metrics::observe(
       ctx_->metrics.pool_wait,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - wait_started).count());
   if (!result.connection) {
+    releaseActiveSlot();
     last_error_ = result.error;
     last_error_.severity = "ERROR";
     co_return false;
   }
   if (state_ == State::Closing) {
+    releaseActiveSlot();
     ctx_->pool->release(std::move(result.connection), true);
     last_error_ = {.sqlstate = std::string(sqlstate::kAdminShutdown),
                    .message = "terminating connection"};
@@ -1234,6 +1245,7 @@ asio::awaitable<bool> ClientSession::ensureServer() {
     to_server_.detach();
     ctx_->pool->release(std::move(server_), false);
     server_ = nullptr;
+    releaseActiveSlot();
     co_return false;
   }
   pump_running_ = true;

@@ -415,7 +415,7 @@ bool ClientSession::handleServerMessage(char type, std::string_view body, std::s
     unit_error_ = true;
     if (swallow_next_error_) {
       swallow_next_error_ = false;
-    } else {
+    } else if (!governorError(body)) {
       to_client_.append(raw);
     }
     if (front.capture) front.capture->ok = false;  // errors are never cached
@@ -430,6 +430,7 @@ bool ClientSession::handleServerMessage(char type, std::string_view body, std::s
       if (front.settings) adoptServerSettings(front);
       pending_.pop_front();
       emitLocalReplies();
+      governorArmIdle();
     }
     return true;
   }
@@ -459,7 +460,11 @@ bool ClientSession::handleServerMessage(char type, std::string_view body, std::s
     }
     if (front.capture) finishCapture(front);
   }
+  const bool statement_done =
+      front.kind == Pending::Kind::Forward &&
+      (front.message == 'Q' || front.message == 'E' || front.message == 'S');
   pending_.pop_front();
+  if (statement_done) governorStatementDone();
   emitLocalReplies();
   if (type == 'Z' && tx_status_ == 'I' && pending_.empty()) cleanBeforeRelease();
   return true;
@@ -643,6 +648,8 @@ void ClientSession::detachServer(bool reusable) {
   auto server = std::move(server_);
   server_ = nullptr;
   ctx_->pool->release(std::move(server), reusable);
+  releaseActiveSlot();
+  governorArmIdle();
 }
 
 void ClientSession::serverLost(const std::string& reason) {

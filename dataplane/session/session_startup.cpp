@@ -114,6 +114,7 @@ asio::awaitable<bool> ClientSession::startup() {
                        "database \"" + database_ + "\" does not exist"));
       co_return false;
     }
+    if (!admitLogin()) co_return false;
     if (!co_await checkStartupSettings()) co_return false;
     sendStartupReply();
     co_return true;

@@ -5,7 +5,7 @@
 //
 // Starts a throwaway PostgreSQL 15 (TempPostgres), creates the fixture schema directly as
 // the admin, starts the pgro binary in front of it in the given pool mode (transaction by
-// default) with POOL_SIZE=4 (25 in session mode), then runs COMMAND with:
+// default) with POOL_SIZE=4 (25 in session mode) and ALLOW_PG_SLEEP=true, then runs COMMAND with:
 //   PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE        pgro (the proxy's own login)
 //   PGRO_DIRECT_HOST/_PORT/_USER/_PASSWORD/_DATABASE  PostgreSQL itself, for comparisons
 //   PGRO_LOG, PGRO_PG_LOG                             pgro's and PostgreSQL's log files
@@ -158,7 +158,9 @@ int run(int argc, char** argv) {
                 {"POOL_SIZE", std::to_string(pool_size)},
                 {"PROXY_USER", pgro::test::kProxyUser},
                 {"PROXY_PASSWORD", pgro::test::kProxyPassword},
-                {"LOG_LEVEL", "debug"}};
+                {"LOG_LEVEL", "debug"},
+                // The suites cancel a pg_sleep in flight (the drivers' cancel paths).
+                {"ALLOW_PG_SLEEP", "true"}};
   if (const char* level = std::getenv("PGRO_CLIENTS_LOG_LEVEL")) overrides["LOG_LEVEL"] = level;
   for (const auto& [k, v] : pgro_env) overrides[k] = v;
   pgro::test::PgroProcess pgro(PGRO_BINARY, pg, overrides);

@@ -95,7 +95,7 @@ int upstreamRuns(const TempPostgres& pg, std::size_t mark, const std::string& ma
 
 TEST(ControlPlaneE2E, RpcsChangeTheRunningProxy) {
   TempPostgres& pg = TempPostgres::shared();
-  PgroProcess pgro(PGRO_BINARY, pg);
+  PgroProcess pgro(PGRO_BINARY, pg, {{"ALLOW_PG_SLEEP", "true"}});
   getWhenUp(portOf(pgro.env().at("METRICS_LISTEN")), "/healthz");
   const std::size_t mark = pg.logOffset();
 

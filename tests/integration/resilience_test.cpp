@@ -94,7 +94,7 @@ TEST(UpstreamTest, UnreachableUpstreamAtStartupExitsWithOneClearLine) {
 }
 
 TEST(UpstreamTest, BackendKilledMidQueryFailsThatClientOnly) {
-  auto pgro = startPgro({{"CACHE_ENABLED", "false"}});
+  auto pgro = startPgro({{"CACHE_ENABLED", "false"}, {"ALLOW_PG_SLEEP", "true"}});
   RawPgClient bystander = connectProxy(*pgro);
   expectWorks(bystander, "bystander before");
   RawPgClient victim = connectProxy(*pgro);
@@ -177,7 +177,7 @@ INSTANTIATE_TEST_SUITE_P(
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(CancelTest, CancelWithProxyKeyStopsTheQuery) {
-  auto pgro = startPgro({{"CACHE_ENABLED", "false"}});
+  auto pgro = startPgro({{"CACHE_ENABLED", "false"}, {"ALLOW_PG_SLEEP", "true"}});
   RawPgClient client = connectProxy(*pgro);
   client.send(wire::query("SELECT pg_sleep(10)"));
   ASSERT_TRUE(waitForActiveQuery("pg_sleep(10)", 10s));
@@ -194,7 +194,7 @@ TEST(CancelTest, CancelWithProxyKeyStopsTheQuery) {
 }
 
 TEST(CancelTest, CancelWithWrongKeyDoesNothing) {
-  auto pgro = startPgro({{"CACHE_ENABLED", "false"}});
+  auto pgro = startPgro({{"CACHE_ENABLED", "false"}, {"ALLOW_PG_SLEEP", "true"}});
   RawPgClient client = connectProxy(*pgro);
   RawPgClient other = connectProxy(*pgro);
   const StartupResult& keys = client.startupResult();

@@ -251,7 +251,9 @@ TEST(ClientTlsTest, GarbageHandshakeClosesConnection) {
 }
 
 TEST(ClientTlsTest, LargeResultAndCancelOverTls) {
-  auto pgro = startPgro(withCerts());
+  Env env = withCerts();
+  env["ALLOW_PG_SLEEP"] = "true";
+  auto pgro = startPgro(env);
   LibpqConn conn(proxyConninfo(*pgro, "sslmode=require"));
   ASSERT_TRUE(conn.ok()) << conn.error();
   ASSERT_TRUE(conn.sslInUse());

@@ -257,7 +257,7 @@ TEST(UpstreamRoleTest, EveryWayOfChangingTheRoleIsRefusedByPgro) {
 }
 
 TEST(UpstreamRoleTest, OtherSessionsQueryTextsAreHidden) {
-  auto pgro = startPgro({{"CACHE_ENABLED", "false"}});
+  auto pgro = startPgro({{"CACHE_ENABLED", "false"}, {"ALLOW_PG_SLEEP", "true"}});
   RawPgClient busy = connectDirect();
   const int32_t pid = busy.startupResult().backend_pid.value();
   busy.send(wire::query("SELECT pg_sleep(30) /* role-test-secret-text */"));

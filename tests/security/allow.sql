@@ -336,8 +336,6 @@ SELECT currval('sq')
 -- ----
 SELECT last_value, is_called FROM sq
 -- ----
-SELECT pg_sleep(0.01)
--- ----
 SELECT random() < 2, setseed(0.1)
 -- ----
 SELECT gen_random_uuid() IS NOT NULL

@@ -587,6 +587,21 @@ SELECT generate_series(1, nextval('sq')::int)
 -- ----
 SELECT pg_sleep(1), pg_terminate_backend(1)
 -- ----
+--# pg_sleep holds a pooled connection doing nothing (ALLOW_PG_SLEEP=false, the default).
+SELECT pg_sleep(0.01)
+-- ----
+SELECT pg_catalog."pg_sleep"(1)
+-- ----
+SELECT * FROM pg_sleep_for('1 second')
+-- ----
+SELECT 1 FROM (SELECT 1) t, LATERAL pg_catalog.pg_sleep_until(now() + interval '1 second')
+-- ----
+WITH s AS (SELECT pg_sleep(1)) SELECT * FROM s
+-- ----
+EXPLAIN ANALYZE SELECT pg_sleep(1)
+-- ----
+SELECT (1).pg_sleep
+-- ----
 SELECT * FROM t GROUP BY GROUPING SETS ((name), (lo_create(0)))
 -- ----
 SELECT DISTINCT ON (pg_advisory_lock(1)) id FROM t

@@ -88,6 +88,38 @@ TEST(UserStore, BadLinesNameTheLine) {
   }
 }
 
+TEST(UserStore, TrailingSettingsAfterTheVerifier) {
+  const UserStore::SettingCheck check = [](std::string_view name, std::string_view value) {
+    if (name != "max_user_connections") return std::string("unknown setting");
+    return value == "2" || value == "5" ? std::string() : std::string("bad value");
+  };
+  const auto store = UserStore::parse(
+      "alice:" + kVerifier + "  MAX_USER_CONNECTIONS=5 \n" + "bob:" + kVerifier + "\n",
+      "users file", check);
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  ASSERT_NE(store->find("alice"), nullptr);
+  ASSERT_NE(store->settings("alice"), nullptr);
+  EXPECT_EQ(store->settings("alice")->at("max_user_connections"), "5");
+  EXPECT_EQ(store->settings("bob"), nullptr);
+
+  const std::pair<std::string, std::string> bad[] = {
+      {"\nalice:" + kVerifier + " max_user_connections=7",
+       "line 2: user \"alice\": max_user_connections: bad value"},
+      {"alice:" + kVerifier + " nope=1", "line 1: user \"alice\": nope: unknown setting"},
+      {"alice:" + kVerifier + " max_user_connections",
+       "line 1: user \"alice\": expected name=value"},
+      {"alice:" + kVerifier + " max_user_connections=2 max_user_connections=5", "appears twice"},
+  };
+  for (const auto& [text, expected] : bad) {
+    const auto refused = UserStore::parse(text, "users file", check);
+    ASSERT_FALSE(refused.ok()) << text;
+    EXPECT_THAT(refused.error().message, HasSubstr(expected));
+    EXPECT_THAT(refused.error().message, Not(HasSubstr("maNKGF")));
+  }
+  // Without a checker (PROXY_USER setups, old callers) any setting is an error.
+  EXPECT_FALSE(UserStore::parse("alice:" + kVerifier + " max_user_connections=2").ok());
+}
+
 class UserStoreFile : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -117,6 +117,30 @@ TEST(FunctionCatalog, ReadOnlyVolatileFunctionsAreAllowed) {
   EXPECT_FALSE(classifyWith(catalog, "SELECT names(1)").cacheable);
 }
 
+// A user function that sleeps is refused like a direct pg_sleep call, unless the catalog
+// was built with ALLOW_PG_SLEEP.
+TEST(FunctionCatalog, SleepInsideABodyIsRefusedUnlessAllowed) {
+  std::vector<FunctionInfo> functions = withBuiltins({
+      builtin("pg_sleep", 'v'),
+      user("nap_sql", "sql", "SELECT pg_catalog.pg_sleep($1)"),
+      user("nap_plpgsql", "plpgsql",
+           plpgsql("nap_plpgsql", "BEGIN PERFORM pg_sleep(a); RETURN 1; END")),
+      user("nap_nested", "sql", "SELECT nap_sql(1)"),
+  });
+  const FunctionCatalog refused(functions);
+  expectRefused(refused, "SELECT nap_sql(1)", "public.nap_sql", "ALLOW_PG_SLEEP");
+  expectRefused(refused, "SELECT * FROM nap_plpgsql(1)", "public.nap_plpgsql", "ALLOW_PG_SLEEP");
+  expectRefused(refused, "SELECT nap_nested()", "public.nap_nested");
+  const FunctionCatalog allowed(functions, {}, {}, /*allow_pg_sleep=*/true);
+  ClassifierOptions options;
+  options.catalog = &allowed;
+  options.allow_pg_sleep = true;
+  for (const char* sql : {"SELECT nap_sql(1)", "SELECT nap_plpgsql(1)", "SELECT nap_nested()"}) {
+    const Verdict v = classify(sql, options);
+    EXPECT_TRUE(v.allowed) << sql << ": " << v.message;
+  }
+}
+
 TEST(FunctionCatalog, DynamicSqlIsRefused) {
   for (const char* body : {
            "BEGIN EXECUTE 'SELECT 1'; RETURN 1; END",
