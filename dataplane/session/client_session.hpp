@@ -24,6 +24,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "audit/statement_trail.hpp"
 #include "cache/inflight.hpp"
 #include "cache/result_cache.hpp"
 #include "policy/classifier.hpp"
@@ -129,6 +130,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     std::shared_ptr<CacheCapture> capture;       // the reply is recorded for the cache
     std::shared_ptr<ReplyTags> tags;             // Query: tags pgro adds to the reply
     std::chrono::steady_clock::time_point sent;  // Query/Sync: for the latency histogram
+    std::unique_ptr<audit::Record> audit;        // Query/Execute: its audit record, if any
   };
 
   asio::awaitable<void> run(std::shared_ptr<ClientSession> self);
@@ -222,7 +224,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool cacheAllowed(const policy::Verdict& verdict) const;
   std::string cacheKey(char kind, std::string_view text);
   void replyFromCache(const cache::CachedReply& reply,
-                      std::chrono::steady_clock::time_point started);
+                      std::chrono::steady_clock::time_point started, audit::CacheOutcome outcome);
   void finishCapture(Pending& entry);
   void emitStreamed(std::string_view bytes);
   void captureReply(CacheCapture& capture, std::string_view bytes);
@@ -288,6 +290,16 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void onReadyForQuery(char status);
   void detachServer(bool reusable);
   void serverLost(const std::string& reason);
+
+  // Audit log glue (session_audit.cpp).
+  void startAudit();
+  // An ErrorResponse from the server: the records it ends (the failed statement's, and those
+  // of Executes the server now skips until Sync) get its SQLSTATE.
+  void auditServerError(std::string_view body);
+  // Replies that will never come (server or session gone): their records end with `sqlstate`.
+  void auditAbandoned(std::string_view sqlstate);
+  // The text of the client's statement `name` ("" = unnamed), empty when it has none.
+  std::string_view statementText(std::string_view name) const;
 
   void fatal(const protocol::PgError& error);
   void closeNow();
@@ -380,6 +392,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   uint64_t cache_key_generation_ = 0;
   uint64_t cache_key_policy_ = 0;  // the policy generation in cache_key_prefix_
   void setActivity(const char* state, std::string_view query);
+
+  // One audit line per statement (AUDIT_LOG); off unless the context has an audit log.
+  audit::StatementTrail audit_;
 
   // What info() reports; written by the session's loop at statement boundaries only.
   mutable std::mutex info_mu_;
