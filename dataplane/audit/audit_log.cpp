@@ -18,6 +18,10 @@ namespace {
 
 constexpr std::size_t kMinCaptureBytes = 16 * 1024;  // fingerprints need the whole text
 constexpr std::size_t kFingerprintCacheEntries = 4096;
+// The writer gathers records for up to this long (or this many bytes) per write, so a busy
+// proxy costs it one write(2) per batch, not per statement.
+constexpr auto kBatchWindow = std::chrono::milliseconds(2);
+constexpr std::size_t kBatchBytes = 256 * 1024;
 
 std::size_t recordSize(const Record& r) {
   return sizeof(Record) + r.text.size() + r.application_name.size() + r.statement.size() +
@@ -82,6 +86,7 @@ AuditLog::~AuditLog() {
 
 void AuditLog::submit(std::unique_ptr<Record> record) {
   const std::size_t size = recordSize(*record);
+  bool wake = false;
   {
     std::lock_guard lock(mu_);
     if (queued_bytes_ + size > settings_.queue_bytes) {
@@ -89,11 +94,14 @@ void AuditLog::submit(std::unique_ptr<Record> record) {
       dropped_total_.fetch_add(1, std::memory_order_relaxed);
       return;
     }
+    // Only the first record of a batch, or one that fills it, wakes the writer: the others
+    // cost no system call.
+    wake = queue_.empty() || (queued_bytes_ < kBatchBytes && queued_bytes_ + size >= kBatchBytes);
     queued_bytes_ += size;
     ++submitted_;
     queue_.push_back(std::move(record));
   }
-  wake_.notify_one();
+  if (wake) wake_.notify_one();
 }
 
 void AuditLog::reopen() {
@@ -159,6 +167,8 @@ void AuditLog::run() {
   std::string line;
   while (true) {
     wake_.wait(lock, [&] { return stop_ || reopen_ || !queue_.empty(); });
+    wake_.wait_for(lock, kBatchWindow,
+                   [&] { return stop_ || reopen_ || queued_bytes_ >= kBatchBytes; });
     std::deque<std::unique_ptr<Record>> work;
     work.swap(queue_);
     queued_bytes_ = 0;
