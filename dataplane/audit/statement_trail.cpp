@@ -6,7 +6,9 @@ namespace pgro::audit {
 
 namespace {
 
-constexpr std::size_t kMaxPortals = 256;
+// Named portals remembered per session (each holds a copy of its text and parameters); an
+// Execute of one evicted earlier is logged without its text. Drivers use the unnamed one.
+constexpr std::size_t kMaxPortals = 16;
 
 // DataRows in a stored reply (backend messages, each type byte + Int32 length), counted as
 // StatementTrail::countReply counts them on the way from upstream.
