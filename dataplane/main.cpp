@@ -10,10 +10,13 @@
 #include <boost/asio/use_future.hpp>
 #include <csignal>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <pqxx/pqxx>
 
+#include "audit/audit_log.hpp"
+#include "audit/hash_chain.hpp"
 #include "auth/scram_verifier.hpp"
 #include "auth/users.hpp"
 #include "config/config.hpp"
@@ -40,6 +43,29 @@ std::string conninfoValue(const std::string& v) {
     out.push_back(c);
   }
   return out + "'";
+}
+
+// `pgro audit verify FILE`: checks an AUDIT_HASH_CHAIN log. Exit 0 when every line links to
+// the one before it, 1 naming the first bad line, 2 on usage or I/O errors.
+int auditCommand(const std::vector<std::string>& args) {
+  if (args.size() != 3 || args[1] != "verify") {
+    std::fprintf(stderr, "usage: pgro audit verify FILE\n");
+    return 2;
+  }
+  std::ifstream in(args[2], std::ios::binary);
+  if (!in) {
+    std::fprintf(stderr, "pgro audit verify: cannot open %s\n", args[2].c_str());
+    return 2;
+  }
+  const auto result = pgro::audit::verifyChain(in);
+  if (!result.ok) {
+    std::printf("FAILED at line %llu: %s\n", static_cast<unsigned long long>(result.bad_line),
+                result.message.c_str());
+    return 1;
+  }
+  std::printf("OK: %llu line(s), hash chain intact\n",
+              static_cast<unsigned long long>(result.lines));
+  return 0;
 }
 
 // `pgro passwd USER`: prints a USERS_FILE line with a SCRAM-SHA-256 verifier. The password
@@ -525,6 +551,9 @@ pgro::server::ReloadResult reloadConfig(std::mutex& mu, const std::vector<std::s
                                         const Config& startup, const std::string& role,
                                         pgro::session::ProxyContext& context) {
   std::lock_guard lock(mu);  // SIGHUP and the RPC may arrive together
+  // logrotate's postrotate sends SIGHUP: the audit file is opened again whatever else the
+  // reload finds.
+  if (context.audit) context.audit->reopen();
   auto fail = [](const std::string& why) {
     spdlog::error("reload failed, nothing changed: {}", why);
     return pgro::server::ReloadResult{.ok = false, .message = why};
@@ -692,6 +721,25 @@ int runProxy(const std::vector<std::string>& args) {
   context->cache = std::make_shared<pgro::cache::ResultCache>(limits, nullptr);
   context->cache->setEnabled(cfg->cache_enabled);
   context->inflight = std::make_shared<pgro::cache::InFlight>();
+  if (!cfg->audit_log.empty() && cfg->audit_log != "off") {
+    pgro::audit::Settings audit;
+    audit.destination = cfg->audit_log;
+    audit.format.max_text_bytes = cfg->audit_max_text_bytes;
+    audit.format.parameters = cfg->audit_parameters == pgro::config::AuditParameters::On
+                                  ? pgro::audit::ParameterMode::On
+                              : cfg->audit_parameters == pgro::config::AuditParameters::Redacted
+                                  ? pgro::audit::ParameterMode::Redacted
+                                  : pgro::audit::ParameterMode::Off;
+    audit.hash_chain = cfg->audit_hash_chain;
+    audit.queue_bytes = cfg->audit_queue_bytes;
+    try {
+      context->audit = std::make_shared<pgro::audit::AuditLog>(std::move(audit));
+    } catch (const std::exception& e) {
+      spdlog::error("{}", e.what());
+      return 2;
+    }
+    spdlog::info("Audit log: {}{}", cfg->audit_log, cfg->audit_hash_chain ? " (hash chain)" : "");
+  }
 
   pgro::server::ProxyServer server(context);
   try {
@@ -725,6 +773,7 @@ int runProxy(const std::vector<std::string>& args) {
   const int code = server.run();
   context->catalog_refresher->stop();  // its look-up installs into `context`
   control.stop();
+  if (context->audit) context->audit->flush();
   spdlog::info("pgro stopped");
   return code;
 }
@@ -735,6 +784,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (!args.empty()) {
     if (args[0] == "passwd") return passwd(args);
+    if (args[0] == "audit") return auditCommand(args);
     if (args[0] == "--help" || args[0] == "-h") {
       std::printf("%s", pgro::config::helpText().c_str());
       return 0;

@@ -20,6 +20,7 @@ enum class AuthMethod { ScramSha256, Trust };
 enum class ClientTls { Disable, Allow, Require };
 // libpq's sslmode values, for pgro's own connections to the upstream.
 enum class UpstreamSslMode { Disable, Prefer, Require, VerifyCa, VerifyFull };
+enum class AuditParameters { Off, On, Redacted };
 
 struct Config {
   // Upstream PostgreSQL (the seed's variables keep their names and defaults).
@@ -96,6 +97,13 @@ struct Config {
   std::string admin_tls_cert_file;
   std::string admin_tls_key_file;
   std::string metrics_listen = "0.0.0.0:9433";
+
+  // Audit log: one JSON line per statement.
+  std::string audit_log = "off";  // off, stdout or a file path
+  std::size_t audit_max_text_bytes = 4096;
+  AuditParameters audit_parameters = AuditParameters::Off;
+  bool audit_hash_chain = false;
+  std::size_t audit_queue_bytes = std::size_t{16} << 20;
 };
 
 // Startup-only error: what() is one line that names the variable at fault.

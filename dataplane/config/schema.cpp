@@ -166,6 +166,7 @@ constexpr std::string_view kPool = "Upstream pool";
 constexpr std::string_view kRuntime = "Process and logging";
 constexpr std::string_view kControl = "Admin API and metrics";
 constexpr std::string_view kGovernor = "Query governor";
+constexpr std::string_view kAudit = "Audit log";
 
 }  // namespace
 
@@ -380,6 +381,34 @@ const std::vector<Setting>& schema() {
        "PEM private key of ADMIN_TLS_CERT_FILE."},
       {"METRICS_LISTEN", kControl, kNone, address(&Config::metrics_listen),
        "Address of the HTTP endpoint serving /metrics (Prometheus), /healthz and /readyz."},
+
+      // Audit log.
+      {"AUDIT_LOG", kAudit, kNone, text(&Config::audit_log, "off, stdout or a path"),
+       "One JSON line per statement (simple and extended protocol, refused ones too): time, "
+       "login, client, application_name, database, session, fingerprint, text, verdict and "
+       "reason, cache outcome, rows, bytes, upstream and total ms, SQLSTATE. off: none; "
+       "stdout; or a file, appended to and opened again on SIGHUP (for logrotate). Written by "
+       "its own thread: when it falls behind by AUDIT_QUEUE_BYTES, lines are dropped, counted "
+       "and logged, never waited for."},
+      {"AUDIT_MAX_TEXT_BYTES", kAudit, kNone,
+       number<std::size_t>(&Config::audit_max_text_bytes, 16, std::size_t{1} << 20, "bytes"),
+       "Statement text (and each parameter value) longer than this is cut in the audit line; "
+       "text_length then gives the whole length."},
+      {"AUDIT_PARAMETERS", kAudit, kNone,
+       choice(&Config::audit_parameters,
+              std::vector<std::pair<std::string, AuditParameters>>{
+                  {"off", AuditParameters::Off},
+                  {"on", AuditParameters::On},
+                  {"redacted", AuditParameters::Redacted}}),
+       "Bind parameter values of extended-protocol statements in the audit line: on (text, or "
+       "\\x-hex when sent in binary), redacted (\"***\" for each value, NULLs kept), off."},
+      {"AUDIT_HASH_CHAIN", kAudit, kNone, boolean(&Config::audit_hash_chain),
+       "Each audit line ends with its sequence number and the SHA-256 of the line before it, "
+       "so an edited or deleted line is detected by `pgro audit verify FILE`."},
+      {"AUDIT_QUEUE_BYTES", kAudit, kNone,
+       number<std::size_t>(&Config::audit_queue_bytes, 4096, kSizeMax, "bytes"),
+       "Memory for audit records waiting for the writer thread; past it records are dropped "
+       "(and a line says how many)."},
   };
   return rows;
 }

@@ -53,6 +53,7 @@ void ClientSession::setActivity(const char* state, std::string_view query) {
 }
 
 ClientSession::~ClientSession() {
+  auditAbandoned(protocol::sqlstate::kConnectionFailure);  // the client left before the reply
   releaseBuffer();
   if (registered_) ctx_->registry->remove(proxy_pid_, proxy_key_);
   ctx_->counters.clients_current.fetch_sub(1, std::memory_order_relaxed);

@@ -24,6 +24,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "audit/statement_trail.hpp"
 #include "cache/inflight.hpp"
 #include "cache/result_cache.hpp"
 #include "policy/classifier.hpp"
@@ -130,6 +131,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     std::shared_ptr<CacheCapture> capture;       // the reply is recorded for the cache
     std::shared_ptr<ReplyTags> tags;             // Query: tags pgro adds to the reply
     std::chrono::steady_clock::time_point sent;  // Query/Sync: for the latency histogram
+    std::unique_ptr<audit::Record> audit;        // Query/Execute: its audit record, if any
   };
 
   asio::awaitable<void> run(std::shared_ptr<ClientSession> self);
@@ -223,7 +225,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool cacheAllowed(const policy::Verdict& verdict) const;
   std::string cacheKey(char kind, std::string_view text);
   void replyFromCache(const cache::CachedReply& reply,
-                      std::chrono::steady_clock::time_point started);
+                      std::chrono::steady_clock::time_point started, audit::CacheOutcome outcome);
   void finishCapture(Pending& entry);
   void emitStreamed(std::string_view bytes);
   void captureReply(CacheCapture& capture, std::string_view bytes);
@@ -309,6 +311,15 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void governorArmIdle();
   void idleTimedOut(bool holding);
   void stopIdleTimer();
+  // Audit log glue (session_audit.cpp).
+  void startAudit();
+  // An ErrorResponse from the server: the records it ends (the failed statement's, and those
+  // of Executes the server now skips until Sync) get its SQLSTATE.
+  void auditServerError(std::string_view body);
+  // Replies that will never come (server or session gone): their records end with `sqlstate`.
+  void auditAbandoned(std::string_view sqlstate);
+  // The text of the client's statement `name` ("" = unnamed), empty when it has none.
+  std::string_view statementText(std::string_view name) const;
 
   void fatal(const protocol::PgError& error);
   void closeNow();
@@ -415,6 +426,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool counts_connection_ = false;  // counted in UserGate (MAX_USER_CONNECTIONS)
   bool holds_active_slot_ = false;  // a UserGate slot for the attached server connection
   bool reading_client_ = false;     // clientLoop waits for client bytes
+  // One audit line per statement (AUDIT_LOG); off unless the context has an audit log.
+  audit::StatementTrail audit_;
 
   // What info() reports; written by the session's loop at statement boundaries only.
   mutable std::mutex info_mu_;

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "audit/audit_log.hpp"
 #include "auth/users.hpp"
 #include "cache/inflight.hpp"
 #include "cache/result_cache.hpp"
@@ -119,6 +120,8 @@ struct ProxyContext {
   std::optional<asio::any_io_executor> classify_executor;
   std::shared_ptr<cache::ResultCache> cache;
   std::shared_ptr<cache::InFlight> inflight;
+  // AUDIT_LOG: one JSON line per statement; null when off.
+  std::shared_ptr<audit::AuditLog> audit;
   SessionCounters counters;
   GovernorCounters governor;
   UserGate user_gate;  // MAX_USER_CONNECTIONS, MAX_USER_ACTIVE_QUERIES

@@ -96,6 +96,7 @@ asio::awaitable<bool> ClientSession::readMore() {
 asio::awaitable<void> ClientSession::clientLoop() {
   const uint32_t max_len = ctx_->config->max_message_bytes;
   while (state_ != State::Closing) {
+    audit_.flush();  // the last message's statement, if pgro answered it alone, is complete
     // Judged on its first byte, before any length is believed: a StartupMessage sent after
     // login (its first byte is a length byte, usually 0) must not make pgro wait for the
     // "message" its next bytes seem to announce.
@@ -256,6 +257,7 @@ asio::awaitable<void> ClientSession::waitForReplyRoom() {
 }
 
 void ClientSession::refuse(const protocol::PgError& error, bool extended) {
+  audit_.error(error.sqlstate, error.message);
   std::string out;
   protocol::appendError(out, error);
   if (extended) {
@@ -334,6 +336,7 @@ void ClientSession::handleMessage(char type, std::string_view body, std::string_
         protocolViolation("invalid Bind, Describe or Close message");
         return;
       }
+      if (type == 'B') audit_.bind(portal, statement, statementText(statement), rest);
       if (target == 'P') {
         // Portals never outlive their transaction, so a portal this client did not create in
         // its current unit does not exist on the connection: PostgreSQL answers 34000.
@@ -390,6 +393,12 @@ void ClientSession::handleMessage(char type, std::string_view body, std::string_
         if (parsed_sets_) ++settings_changes_;
       }
       forwardToServer(raw, type);
+      if (type == 'E' && audit_.on()) {
+        protocol::MessageReader reader(body);
+        pending_.back().audit =
+            audit_.execute(reader.cstring(), batch_capture_ ? audit::CacheOutcome::Miss
+                                                            : audit::CacheOutcome::Bypass);
+      }
       return;
     case 'S':  // Sync
       if (state_ == State::SkipUntilSync) {
@@ -574,6 +583,7 @@ asio::awaitable<void> ClientSession::handleQuery(std::string_view raw, std::stri
     co_return;
   }
   unnamed_.reset();  // a simple Query destroys the unnamed statement, whatever its outcome
+  audit_.begin(sql);
   auto classified = co_await classifyText(sql);
   if (state_ == State::Closing) co_return;
   // raw and sql view into in_, which only clientLoop changes: still valid.
@@ -609,14 +619,14 @@ asio::awaitable<void> ClientSession::handleQuery(std::string_view raw, std::stri
   if (cacheAllowed(*verdict)) {
     key = cacheKey('Q', sql);
     if (auto hit = ctx_->cache->get(key)) {
-      replyFromCache(*hit, started);
+      replyFromCache(*hit, started, audit::CacheOutcome::Hit);
       co_return;
     }
     auto reply = co_await coalesce(key, leader);
     if (state_ == State::Closing) co_return;
     if (reply) {
       ctx_->counters.cache_coalesced.fetch_add(1, std::memory_order_relaxed);
-      replyFromCache(*reply, started);
+      replyFromCache(*reply, started, audit::CacheOutcome::Coalesced);
       co_return;
     }
     if (!leader) key.clear();  // the leader's reply was not cacheable: ask upstream ourselves
@@ -636,6 +646,8 @@ asio::awaitable<void> ClientSession::handleQuery(std::string_view raw, std::stri
     forwardToServer(edited, 'Q');
   }
   pending_.back().tags = std::move(tags);
+  pending_.back().audit =
+      audit_.forwarded(key.empty() ? audit::CacheOutcome::Bypass : audit::CacheOutcome::Miss);
   if (!key.empty()) {
     auto capture = std::make_shared<CacheCapture>();
     capture->key = std::move(key);
@@ -805,15 +817,18 @@ asio::awaitable<bool> ClientSession::tryCachedBatch(
   };
   std::optional<cache::InFlight::Leader> leader;
   auto reply = ctx_->cache->get(key);
+  auto outcome = audit::CacheOutcome::Hit;
   if (!reply) {
     reply = co_await coalesce(key, leader);
     if (reply) ctx_->counters.cache_coalesced.fetch_add(1, std::memory_order_relaxed);
+    outcome = audit::CacheOutcome::Coalesced;
   }
   if (state_ == State::Closing) co_return true;
   if (reply) {
     setActivity("active", query);
     remember_parse();
-    replyFromCache(*reply, started);
+    audit_.begin(query, true, bind_statement, bind_rest);
+    replyFromCache(*reply, started, outcome);
     in_pos_ = end;
     co_return true;
   }
@@ -1010,8 +1025,10 @@ std::string ClientSession::cacheKey(char kind, std::string_view text) {
 }
 
 void ClientSession::replyFromCache(const cache::CachedReply& reply,
-                                   std::chrono::steady_clock::time_point started) {
+                                   std::chrono::steady_clock::time_point started,
+                                   audit::CacheOutcome outcome) {
   ctx_->counters.cache_hits.fetch_add(1, std::memory_order_relaxed);
+  audit_.cached(outcome, reply.bytes);
   metrics::observe(
       ctx_->metrics.query_duration_cache_hit,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
@@ -1034,6 +1051,7 @@ std::shared_ptr<const policy::Verdict> ClientSession::admitStatement(
     }
     spdlog::warn("refused: user={} client={} reason=\"{}\" query=\"{}\"", user_, client_address_,
                  verdict->message, sql.substr(0, 200));
+    audit_.refused(sql, verdict->message);
     refuse(refusalError(*verdict), extended);
     return nullptr;
   }
@@ -1041,6 +1059,7 @@ std::shared_ptr<const policy::Verdict> ClientSession::admitStatement(
     ctx_->counters.queries_refused.fetch_add(1, std::memory_order_relaxed);
     spdlog::warn("refused: user={} client={} reason=\"{}\" query=\"{}\"", user_, client_address_,
                  error->message, sql.substr(0, 200));
+    audit_.refused(sql, error->message);
     refuse(*error, extended);
     return nullptr;
   }

@@ -294,6 +294,9 @@ asio::awaitable<void> ClientSession::serverPump(std::shared_ptr<ClientSession> s
       }
       const std::size_t total = std::size_t{len} + 1;
       if (streams(type) && !readingSettings()) {
+        if (!pending_.empty()) {
+          audit::StatementTrail::countReply(pending_.front().audit.get(), type, total);
+        }
         passthrough = total;
         continue;
       }
@@ -419,6 +422,7 @@ bool ClientSession::handleServerMessage(char type, std::string_view body, std::s
       to_client_.append(raw);
     }
     if (front.capture) front.capture->ok = false;  // errors are never cached
+    auditServerError(body);
     onServerError();
     return true;
   }
@@ -436,6 +440,7 @@ bool ClientSession::handleServerMessage(char type, std::string_view body, std::s
   }
   if (front.kind != Pending::Kind::Swallow) {
     to_client_.append(raw);
+    audit::StatementTrail::countReply(front.audit.get(), type, raw.size());
     if (front.capture && type != 'Z') captureReply(*front.capture, raw);
   }
   if (type == 'C') {
@@ -443,6 +448,7 @@ bool ClientSession::handleServerMessage(char type, std::string_view body, std::s
     if (tag == "COMMIT" || tag == "ROLLBACK") unit_committed_ = tag == "COMMIT";
   }
   if (!endsReply(front.message, type)) return true;
+  if (front.audit) audit_.finish(std::move(front.audit));
   if (type == 'Z') {
     tx_status_ = r.byte();
     endUnit(tx_status_);
@@ -654,6 +660,7 @@ void ClientSession::detachServer(bool reusable) {
 
 void ClientSession::serverLost(const std::string& reason) {
   pump_running_ = false;
+  auditAbandoned(sqlstate::kConnectionFailure);
   to_client_.uncork();
   if (server_ != nullptr) {
     spdlog::warn("upstream connection lost (user={} client={}): {}", user_, client_address_,

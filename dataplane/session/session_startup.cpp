@@ -327,6 +327,7 @@ void ClientSession::sendStartupReply() {
   login_ticket_.reset();  // logged in: no longer counted as half-open for its address
   std::tie(proxy_pid_, proxy_key_) = ctx_->registry->add(self);
   registered_ = true;
+  startAudit();
 
   // The client's view of the session: upstream's reported values, the client's own
   // settings on top, and an identity that is the proxy login, not the upstream account.

@@ -1,0 +1,163 @@
+#include "audit/statement_trail.hpp"
+
+#include <algorithm>
+
+namespace pgro::audit {
+
+namespace {
+
+// Named portals remembered per session (each holds a copy of its text and parameters); an
+// Execute of one evicted earlier is logged without its text. Drivers use the unnamed one.
+constexpr std::size_t kMaxPortals = 16;
+
+// DataRows in a stored reply (backend messages, each type byte + Int32 length), counted as
+// StatementTrail::countReply counts them on the way from upstream.
+void countRows(Record& record, std::string_view reply) {
+  std::size_t at = 0;
+  while (reply.size() - at >= 5) {
+    const auto* p = reinterpret_cast<const unsigned char*>(reply.data() + at);
+    const std::size_t length =
+        (std::size_t{p[1]} << 24) | (std::size_t{p[2]} << 16) | (std::size_t{p[3]} << 8) | p[4];
+    if (length < 4 || reply.size() - at < 1 + length) break;
+    StatementTrail::countReply(&record, static_cast<char>(p[0]), 1 + length);
+    at += 1 + length;
+  }
+}
+
+}  // namespace
+
+StatementTrail::~StatementTrail() {
+  flush();
+}
+
+void StatementTrail::attach(std::shared_ptr<AuditLog> log, std::shared_ptr<const Identity> who,
+                            const std::map<std::string, std::string>* params) {
+  log_ = std::move(log);
+  who_ = std::move(who);
+  params_ = params;
+}
+
+std::unique_ptr<Record> StatementTrail::make(std::string_view text) {
+  auto record = std::make_unique<Record>();
+  record->time = std::chrono::system_clock::now();
+  record->started = std::chrono::steady_clock::now();
+  record->who = who_;
+  if (params_ != nullptr) {
+    if (auto it = params_->find("application_name"); it != params_->end()) {
+      record->application_name = it->second;
+    }
+  }
+  record->text = std::string(text.substr(0, log_->captureBytes()));
+  record->text_length = text.size();
+  return record;
+}
+
+void StatementTrail::begin(std::string_view text, bool extended, std::string_view statement,
+                           std::string_view bind) {
+  if (!on()) return;
+  flush();
+  current_ = make(text);
+  current_->extended = extended;
+  current_->statement = std::string(statement);
+  if (extended && log_->parameters() != ParameterMode::Off) {
+    current_->bind = std::string(bind.substr(0, log_->captureBytes()));
+  }
+}
+
+void StatementTrail::refused(std::string_view text, std::string_view reason) {
+  if (!on()) return;
+  if (!current_) {
+    current_ = make(text);
+    current_->extended = true;  // only a Parse is refused outside begin()
+  }
+  current_->refused = true;
+  current_->reason = std::string(reason);
+}
+
+void StatementTrail::error(std::string_view sqlstate, std::string_view message) {
+  if (!on()) return;
+  if (!current_) {
+    current_ = make({});
+    current_->extended = true;
+  }
+  if (current_->sqlstate.empty()) {
+    current_->sqlstate = std::string(sqlstate);
+    if (current_->reason.empty()) current_->reason = std::string(message);
+  }
+}
+
+void StatementTrail::cached(CacheOutcome outcome, std::string_view reply) {
+  if (!current_) return;
+  current_->cache = outcome;
+  countRows(*current_, reply);
+}
+
+std::unique_ptr<Record> StatementTrail::forwarded(CacheOutcome outcome) {
+  if (!current_) return nullptr;
+  current_->cache = outcome;
+  current_->forwarded = std::chrono::steady_clock::now();
+  return std::move(current_);
+}
+
+void StatementTrail::bind(std::string_view portal, std::string_view statement,
+                          std::string_view text, std::string_view parameters) {
+  if (!on()) return;
+  auto it = portals_.find(std::string(portal));
+  if (it == portals_.end()) {
+    if (portals_.size() >= kMaxPortals) portals_.erase(portals_.begin());
+    it = portals_.emplace(std::string(portal), Portal{}).first;
+  }
+  Portal& p = it->second;
+  p.statement = std::string(statement);
+  p.text = std::string(text.substr(0, log_->captureBytes()));
+  p.text_length = text.size();
+  p.bind.reset();
+  if (log_->parameters() != ParameterMode::Off) {
+    p.bind = std::string(parameters.substr(0, log_->captureBytes()));
+  }
+  p.time = std::chrono::system_clock::now();
+  p.started = std::chrono::steady_clock::now();
+  p.executed = false;
+}
+
+std::unique_ptr<Record> StatementTrail::execute(std::string_view portal, CacheOutcome outcome) {
+  if (!on()) return nullptr;
+  flush();
+  std::unique_ptr<Record> record;
+  auto it = portals_.find(std::string(portal));
+  const auto now = std::chrono::steady_clock::now();
+  if (it != portals_.end()) {
+    Portal& p = it->second;
+    record = make({});
+    record->text = p.text;
+    record->text_length = p.text_length;
+    record->statement = p.statement;
+    record->bind = p.bind;
+    if (!p.executed) {  // the statement began at its Bind
+      record->time = p.time;
+      record->started = p.started;
+    }
+    p.executed = true;
+  } else {
+    record = make({});  // a portal pgro never saw bound: the server answers 34000
+  }
+  record->extended = true;
+  record->portal = std::string(portal);
+  record->cache = outcome;
+  record->forwarded = now;
+  return record;
+}
+
+void StatementTrail::flush() {
+  if (!current_) return;
+  finish(std::move(current_));
+}
+
+void StatementTrail::finish(std::unique_ptr<Record> record, std::string_view sqlstate) {
+  if (!record || !on()) return;
+  if (!sqlstate.empty() && record->sqlstate.empty()) record->sqlstate = std::string(sqlstate);
+  record->finished = std::chrono::steady_clock::now();
+  log_->submit(std::move(record));
+}
+
+}  // namespace pgro::audit

@@ -1,0 +1,85 @@
+// The audit records of one client session, on the session's event loop (not thread-safe).
+// The session calls it at a few points: a statement begins (simple Query), is refused, is
+// answered by pgro (cache, errors), goes upstream, or its reply ends. For the extended
+// protocol a Bind remembers what its portal runs, and each Execute of the portal makes the
+// record, so a line names the statement and the portal that actually ran, also when the
+// statement was prepared on another server connection or answered from the cache before.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "audit/audit_log.hpp"
+#include "audit/record.hpp"
+
+namespace pgro::audit {
+
+class StatementTrail {
+ public:
+  // Off until attached.
+  StatementTrail() = default;
+  ~StatementTrail();
+  StatementTrail(const StatementTrail&) = delete;
+  StatementTrail& operator=(const StatementTrail&) = delete;
+
+  // `params`: the session's settings (application_name is read from them per record); it
+  // must outlive the trail.
+  void attach(std::shared_ptr<AuditLog> log, std::shared_ptr<const Identity> who,
+              const std::map<std::string, std::string>* params);
+  bool on() const { return log_ != nullptr; }
+
+  // A statement pgro is about to judge and answer or forward: a simple Query, or an
+  // extended-protocol batch answered from the cache (`bind`: its Bind's parameter section).
+  void begin(std::string_view text, bool extended = false, std::string_view statement = {},
+             std::string_view bind = {});
+  // The policy refused `text` (the current statement's, or a Parse's).
+  void refused(std::string_view text, std::string_view reason);
+  // pgro answered the current statement (or a message outside any, e.g. a Bind of an unknown
+  // statement) with an error of its own.
+  void error(std::string_view sqlstate, std::string_view message);
+  // The current statement was answered from the cache with `reply` (backend messages).
+  void cached(CacheOutcome outcome, std::string_view reply);
+  // The current statement goes upstream: its record travels with the pending reply.
+  std::unique_ptr<Record> forwarded(CacheOutcome outcome);
+  // Bind: what `portal` runs from now on.
+  void bind(std::string_view portal, std::string_view statement, std::string_view text,
+            std::string_view parameters);
+  // Execute of `portal`, sent upstream now.
+  std::unique_ptr<Record> execute(std::string_view portal, CacheOutcome outcome);
+  // The current statement, answered by pgro alone, is complete.
+  void flush();
+  // A forwarded statement's reply ended (or never will: `sqlstate` then says why).
+  void finish(std::unique_ptr<Record> record, std::string_view sqlstate = {});
+
+  // Counting a reply as it passes (null-safe for statements without a record).
+  static void countReply(Record* record, char type, std::size_t bytes) {
+    if (record == nullptr || (type != 'D' && type != 'd')) return;
+    ++record->rows;
+    record->bytes += bytes;
+  }
+
+ private:
+  struct Portal {
+    std::string statement;
+    std::string text;
+    std::size_t text_length = 0;
+    std::optional<std::string> bind;
+    std::chrono::system_clock::time_point time;
+    std::chrono::steady_clock::time_point started;
+    bool executed = false;
+  };
+  std::unique_ptr<Record> make(std::string_view text);
+
+  std::shared_ptr<AuditLog> log_;
+  std::shared_ptr<const Identity> who_;
+  const std::map<std::string, std::string>* params_ = nullptr;
+  std::unique_ptr<Record> current_;
+  // Portals exist until their transaction ends; a client that opens many is bounded here.
+  std::unordered_map<std::string, Portal> portals_;
+};
+
+}  // namespace pgro::audit

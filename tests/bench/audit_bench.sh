@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Forwarding cost of the audit log (AUDIT_LOG), in ONE run on this machine: pgbench -S
+# -M simple through pgro with AUDIT_LOG=off and with AUDIT_LOG=<file>, alternated ROUNDS
+# times so that drift of a shared machine hits both alike; prints the tps of each and the
+# ratio, and the proxy's CPU time per transaction (the steadier figure on a busy machine: it
+# includes the audit writer thread). Not part of ctest: timing never gates a test. Budget: the file costs < 10% tps.
+#
+#   tests/bench/audit_bench.sh                       # 3 rounds of 10 s each way
+#   ROUNDS=5 DURATION=20 CHAIN=true tests/bench/audit_bench.sh
+#
+# Needs an optimised build (the `ci` or `release` preset; PGRO_BIN= to choose), PostgreSQL
+# 15 and pgbench. Everything runs under one temp dir on 127.0.0.1 and is stopped at exit.
+# CACHE=on measures with the result cache on (default off: every statement is forwarded).
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+pgro_bin=${PGRO_BIN:-}
+if [[ -z "$pgro_bin" ]]; then
+  for preset in ci release; do
+    [[ -x "$root/build/$preset/dataplane/pgro" ]] && { pgro_bin=$root/build/$preset/dataplane/pgro; break; }
+  done
+fi
+[[ -x "$pgro_bin" ]] || { echo "audit_bench: build pgro with the ci or release preset first" >&2; exit 2; }
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10}
+CLIENTS=${CLIENTS:-8}
+THREADS=${THREADS:-2}
+SCALE=${SCALE:-10}
+CHAIN=${CHAIN:-false}
+cache_enabled=false
+[[ "${CACHE:-off}" == "on" ]] && cache_enabled=true
+
+tmp=$(mktemp -d /tmp/pgro-audit-bench.XXXXXX)
+chmod 755 "$tmp"
+[[ $(id -u) == 0 ]] && chown postgres "$tmp"  # PostgreSQL runs as postgres, its socket is here
+pg_pid=""
+pgro_pid=""
+cleanup() {
+  [[ -n "$pgro_pid" ]] && kill "$pgro_pid" 2>/dev/null && wait "$pgro_pid" 2>/dev/null || true
+  [[ -n "$pg_pid" ]] && kill -INT "$pg_pid" 2>/dev/null || true
+  sleep 1
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+as_pg() { if [[ $(id -u) == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+pg_port=$(free_port)
+as_pg "$PGBIN/initdb" -D "$tmp/data" -U admin --auth=trust >/dev/null
+as_pg "$PGBIN/postgres" -D "$tmp/data" -p "$pg_port" -k "$tmp" -c listen_addresses=127.0.0.1 \
+  -c shared_buffers=256MB -c fsync=off >"$tmp/pg.log" 2>&1 &
+pg_pid=$!
+for _ in $(seq 300); do "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$pg_port" && break; sleep 0.1; done
+"$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$pg_port" || { cat "$tmp/pg.log" >&2; exit 1; }
+"$PGBIN/createdb" -h 127.0.0.1 -p "$pg_port" -U admin bench
+pgbench -i -q -s "$SCALE" -h 127.0.0.1 -p "$pg_port" -U admin bench >/dev/null 2>&1
+
+run() {  # $1: AUDIT_LOG value; prints "tps proxy-CPU-µs-per-transaction"
+  local port tps ticks before
+  port=$(free_port)
+  env -i PATH="$PATH" UPSTREAM_HOST=127.0.0.1 UPSTREAM_PORT="$pg_port" UPSTREAM_USER=admin \
+    UPSTREAM_DATABASE=bench PROXY_USER=admin PROXY_PASSWORD=pgro-bench-login AUTH=scram-sha-256 \
+    LISTEN_HOST=127.0.0.1 LISTEN_PORT="$port" ADMIN_LISTEN=127.0.0.1:0 METRICS_LISTEN=127.0.0.1:0 \
+    LOG_LEVEL=warn POOL_SIZE=5 CACHE_ENABLED=$cache_enabled AUDIT_LOG="$1" AUDIT_HASH_CHAIN="$CHAIN" \
+    "$pgro_bin" >>"$tmp/pgro.log" 2>&1 &
+  pgro_pid=$!
+  for _ in $(seq 300); do "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$port" && break; sleep 0.1; done
+  # Proxy CPU (all threads, the audit writer included): utime + stime of /proc/PID/stat.
+  before=$(awk '{ print $14 + $15 }' "/proc/$pgro_pid/stat")
+  tps=$(PGPASSWORD=pgro-bench-login pgbench -n -S -M simple -c "$CLIENTS" -j "$THREADS" \
+    -T "$DURATION" -h 127.0.0.1 -p "$port" -U admin bench 2>/dev/null |
+    awk '/^tps = / { print $3; exit }')
+  ticks=$(( $(awk '{ print $14 + $15 }' "/proc/$pgro_pid/stat") - before ))
+  kill "$pgro_pid" && wait "$pgro_pid" 2>/dev/null || true
+  pgro_pid=""
+  python3 -c 'import os, sys; t = float(sys.argv[1]); print(t, int(sys.argv[2]) * 1e6 / os.sysconf("SC_CLK_TCK") / (t * float(sys.argv[3])))' \
+    "$tps" "$ticks" "$DURATION"
+}
+
+off=()
+on=()
+for round in $(seq "$ROUNDS"); do
+  rm -f "$tmp/audit.log"
+  off+=("$(run off)")
+  on+=("$(run "$tmp/audit.log")")
+  lines=$(wc -l <"$tmp/audit.log")
+  echo "round $round: AUDIT_LOG=off ${off[-1]}, AUDIT_LOG=file ${on[-1]} (tps, proxy CPU us/txn; $lines lines)" >&2
+done
+python3 - "${off[*]}" "${on[*]}" <<'EOF'
+import statistics, sys
+def pairs(text):
+    v = [float(x) for x in text.split()]
+    return v[0::2], v[1::2]
+off_tps, off_cpu = pairs(sys.argv[1])
+on_tps, on_cpu = pairs(sys.argv[2])
+t_off, t_on = statistics.mean(off_tps), statistics.mean(on_tps)
+c_off, c_on = statistics.mean(off_cpu), statistics.mean(on_cpu)
+print(f"pgbench -S -M simple, {len(off_tps)} rounds: AUDIT_LOG=off {t_off:.0f} tps, "
+      f"AUDIT_LOG=file {t_on:.0f} tps, ratio {t_on / t_off:.3f} "
+      f"({(t_on / t_off - 1) * 100:+.1f}% tps with the file); proxy CPU {c_off:.1f} -> {c_on:.1f} us/txn "
+      f"(x{c_on / c_off:.3f})")
+EOF

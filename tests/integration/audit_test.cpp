@@ -1,0 +1,315 @@
+// The audit log (AUDIT_LOG) against the real pgro and PostgreSQL: every statement of a psql
+// run (simple protocol) and of pgbench runs (extended protocol, pipelined, with cache hits)
+// appears exactly once with the login and its row count; refusals carry their SQLSTATE;
+// the hash chain verifies and catches edits and deletions; SIGHUP reopens a renamed file.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "audit/hash_chain.hpp"
+#include "integration_common.hpp"
+
+namespace pgro::it {
+namespace {
+
+using nlohmann::json;
+
+struct AuditedPgro {
+  std::string dir = makeTempDir("pgro-audit");
+  std::string file = dir + "/audit.log";
+  std::unique_ptr<PgroProcess> pgro;
+
+  AuditedPgro() : AuditedPgro(Env{}) {}
+  explicit AuditedPgro(Env overrides) {
+    overrides.emplace("AUDIT_LOG", file);
+    pgro = startPgro(overrides);
+  }
+  ~AuditedPgro() { std::filesystem::remove_all(dir); }
+};
+
+std::vector<std::string> fileLines(const std::string& path) {
+  std::vector<std::string> lines;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// The audit records whose text contains `marker`, once `count` of them are in the file
+// (the writer thread is asynchronous), or what is there at the deadline.
+std::vector<json> records(const std::string& path, std::string_view marker, std::size_t count,
+                          std::chrono::milliseconds timeout = 10s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::vector<json> found;
+  while (true) {
+    found.clear();
+    for (const auto& line : fileLines(path)) {
+      json record = json::parse(line);  // throws (fails the test) on invalid JSON
+      if (record.contains("text") &&
+          record["text"].get<std::string>().find(marker) != std::string::npos) {
+        found.push_back(std::move(record));
+      }
+    }
+    if (found.size() >= count || std::chrono::steady_clock::now() >= deadline) return found;
+    std::this_thread::sleep_for(50ms);
+  }
+}
+
+TEST(AuditTest, PsqlSimpleProtocolStatementsAppearOnceWithLoginAndRows) {
+  AuditedPgro audited;
+  const std::string script = audited.dir + "/script.sql";
+  {
+    std::ofstream out(script);
+    out << "SELECT 1 AS one /* audit-psql-1 */;\n"
+        << "SELECT g FROM generate_series(1, 5) g /* audit-psql-5 */;\n"
+        << "SELECT g FROM generate_series(1, 3) g WHERE g > 10 /* audit-psql-0 */;\n"
+        << "SELECT 1/0 /* audit-psql-err */;\n"
+        << "SELECT 'a\"b\\\\c' || chr(10) AS quoted /* audit-psql-quote */;\n";
+  }
+  Env env = audited.pgro->libpqEnv();
+  env["PGAPPNAME"] = "audit-psql";
+  const auto run = runCommand({"psql", "-X", "-q", "-f", script}, env);
+  ASSERT_EQ(run.exit_code, 0) << run.describe();  // psql -f goes on after an error
+
+  const std::map<std::string, int> expected_rows = {{"audit-psql-1", 1},
+                                                    {"audit-psql-5", 5},
+                                                    {"audit-psql-0", 0},
+                                                    {"audit-psql-err", 0},
+                                                    {"audit-psql-quote", 1}};
+  for (const auto& [marker, rows] : expected_rows) {
+    const auto found = records(audited.file, marker, 1);
+    ASSERT_EQ(found.size(), 1u) << marker;
+    const json& r = found[0];
+    EXPECT_EQ(r["login"], kProxyUser) << r;
+    EXPECT_EQ(r["application_name"], "audit-psql") << r;
+    EXPECT_EQ(r["database"], audited.pgro->database()) << r;
+    EXPECT_EQ(r["protocol"], "simple") << r;
+    EXPECT_EQ(r["verdict"], "allowed") << r;
+    EXPECT_EQ(r["rows"], rows) << r;
+    EXPECT_TRUE(r["fingerprint"].is_string()) << r;
+    EXPECT_TRUE(r["upstream_ms"].is_number()) << r;
+    EXPECT_GE(r["total_ms"].get<double>(), r["upstream_ms"].get<double>()) << r;
+    EXPECT_EQ(r["sqlstate"], marker == "audit-psql-err" ? "22012" : "00000") << r;
+    if (rows > 0) {
+      EXPECT_GT(r["bytes"].get<int>(), 0) << r;
+    }
+  }
+  // The text comes back exactly as sent, quotes, backslashes and all.
+  const auto quoted = records(audited.file, "audit-psql-quote", 1);
+  ASSERT_EQ(quoted.size(), 1u);
+  EXPECT_NE(quoted[0]["text"].get<std::string>().find("SELECT 'a\"b\\\\c' || chr(10) AS quoted"),
+            std::string::npos)
+      << quoted[0];
+  // One session, one id.
+  EXPECT_EQ(records(audited.file, "audit-psql-1", 1)[0]["session"],
+            records(audited.file, "audit-psql-5", 1)[0]["session"]);
+}
+
+// pgbench -M extended: Parse/Bind/Describe/Execute/Sync per statement; -M prepared: Bind/
+// Execute of named statements prepared once per client. Random parameters repeat, so some
+// are answered from the cache: every Execute is one line all the same.
+void pgbenchRun(const std::string& mode, int clients, int transactions) {
+  AuditedPgro audited(Env{{"AUDIT_PARAMETERS", "on"}});
+  const std::string script = audited.dir + "/bench.sql";
+  {
+    std::ofstream out(script);
+    out << "\\set v random(1, 8)\n"
+        << "SELECT :v::int AS v /* audit-bench-one */;\n"
+        << "SELECT g FROM generate_series(1, :v::int) g /* audit-bench-many */;\n";
+  }
+  const auto run = runCommand({"pgbench", "-n", "-M", mode, "-c", std::to_string(clients), "-j",
+                               "2", "-t", std::to_string(transactions), "-f", script},
+                              audited.pgro->libpqEnv(), 120s);
+  ASSERT_EQ(run.exit_code, 0) << run.describe();
+  const std::size_t total = static_cast<std::size_t>(clients) * transactions;
+
+  const auto one = records(audited.file, "audit-bench-one", total);
+  ASSERT_EQ(one.size(), total);
+  std::map<std::string, int> outcomes;
+  for (const json& r : one) {
+    EXPECT_EQ(r["login"], kProxyUser) << r;
+    EXPECT_EQ(r["protocol"], "extended") << r;
+    EXPECT_EQ(r["rows"], 1) << r;
+    EXPECT_EQ(r["sqlstate"], "00000") << r;
+    ASSERT_TRUE(r["parameters"].is_array()) << r;
+    ASSERT_EQ(r["parameters"].size(), 1u) << r;
+    ++outcomes[r["cache"].get<std::string>()];
+  }
+  const auto many = records(audited.file, "audit-bench-many", total);
+  ASSERT_EQ(many.size(), total);
+  for (const json& r : many) {
+    // The row count is the parameter the statement ran with.
+    EXPECT_EQ(r["rows"], std::stoi(r["parameters"][0].get<std::string>())) << r;
+  }
+  // Eight distinct values over `total` runs: the cache answered some.
+  EXPECT_GT(outcomes["hit"] + outcomes["coalesced"], 0) << run.out;
+  EXPECT_GT(outcomes["miss"], 0) << run.out;
+  std::this_thread::sleep_for(300ms);  // nothing more arrives late
+  EXPECT_EQ(records(audited.file, "audit-bench-one", total, 0ms).size(), total);
+}
+
+TEST(AuditTest, PgbenchExtendedEveryExecuteAppearsOnce) {
+  pgbenchRun("extended", 4, 50);
+}
+
+TEST(AuditTest, PgbenchPreparedEveryExecuteAppearsOnce) {
+  pgbenchRun("prepared", 4, 50);
+}
+
+// One pipelined write of extended-protocol messages: named statement and portals, a portal
+// run in two Executes (PortalSuspended), a refused Parse, and a Bind the server rejects (its
+// Execute is skipped): each Execute is a line naming its statement and portal.
+TEST(AuditTest, ExtendedPipelineAttributesEachExecute) {
+  AuditedPgro audited(Env{{"CACHE_ENABLED", "false"}, {"AUDIT_PARAMETERS", "redacted"}});
+  RawPgClient client = connectProxy(*audited.pgro);
+  std::string batch;
+  batch += wire::parse("s1", "SELECT generate_series(1, $1::int) /* audit-pipe-a */");
+  batch += wire::bind("p1", "s1", {std::string("4")}) + wire::execute("p1");
+  batch += wire::bind("", "s1", {std::string("2")}) + wire::execute("");
+  batch += wire::sync();
+  batch += wire::parse("", "DELETE FROM pg_class /* audit-pipe-refused */");
+  batch += wire::bind("", "") + wire::execute("") + wire::sync();
+  batch += wire::parse("", "SELECT $1::int /* audit-pipe-bad */");
+  batch += wire::bind("", "", {std::string("not a number")}) + wire::execute("") + wire::sync();
+  batch += wire::bind("p2", "s1", {std::string("5")}) + wire::execute("p2", 2) +
+           wire::execute("p2") + wire::sync();
+  client.send(batch);
+  for (int i = 0; i < 4; ++i) client.readUntilReadyForQuery();
+
+  const auto a = records(audited.file, "audit-pipe-a", 4);
+  ASSERT_EQ(a.size(), 4u);
+  const std::vector<std::pair<std::string, int>> expected = {
+      {"p1", 4}, {"", 2}, {"p2", 2}, {"p2", 3}};
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i]["statement"], "s1") << a[i];
+    EXPECT_EQ(a[i]["portal"], expected[i].first) << a[i];
+    EXPECT_EQ(a[i]["rows"], expected[i].second) << a[i];
+    EXPECT_EQ(a[i]["sqlstate"], "00000") << a[i];
+    EXPECT_EQ(a[i]["parameters"], json::parse(R"(["***"])")) << a[i];
+  }
+  const auto refused = records(audited.file, "audit-pipe-refused", 1);
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_EQ(refused[0]["verdict"], "refused") << refused[0];
+  EXPECT_EQ(refused[0]["sqlstate"], "25006") << refused[0];
+  const auto bad = records(audited.file, "audit-pipe-bad", 1);
+  ASSERT_EQ(bad.size(), 1u);
+  EXPECT_EQ(bad[0]["sqlstate"], "22P02") << bad[0];
+  EXPECT_EQ(bad[0]["rows"], 0) << bad[0];
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(records(audited.file, "audit-pipe", 6, 0ms).size(), 6u);
+}
+
+TEST(AuditTest, RefusedWriteAppearsWithItsSqlstate) {
+  AuditedPgro audited;
+  RawPgClient client = connectProxy(*audited.pgro);
+  client.query("CREATE TABLE audit_nope (x int) /* audit-refused */");
+  client.query("SELECT pg_catalog.pg_reload_conf() /* audit-refused-fn */");
+  const auto found = records(audited.file, "audit-refused */", 1);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0]["verdict"], "refused") << found[0];
+  EXPECT_EQ(found[0]["sqlstate"], "25006") << found[0];
+  EXPECT_NE(found[0]["reason"].get<std::string>().find("not permitted"), std::string::npos)
+      << found[0];
+  EXPECT_TRUE(found[0]["upstream_ms"].is_null()) << found[0];
+  const auto fn = records(audited.file, "audit-refused-fn", 1);
+  ASSERT_EQ(fn.size(), 1u);
+  EXPECT_EQ(fn[0]["verdict"], "refused") << fn[0];
+  EXPECT_EQ(fn[0]["sqlstate"], "42501") << fn[0];
+}
+
+TEST(AuditTest, CacheHitsAppearWithOutcomeHit) {
+  AuditedPgro audited(Env{{"CACHE_ENABLED", "true"}});
+  RawPgClient client = connectProxy(*audited.pgro);
+  for (int i = 0; i < 3; ++i) client.query("SELECT 42 AS answer /* audit-cache */");
+  client.query("SELECT now() /* audit-nocache */");
+  const auto found = records(audited.file, "audit-cache", 3);
+  ASSERT_EQ(found.size(), 3u);
+  EXPECT_EQ(found[0]["cache"], "miss") << found[0];
+  EXPECT_EQ(found[1]["cache"], "hit") << found[1];
+  EXPECT_EQ(found[2]["cache"], "hit") << found[2];
+  EXPECT_EQ(found[2]["rows"], 1) << found[2];
+  EXPECT_TRUE(found[2]["upstream_ms"].is_null()) << found[2];
+  EXPECT_EQ(found[0]["fingerprint"], found[2]["fingerprint"]);
+  EXPECT_EQ(found[0]["bytes"], found[2]["bytes"]);  // the same result, whoever answered
+  const auto bypass = records(audited.file, "audit-nocache", 1);
+  ASSERT_EQ(bypass.size(), 1u);
+  EXPECT_EQ(bypass[0]["cache"], "bypass") << bypass[0];
+}
+
+CommandResult verify(const std::string& path) {
+  return runCommand({pgroBinary(), "audit", "verify", path}, {}, 30s);
+}
+
+TEST(AuditTest, HashChainVerifiesAndFindsEditedAndDeletedLines) {
+  AuditedPgro audited(Env{{"AUDIT_HASH_CHAIN", "true"}});
+  {
+    RawPgClient client = connectProxy(*audited.pgro);
+    for (int i = 0; i < 5; ++i) client.query("SELECT " + std::to_string(i) + " /* audit-chain */");
+  }
+  ASSERT_EQ(records(audited.file, "audit-chain", 5).size(), 5u);
+  const auto ok = verify(audited.file);
+  EXPECT_EQ(ok.exit_code, 0) << ok.describe();
+  EXPECT_NE(ok.out.find("OK"), std::string::npos) << ok.describe();
+
+  auto lines = fileLines(audited.file);
+  ASSERT_GE(lines.size(), 5u);
+  auto write = [&](const std::string& name, const std::vector<std::string>& content) {
+    const std::string path = audited.dir + "/" + name;
+    std::ofstream out(path);
+    for (const auto& line : content) out << line << "\n";
+    return path;
+  };
+  // Line 3 says it returned one more row than it did.
+  auto edited = lines;
+  const auto at = edited[2].find("\"rows\":");
+  ASSERT_NE(at, std::string::npos);
+  edited[2].insert(at + 7, "1");
+  const auto edited_result = verify(write("edited.log", edited));
+  EXPECT_EQ(edited_result.exit_code, 1) << edited_result.describe();
+  EXPECT_NE(edited_result.out.find("line 3"), std::string::npos) << edited_result.describe();
+
+  auto deleted = lines;
+  deleted.erase(deleted.begin() + 1);  // line 2 gone: the old line 3 is now line 2
+  const auto deleted_result = verify(write("deleted.log", deleted));
+  EXPECT_EQ(deleted_result.exit_code, 1) << deleted_result.describe();
+  EXPECT_NE(deleted_result.out.find("line 2"), std::string::npos) << deleted_result.describe();
+
+  // A restarted pgro appends to the same file and goes on with the chain.
+  audited.pgro.reset();
+  audited.pgro = startPgro({{"AUDIT_LOG", audited.file}, {"AUDIT_HASH_CHAIN", "true"}});
+  connectProxy(*audited.pgro).query("SELECT 'after restart' /* audit-chain-2 */");
+  ASSERT_EQ(records(audited.file, "audit-chain-2", 1).size(), 1u);
+  const auto continued = verify(audited.file);
+  EXPECT_EQ(continued.exit_code, 0) << continued.describe();
+}
+
+TEST(AuditTest, SighupReopensARenamedFile) {
+  AuditedPgro audited(Env{{"AUDIT_HASH_CHAIN", "true"}});
+  RawPgClient client = connectProxy(*audited.pgro);
+  client.query("SELECT 1 /* audit-before-rotate */");
+  ASSERT_EQ(records(audited.file, "audit-before-rotate", 1).size(), 1u);
+  const std::string rotated = audited.file + ".1";
+  std::filesystem::rename(audited.file, rotated);
+  audited.pgro->sendSignal(SIGHUP);
+  ASSERT_TRUE(audited.pgro->waitForLog("audit log reopened", 10s)) << audited.pgro->log();
+  client.query("SELECT 2 /* audit-after-rotate */");
+  ASSERT_EQ(records(audited.file, "audit-after-rotate", 1).size(), 1u);
+  EXPECT_EQ(records(audited.file, "audit-before-rotate", 0, 0ms).size(), 0u);
+  EXPECT_EQ(records(rotated, "audit-after-rotate", 0, 0ms).size(), 0u);
+  EXPECT_EQ(records(rotated, "audit-before-rotate", 1, 0ms).size(), 1u);
+  // The new file's first line continues the old file's chain.
+  const auto old_lines = fileLines(rotated);
+  const auto new_lines = fileLines(audited.file);
+  ASSERT_FALSE(old_lines.empty());
+  ASSERT_FALSE(new_lines.empty());
+  EXPECT_NE(new_lines.front().find(audit::sha256Hex(old_lines.back())), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pgro::it
