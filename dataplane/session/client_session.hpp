@@ -129,8 +129,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     bool settings = false;
     uint64_t settings_epoch = 0;
     std::shared_ptr<CacheCapture> capture;  // the reply is recorded for the cache
-    // A background refresh (stale-while-revalidate): its reply, errors included, is
-    // recorded for the cache (`capture`) and never forwarded.
+    // A background refresh (stale-while-revalidate): its reply is recorded for the cache
+    // (`capture`) and nothing of it, an error neither, is forwarded to the client.
     bool refresh = false;
     std::shared_ptr<ReplyTags> tags;             // Query: tags pgro adds to the reply
     std::chrono::steady_clock::time_point sent;  // Query/Sync: for the latency histogram
