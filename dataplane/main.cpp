@@ -595,6 +595,12 @@ pgro::server::ReloadResult reloadConfig(std::mutex& mu, const std::vector<std::s
   if (cfg->cache_ttl_seconds != running->cache_ttl_seconds) {
     context.cache->setTtl(std::chrono::seconds(cfg->cache_ttl_seconds));
   }
+  if (cfg->cache_stale_if_error_seconds != running->cache_stale_if_error_seconds) {
+    context.cache->setStaleIfError(std::chrono::seconds(cfg->cache_stale_if_error_seconds));
+  }
+  if (cfg->cache_swr_percent != running->cache_swr_percent) {
+    context.cache->setRefreshFraction(cfg->cache_swr_percent / 100.0);
+  }
   if (!louder && cfg->log_level != running->log_level) pgro::config::applyLogLevel(*cfg);
   const std::size_t user_count = users->size();
   context.setPolicy(makePolicy(std::move(users), *functions, std::move(tls), cfg));
@@ -718,6 +724,8 @@ int runProxy(const std::vector<std::string>& args) {
   limits.max_bytes = cfg->max_cache_bytes;
   limits.max_entry_bytes = cfg->max_cache_entry_bytes;
   limits.ttl = std::chrono::seconds(cfg->cache_ttl_seconds);
+  limits.stale_if_error = std::chrono::seconds(cfg->cache_stale_if_error_seconds);
+  limits.refresh_fraction = cfg->cache_swr_percent / 100.0;
   context->cache = std::make_shared<pgro::cache::ResultCache>(limits, nullptr);
   context->cache->setEnabled(cfg->cache_enabled);
   context->inflight = std::make_shared<pgro::cache::InFlight>();

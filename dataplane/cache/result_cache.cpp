@@ -25,7 +25,8 @@ struct Entry {
   std::string key;
   std::size_t hash;
   std::shared_ptr<const CachedReply> reply;
-  std::size_t charge;  // key + value + kEntryOverheadBytes
+  std::size_t charge;            // key + value + kEntryOverheadBytes
+  bool refresh_claimed = false;  // claimRefresh() returned true for this entry
 };
 
 using Lru = std::list<Entry>;  // front: most recently used
@@ -88,12 +89,16 @@ struct alignas(64) ResultCache::Shard {
   std::uint64_t expirations = 0;
   std::uint64_t admissions_rejected = 0;
   std::uint64_t inserts = 0;
+  std::uint64_t stale_served = 0;
+  std::uint64_t refreshes_claimed = 0;
 };
 
 ResultCache::ResultCache(CacheLimits limits, std::shared_ptr<const Clock> clock, std::size_t shards)
     : limits_(limits),
       clock_(clock ? std::move(clock) : std::make_shared<const SteadyClock>()),
-      ttl_seconds_(limits.ttl.count()) {
+      ttl_seconds_(limits.ttl.count()),
+      stale_seconds_(limits.stale_if_error.count()),
+      refresh_fraction_(limits.refresh_fraction) {
   const std::size_t n = shardCountFor(limits_, shards);
   shards_.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
@@ -129,14 +134,48 @@ std::shared_ptr<const CachedReply> ResultCache::get(std::string_view key) {
   }
   const Lru::iterator it = found->second;
   if (now >= it->reply->expires) {
-    shard.retire(it, graveyard);
-    ++shard.expirations;
+    // Within its stale window it stays (for getStale(), until a fill replaces it).
+    if (now >= it->reply->stale_until) {
+      shard.retire(it, graveyard);
+      ++shard.expirations;
+    }
     ++shard.misses;
     return nullptr;
   }
   shard.lru.splice(shard.lru.begin(), shard.lru, it);
   ++shard.hits;
   return it->reply;
+}
+
+std::shared_ptr<const CachedReply> ResultCache::getStale(std::string_view key) {
+  if (!enabled_.load(std::memory_order_relaxed)) {
+    return nullptr;
+  }
+  const std::size_t hash = std::hash<std::string_view>{}(key);
+  Shard& shard = shardFor(hash);
+  const auto now = clock_->now();
+
+  std::lock_guard lock(shard.mutex);
+  const auto found = shard.index.find(KeyRef{key, hash});
+  if (found == shard.index.end() || now >= found->second->reply->stale_until) {
+    return nullptr;
+  }
+  ++shard.stale_served;
+  return found->second->reply;
+}
+
+bool ResultCache::claimRefresh(std::string_view key, const CachedReply& reply) {
+  const std::size_t hash = std::hash<std::string_view>{}(key);
+  Shard& shard = shardFor(hash);
+  std::lock_guard lock(shard.mutex);
+  const auto found = shard.index.find(KeyRef{key, hash});
+  if (found == shard.index.end() || found->second->reply.get() != &reply ||
+      found->second->refresh_claimed) {
+    return false;
+  }
+  found->second->refresh_claimed = true;
+  ++shard.refreshes_claimed;
+  return true;
 }
 
 bool ResultCache::put(std::string_view key, std::string bytes, std::chrono::microseconds cost) {
@@ -157,8 +196,21 @@ bool ResultCache::put(std::string_view key, std::string bytes, std::chrono::micr
     bytes.shrink_to_fit();
   }
   const auto now = clock_->now();
-  auto reply = std::make_shared<const CachedReply>(
-      CachedReply{.bytes = std::move(bytes), .stored = now, .expires = now + ttl, .cost = cost});
+  const std::chrono::seconds stale{
+      std::max<std::int64_t>(stale_seconds_.load(std::memory_order_relaxed), 0)};
+  const double fraction = refresh_fraction_.load(std::memory_order_relaxed);
+  auto refresh_at = std::chrono::steady_clock::time_point::max();
+  if (fraction > 0 && fraction < 1) {
+    refresh_at =
+        now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                  std::chrono::duration<double>(static_cast<double>(ttl.count()) * fraction));
+  }
+  auto reply = std::make_shared<const CachedReply>(CachedReply{.bytes = std::move(bytes),
+                                                               .stored = now,
+                                                               .expires = now + ttl,
+                                                               .cost = cost,
+                                                               .stale_until = now + ttl + stale,
+                                                               .refresh_at = refresh_at});
   Lru node;
   node.push_back(
       Entry{.key = std::string(key), .hash = hash, .reply = std::move(reply), .charge = charge});
@@ -232,6 +284,22 @@ std::chrono::seconds ResultCache::ttl() const {
   return std::chrono::seconds{ttl_seconds_.load(std::memory_order_relaxed)};
 }
 
+void ResultCache::setStaleIfError(std::chrono::seconds window) {
+  stale_seconds_.store(window.count(), std::memory_order_relaxed);
+}
+
+std::chrono::seconds ResultCache::staleIfError() const {
+  return std::chrono::seconds{stale_seconds_.load(std::memory_order_relaxed)};
+}
+
+void ResultCache::setRefreshFraction(double fraction) {
+  refresh_fraction_.store(fraction, std::memory_order_relaxed);
+}
+
+double ResultCache::refreshFraction() const {
+  return refresh_fraction_.load(std::memory_order_relaxed);
+}
+
 void ResultCache::setEnabled(bool enabled) {
   enabled_.store(enabled, std::memory_order_release);
   if (!enabled) {
@@ -255,6 +323,8 @@ ResultCache::Stats ResultCache::stats() const {
     total.expirations += shard->expirations;
     total.admissions_rejected += shard->admissions_rejected;
     total.inserts += shard->inserts;
+    total.stale_served += shard->stale_served;
+    total.refreshes_claimed += shard->refreshes_claimed;
   }
   return total;
 }

@@ -37,6 +37,18 @@
 // (setTtl() affects later puts only). get() drops an expired entry when it finds one; the
 // eviction walk from the LRU tail drops expired victims for free and counts them as
 // expirations, not evictions.
+//
+// Stale-if-error: with a stale window (CACHE_STALE_IF_ERROR_SECONDS), an expired entry is
+// kept until expires + window, in force when it was stored. get() misses on it (and leaves
+// it where it is, so a fill replaces it), but getStale() still returns it, for the session
+// to answer from when upstream cannot. A stale entry is charged like any other, so the
+// memory bounds hold with it; it is the first thing eviction takes (it never blocks
+// admission, and it is counted as an expiration when dropped). clear() drops stale entries
+// with the others: nothing is served stale after a reset.
+//
+// Stale-while-revalidate: with a refresh fraction (CACHE_SWR), an entry is due for refresh
+// at stored + fraction x TTL. get() still serves it until it expires; it reports the entry
+// as due (refreshDue()), and claimRefresh() lets one caller per entry start the refresh.
 #pragma once
 
 #include <atomic>
@@ -57,6 +69,8 @@ struct CacheLimits {
   std::size_t max_bytes = 256 << 20;
   std::size_t max_entry_bytes = 1 << 20;  // largest value accepted; the key is not counted
   std::chrono::seconds ttl{900};
+  std::chrono::seconds stale_if_error{0};  // kept past expiry for getStale(); 0 = off
+  double refresh_fraction = 0;             // of the TTL, then refreshDue(); 0 = off
 };
 
 // One cached reply. Immutable once stored; shared by all readers.
@@ -65,6 +79,10 @@ struct CachedReply {
   std::chrono::steady_clock::time_point stored;
   std::chrono::steady_clock::time_point expires;  // expired when now() >= expires
   std::chrono::microseconds cost{0};  // what producing it took; kept for metrics, not weighed
+  // Served by getStale() while now() < stale_until (== expires when there is no window).
+  std::chrono::steady_clock::time_point stale_until{};
+  // Due for a background refresh when now() >= refresh_at (time_point::max(): never).
+  std::chrono::steady_clock::time_point refresh_at = std::chrono::steady_clock::time_point::max();
 };
 
 class ResultCache {
@@ -83,6 +101,8 @@ class ResultCache {
     std::uint64_t expirations = 0;
     std::uint64_t admissions_rejected = 0;
     std::uint64_t inserts = 0;
+    std::uint64_t stale_served = 0;       // replies returned by getStale()
+    std::uint64_t refreshes_claimed = 0;  // claimRefresh() calls that returned true
   };
 
   // `clock` may be null: the steady clock is used. `shards` is an upper bound, see above.
@@ -95,6 +115,21 @@ class ResultCache {
   // disabled cache. Counts a hit or a miss and records the request for admission (neither
   // when disabled).
   [[nodiscard]] std::shared_ptr<const CachedReply> get(std::string_view key);
+
+  // The reply under `key` if it is live or within its stale window, else nullptr. For when
+  // upstream cannot answer: counts neither a hit nor a miss, records nothing for admission
+  // and does not move the entry in the LRU (a stale entry should go first).
+  [[nodiscard]] std::shared_ptr<const CachedReply> getStale(std::string_view key);
+
+  // Whether `reply` (from get()) is due for a background refresh.
+  [[nodiscard]] bool refreshDue(const CachedReply& reply) const {
+    return clock_->now() >= reply.refresh_at;
+  }
+
+  // true for exactly one caller per stored entry: that caller refreshes `key` (and put()s
+  // the result, which replaces `reply`). false when the entry under `key` is no longer
+  // `reply` (replaced, dropped) or another caller claimed it already.
+  bool claimRefresh(std::string_view key, const CachedReply& reply);
 
   // Stores `bytes` under `key`, replacing any entry there, expiring TTL from now. false when
   // the value is over max_entry_bytes, the entry cannot fit a shard, the TTL is 0, the cache
@@ -109,6 +144,12 @@ class ResultCache {
   // Applies to entries stored from now on. 0 (or less) makes put() refuse everything.
   void setTtl(std::chrono::seconds ttl);
   [[nodiscard]] std::chrono::seconds ttl() const;
+
+  // Like setTtl(): for entries stored from now on.
+  void setStaleIfError(std::chrono::seconds window);
+  [[nodiscard]] std::chrono::seconds staleIfError() const;
+  void setRefreshFraction(double fraction);  // 0 (or less, or 1 and more): no refresh
+  [[nodiscard]] double refreshFraction() const;
 
   // Disabled: get() misses, put() refuses, and the entries are dropped at once (a disabled
   // cache holds no memory but its sketches). Enabled again, it starts empty.
@@ -129,6 +170,8 @@ class ResultCache {
   std::vector<std::unique_ptr<Shard>> shards_;
   std::atomic<bool> enabled_{true};
   std::atomic<std::int64_t> ttl_seconds_;
+  std::atomic<std::int64_t> stale_seconds_;
+  std::atomic<double> refresh_fraction_;
 };
 
 }  // namespace pgro::cache

@@ -74,6 +74,9 @@ struct Config {
   // Result cache.
   bool cache_enabled = true;
   int cache_ttl_seconds = 900;
+  int cache_stale_if_error_seconds = 0;  // opt-in: README explains why
+  int cache_swr_percent = 0;
+  int cache_refresh_concurrency = 1;
   std::size_t max_cache_entries = 10000;
   std::size_t max_cache_bytes = std::size_t{256} << 20;
   std::size_t max_cache_entry_bytes = std::size_t{1} << 20;

@@ -291,6 +291,22 @@ const std::vector<Setting>& schema() {
       {"CACHE_TTL_SECONDS", kCache, kReloadable,
        number(&Config::cache_ttl_seconds, 1, kIntMax, "seconds"),
        "How long a cached result is served before upstream is asked again."},
+      {"CACHE_STALE_IF_ERROR_SECONDS", kCache, kReloadable,
+       number(&Config::cache_stale_if_error_seconds, 0, kIntMax, "seconds"),
+       "How long past its TTL a cached result is kept to answer its query, with a NOTICE "
+       "giving its age, when upstream cannot (down, restarting, too many connections, pool "
+       "wait timeout); 0 = never serve expired results."},
+      {"CACHE_SWR_PERCENT", kCache, kReloadable,
+       number(&Config::cache_swr_percent, 0, 99, "percent"),
+       "Stale-while-revalidate: once a cached result is this old (percent of its TTL), the "
+       "first hit sends its query upstream once more in the background, with the settings of "
+       "the cache key, while hits are still served the old result until the new one replaces "
+       "it; 0 = off."},
+      {"CACHE_REFRESH_CONCURRENCY", kCache, kNone,
+       number(&Config::cache_refresh_concurrency, 1, 10000),
+       "Most background refreshes (CACHE_SWR_PERCENT) running at once; each holds one upstream "
+       "connection, so this is the share of POOL_SIZE refreshes may take (at most POOL_SIZE - 1 "
+       "is used when POOL_SIZE > 1)."},
       {"MAX_CACHE_ENTRIES", kCache, kNone,
        number<std::size_t>(&Config::max_cache_entries, 0, kSizeMax),
        "Most results kept in the cache."},

@@ -22,8 +22,10 @@ struct CacheStatsView {
   uint64_t hits = 0;
   uint64_t misses = 0;
   uint64_t evictions = 0;
-  uint64_t coalesced = 0;  // misses answered by another client's in-flight query
-  double hit_ratio = 0;    // hits / (hits + misses), 0 when both are 0
+  uint64_t coalesced = 0;     // misses answered by another client's in-flight query
+  uint64_t stale_served = 0;  // answered from an expired entry: upstream unavailable
+  uint64_t refreshes = 0;     // background refreshes run (stale-while-revalidate)
+  double hit_ratio = 0;       // hits / (hits + misses), 0 when both are 0
 };
 
 struct QueryStatsView {

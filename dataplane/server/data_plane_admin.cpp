@@ -34,6 +34,8 @@ StatsSnapshot DataPlaneAdmin::stats() {
   s.cache.misses = cache.misses;
   s.cache.evictions = cache.evictions;
   s.cache.coalesced = c.cache_coalesced.load(std::memory_order_relaxed);
+  s.cache.stale_served = c.cache_stale_served.load(std::memory_order_relaxed);
+  s.cache.refreshes = c.cache_refreshes.load(std::memory_order_relaxed);
   const uint64_t lookups = cache.hits + cache.misses;
   s.cache.hit_ratio = lookups == 0 ? 0.0 : static_cast<double>(cache.hits) / lookups;
 

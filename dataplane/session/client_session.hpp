@@ -83,6 +83,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     bool ok = true;
     std::optional<cache::InFlight::Leader> leader;  // waiters are released when it ends
     std::chrono::steady_clock::time_point started;
+    // A background refresh's share of CACHE_REFRESH_CONCURRENCY, given back when it ends.
+    std::shared_ptr<void> refresh_slot;
   };
   // A follower of a coalesced miss waits here for the leader's reply.
   struct CoalesceWait {
@@ -128,7 +130,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // streamed), and the value of settings_changes_ it verifies.
     bool settings = false;
     uint64_t settings_epoch = 0;
-    std::shared_ptr<CacheCapture> capture;       // the reply is recorded for the cache
+    std::shared_ptr<CacheCapture> capture;  // the reply is recorded for the cache
+    // A background refresh (stale-while-revalidate): its reply is recorded for the cache
+    // (`capture`) and nothing of it, an error neither, is forwarded to the client.
+    bool refresh = false;
     std::shared_ptr<ReplyTags> tags;             // Query: tags pgro adds to the reply
     std::chrono::steady_clock::time_point sent;  // Query/Sync: for the latency histogram
     std::unique_ptr<audit::Record> audit;        // Query/Execute: its audit record, if any
@@ -226,6 +231,16 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::string cacheKey(char kind, std::string_view text);
   void replyFromCache(const cache::CachedReply& reply,
                       std::chrono::steady_clock::time_point started, audit::CacheOutcome outcome);
+  // Stale-if-error: after ensureServer() failed with last_error_, answers from the entry
+  // under `key` if it is within its stale window and the error means upstream is
+  // unavailable. false: nothing sent, the caller reports the error.
+  bool replyStale(std::string_view key, std::chrono::steady_clock::time_point started);
+  // Stale-while-revalidate: after the client was answered from `hit`, due for refresh,
+  // sends `query` (the client's Query message) upstream once more to replace the entry, if
+  // this session is first to claim it, between transactions, and a refresh slot is free.
+  asio::awaitable<void> refreshCached(std::string key,
+                                      std::shared_ptr<const cache::CachedReply> hit,
+                                      std::string_view query);
   void finishCapture(Pending& entry);
   void emitStreamed(std::string_view bytes);
   void captureReply(CacheCapture& capture, std::string_view bytes);

@@ -47,6 +47,11 @@ struct SessionCounters {
   std::atomic<uint64_t> queries_refused{0};
   std::atomic<uint64_t> cache_hits{0};
   std::atomic<uint64_t> cache_coalesced{0};
+  // Answered from an expired entry because upstream was unavailable (stale-if-error).
+  std::atomic<uint64_t> cache_stale_served{0};
+  // Background refreshes sent upstream (stale-while-revalidate), and those running now.
+  std::atomic<uint64_t> cache_refreshes{0};
+  std::atomic<int64_t> cache_refreshes_running{0};
   std::atomic<uint64_t> protocol_errors{0};
   std::atomic<uint64_t> tripwire_trips{0};
   std::atomic<int64_t> clients_current{0};

@@ -12,6 +12,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include "cache/stale.hpp"
 #include "protocol/frontend.hpp"
 #include "protocol/message_reader.hpp"
 #include "protocol/message_writer.hpp"
@@ -211,7 +212,8 @@ void ClientSession::injectToServer(std::string bytes, char type) {
 }
 
 void ClientSession::replyLocal(std::string bytes, bool ready) {
-  if (pending_.empty()) {
+  // A background refresh alone in flight answers nothing to the client: no need to wait.
+  if (pending_.empty() || (pending_.size() == 1 && pending_.front().refresh)) {
     if (batch_capture_ && !ready) captureReply(*batch_capture_, bytes);
     if (ready) protocol::appendReadyForQuery(bytes, tx_status_);
     to_client_.appendOwned(std::move(bytes));
@@ -620,6 +622,9 @@ asio::awaitable<void> ClientSession::handleQuery(std::string_view raw, std::stri
     key = cacheKey('Q', sql);
     if (auto hit = ctx_->cache->get(key)) {
       replyFromCache(*hit, started, audit::CacheOutcome::Hit);
+      if (ctx_->cache->refreshDue(*hit) && edits->empty() && tags == nullptr) {
+        co_await refreshCached(std::move(key), std::move(hit), raw);
+      }
       co_return;
     }
     auto reply = co_await coalesce(key, leader);
@@ -629,13 +634,14 @@ asio::awaitable<void> ClientSession::handleQuery(std::string_view raw, std::stri
       replyFromCache(*reply, started, audit::CacheOutcome::Coalesced);
       co_return;
     }
-    if (!leader) key.clear();  // the leader's reply was not cacheable: ask upstream ourselves
   }
   // raw views into in_, which only this loop changes; still valid after the suspension.
   if (server_ == nullptr && !co_await ensureServer()) {
+    if (!key.empty() && replyStale(key, started)) co_return;  // leader, or a waiter let down
     refuse(last_error_, false);
     co_return;
   }
+  if (!leader) key.clear();  // the leader's reply was not cacheable: ask upstream ourselves
   ctx_->counters.queries_forwarded.fetch_add(1, std::memory_order_relaxed);
   server_->statements().setUnnamed({});
   if (edits->empty()) {
@@ -839,12 +845,22 @@ asio::awaitable<bool> ClientSession::tryCachedBatch(
   capture->key = std::move(key);
   capture->leader = std::move(leader);
   capture->started = started;
+  // Connected first, so that an unavailable upstream can be answered from a stale entry.
+  bool connect_failed = server_ == nullptr && state_ == State::Ready && !co_await ensureServer();
+  if (connect_failed && state_ != State::Closing && replyStale(capture->key, started)) {
+    setActivity("active", query);
+    remember_parse();
+    in_pos_ = end;
+    co_return true;  // `capture` ends the flight: waiters ask upstream themselves
+  }
   batch_capture_ = capture;
   for (std::size_t k = 0; k < count && state_ != State::Closing; ++k) {
     const auto& f = frames[k];
     if (f.type == 'P' && !admitParse(f.body, verdict)) continue;  // frames[0]: `query`
     bool server_ready = server_ != nullptr;
-    if (!server_ready && state_ == State::Ready) server_ready = co_await ensureServer();
+    if (!server_ready && state_ == State::Ready && !connect_failed) {
+      server_ready = co_await ensureServer();
+    }
     handleMessage(f.type, f.body, f.raw, server_ready);
   }
   batch_capture_.reset();
@@ -1036,6 +1052,68 @@ void ClientSession::replyFromCache(const cache::CachedReply& reply,
   out.reserve(reply.bytes.size() + 6);
   out += reply.bytes;
   replyLocal(std::move(out), true);
+}
+
+asio::awaitable<void> ClientSession::refreshCached(std::string key,
+                                                   std::shared_ptr<const cache::CachedReply> hit,
+                                                   std::string_view query) {
+  // Only between transactions with nothing in flight: the refresh is then the only statement
+  // on the connection it borrows, which ensureServer() brings to exactly this session's
+  // settings, the ones in the key (cacheAllowed() held for it).
+  if (tx_status_ != 'I' || !pending_.empty() || unsynced_ || !server_batch_.empty() ||
+      state_ != State::Ready) {
+    co_return;
+  }
+  auto& running = ctx_->counters.cache_refreshes_running;
+  const int64_t limit = std::min<int64_t>(ctx_->config->cache_refresh_concurrency,
+                                          std::max(1, ctx_->config->pool_size - 1));
+  if (running.fetch_add(1, std::memory_order_relaxed) >= limit) {
+    running.fetch_sub(1, std::memory_order_relaxed);
+    co_return;  // a later hit claims it
+  }
+  std::shared_ptr<void> slot(nullptr, [ctx = ctx_](void*) {
+    ctx->counters.cache_refreshes_running.fetch_sub(1, std::memory_order_relaxed);
+  });
+  if (!ctx_->cache->claimRefresh(key, *hit)) co_return;
+  // The client has its reply; its next message waits for this at most POOL_TIMEOUT_SECONDS.
+  if (server_ == nullptr && !co_await ensureServer()) {
+    spdlog::debug("cache refresh not sent: {}", last_error_.message);
+    co_return;
+  }
+  if (state_ != State::Ready) co_return;
+  ctx_->counters.cache_refreshes.fetch_add(1, std::memory_order_relaxed);
+  server_->statements().setUnnamed({});
+  forwardToServer(query, 'Q');
+  auto capture = std::make_shared<CacheCapture>();
+  capture->key = std::move(key);
+  capture->started = std::chrono::steady_clock::now();
+  capture->refresh_slot = std::move(slot);
+  pending_.back().refresh = true;
+  pending_.back().capture = std::move(capture);
+}
+
+bool ClientSession::replyStale(std::string_view key,
+                               std::chrono::steady_clock::time_point started) {
+  if (ctx_->cache == nullptr || !cache::upstreamUnavailable(last_error_.sqlstate)) return false;
+  const auto reply = ctx_->cache->getStale(key);
+  if (reply == nullptr) return false;
+  const auto age = std::chrono::steady_clock::now() - reply->stored;
+  ctx_->counters.cache_stale_served.fetch_add(1, std::memory_order_relaxed);
+  spdlog::warn("stale-if-error: user={} client={} answered from a cached result {} s old: {}",
+               user_, client_address_,
+               std::chrono::duration_cast<std::chrono::seconds>(age).count(), last_error_.message);
+  std::string out;
+  protocol::appendError(out,
+                        {.severity = "NOTICE",
+                         .sqlstate = std::string(protocol::sqlstate::kSuccessfulCompletion),
+                         .message = cache::staleNoticeMessage(age, last_error_.message)},
+                        'N');
+  out += reply->bytes;
+  metrics::observe(
+      ctx_->metrics.query_duration_cache_hit,
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  replyLocal(std::move(out), true);
+  return true;
 }
 
 std::shared_ptr<const policy::Verdict> ClientSession::admitStatement(

@@ -414,6 +414,10 @@ bool ClientSession::handleServerMessage(char type, std::string_view body, std::s
     if (front.settings) readback_failed_ = true;
     return true;
   }
+  if (type == 'E' && front.refresh) {
+    front.capture->ok = false;  // the old entry stays until it expires
+    return true;
+  }
   if (type == 'E') {
     unit_error_ = true;
     if (swallow_next_error_) {
@@ -439,7 +443,7 @@ bool ClientSession::handleServerMessage(char type, std::string_view body, std::s
     return true;
   }
   if (front.kind != Pending::Kind::Swallow) {
-    to_client_.append(raw);
+    if (!front.refresh) to_client_.append(raw);
     audit::StatementTrail::countReply(front.audit.get(), type, raw.size());
     if (front.capture && type != 'Z') captureReply(*front.capture, raw);
   }
@@ -609,7 +613,7 @@ void ClientSession::emitStreamed(std::string_view bytes) {
   if (bytes.empty()) return;
   // Rows of pgro's own queries are pgro's.
   if (!pending_.empty() && pending_.front().kind == Pending::Kind::Internal) return;
-  to_client_.append(bytes);
+  if (pending_.empty() || !pending_.front().refresh) to_client_.append(bytes);
   if (!pending_.empty() && pending_.front().capture) captureReply(*pending_.front().capture, bytes);
 }
 

@@ -24,6 +24,8 @@ class FakeAdminTarget : public server::AdminTarget {
                .misses = 100,
                .evictions = 7,
                .coalesced = 5,
+               .stale_served = 2,
+               .refreshes = 3,
                .hit_ratio = 0.75};
     s.queries = {.forwarded = 100,
                  .cache_hits = 300,

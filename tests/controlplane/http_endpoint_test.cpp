@@ -58,6 +58,8 @@ TEST(HttpEndpoint, MetricsHasContentTypeAndEveryFamily) {
            "pgro_cache_misses_total 100\n",
            "pgro_cache_evictions_total 7\n",
            "pgro_cache_coalesced_total 5\n",
+           "pgro_cache_stale_served_total 2\n",
+           "pgro_cache_refreshes_total 3\n",
            "pgro_cache_enabled 1\n",
            "pgro_cache_ttl_seconds 900\n",
            "pgro_pool_size 5\n",

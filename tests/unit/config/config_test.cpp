@@ -502,11 +502,13 @@ TEST(ConfigReload, DiffNamesEveryChangeAndWhetherItIsReloadable) {
 
 TEST(ConfigReload, WhatIsReloadable) {
   for (const char* name : {"PROXY_USER", "PROXY_PASSWORD", "USERS_FILE", "CACHE_ENABLED",
-                           "CACHE_TTL_SECONDS", "LOG_LEVEL", "TLS_CERT_FILE", "TLS_KEY_FILE"}) {
+                           "CACHE_TTL_SECONDS", "LOG_LEVEL", "TLS_CERT_FILE", "TLS_KEY_FILE",
+                           "CACHE_STALE_IF_ERROR_SECONDS", "CACHE_SWR_PERCENT"}) {
     EXPECT_TRUE(info(name).reloadable) << name;
   }
-  for (const char* name : {"UPSTREAM_HOST", "UPSTREAM_PASSWORD", "LISTEN_PORT", "POOL_SIZE",
-                           "POOL_MODE", "CLIENT_TLS", "AUTH", "MAX_CACHE_ENTRIES", "ADMIN_TOKEN"}) {
+  for (const char* name :
+       {"UPSTREAM_HOST", "UPSTREAM_PASSWORD", "LISTEN_PORT", "POOL_SIZE", "POOL_MODE", "CLIENT_TLS",
+        "AUTH", "MAX_CACHE_ENTRIES", "ADMIN_TOKEN", "CACHE_REFRESH_CONCURRENCY"}) {
     EXPECT_FALSE(info(name).reloadable) << name;
   }
 }
