@@ -222,6 +222,8 @@ class FunctionCatalog {
   };
   // What the catalog knows of an operator symbol, nullptr if no operator has it.
   [[nodiscard]] const OperatorEntry* findOperator(std::string_view symbol) const;
+  // Whether pg_operator was loaded (a catalog built without it knows no operator at all).
+  [[nodiscard]] bool hasOperators() const { return !operators_.empty(); }
   [[nodiscard]] std::size_t size() const { return by_name_.size(); }
 
  private:

@@ -236,6 +236,15 @@ MaybeDenial checkOperator(const google::protobuf::RepeatedPtrField<pg_query::Nod
   }
   const std::string_view symbol = stringValue(name[name.size() - 1]);
   const FunctionCatalog::OperatorEntry* entry = options.catalog->findOperator(symbol);
+  if (entry == nullptr && !options.refuse_unknown_functions && options.catalog->hasOperators()) {
+    // Created after the catalog was loaded, or not an operator at all: fail closed unless a
+    // fresh catalog knows it, like an unknown function (the session looks it up first).
+    std::string unknown = "OPERATOR(" + std::string(symbol) + ")";
+    if (std::find(facts.unknown_functions.begin(), facts.unknown_functions.end(), unknown) ==
+        facts.unknown_functions.end()) {
+      facts.unknown_functions.push_back(std::move(unknown));
+    }
+  }
   if (entry == nullptr || entry->user_defined) {
     facts.calls_user_functions = true;
   }

@@ -7,8 +7,8 @@
 namespace pgro::policy::detail {
 namespace {
 
-constexpr std::array<std::string_view, 8> kSecretWords = {
-    "conninfo", "password", "passwd", "secret", "key", "token", "salt", "credential",
+constexpr std::array<std::string_view, 7> kSecretWords = {
+    "conninfo", "password", "passwd", "secret", "token", "salt", "credential",
 };
 
 std::string_view stringValue(const pg_query::Node& node) {
@@ -90,7 +90,17 @@ bool restrictsToNamed(const pg_query::Node& conjunct, const pg_query::SelectStmt
   const pg_query::A_Expr& expr = conjunct.a_expr();
   const std::string_view op = operatorName(expr);
   if (expr.kind() == pg_query::AEXPR_OP && op == "~") {
-    return isNameColumn(expr.lexpr(), select, range) && isSafeNamePattern(expr.rexpr());
+    // psql 15 writes pg_catalog.lower(s.name) ~ '^(work_mem)$'
+    const pg_query::Node* subject = &expr.lexpr();
+    if (subject->has_func_call() && subject->func_call().args_size() == 1) {
+      const pg_query::FuncCall& call = subject->func_call();
+      const int parts = call.funcname_size();
+      if (parts >= 1 && parts <= 2 && stringValue(call.funcname(parts - 1)) == "lower" &&
+          (parts == 1 || stringValue(call.funcname(0)) == "pg_catalog")) {
+        subject = &call.args(0);
+      }
+    }
+    return isNameColumn(*subject, select, range) && isSafeNamePattern(expr.rexpr());
   }
   if (op != "=") {
     return false;
@@ -125,6 +135,20 @@ bool isSecretSetting(std::string_view name) {
     if (lower.find(word) != std::string::npos) {
       return true;
     }
+  }
+  // "key" as a word of the name (api_key, myapp.key), not inside one (max_index_keys).
+  std::size_t start = 0;
+  while (start <= lower.size()) {
+    const std::size_t end = lower.find_first_of("._-", start);
+    const std::string_view word =
+        std::string_view(lower).substr(start, end == std::string::npos ? end : end - start);
+    if (word == "key" || word == "apikey") {
+      return true;
+    }
+    if (end == std::string::npos) {
+      break;
+    }
+    start = end + 1;
   }
   return false;
 }

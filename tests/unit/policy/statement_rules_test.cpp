@@ -337,6 +337,8 @@ TEST(StatementRules, SecretSettingsAreNotReadable) {
            "SHOW primary_conninfo",
            "SHOW \"myapp.api_token\"",
            "SHOW anon.salt",
+           "SHOW myapp.api_key",
+           "SHOW \"myapp.key\"",
            "SHOW ALL",
            "SELECT current_setting('restore_command')",
            "SELECT pg_catalog.current_setting('Archive_Command', true)",
@@ -388,6 +390,10 @@ TEST(StatementRules, SecretSettingsAreNotReadable) {
            "SHOW work_mem",
            "SHOW TimeZone",
            "SHOW password_encryption",
+           "SHOW max_index_keys",
+           "SELECT s.name, pg_catalog.current_setting(s.name) FROM pg_catalog.pg_settings s "
+           "WHERE pg_catalog.lower(s.name) OPERATOR(pg_catalog.~) '^(work_mem)$' COLLATE "
+           "pg_catalog.default ORDER BY 1",
            "SHOW log_replication_commands",
            "SELECT current_setting('server_version_num')::int",
            "SELECT current_setting('search_path', true)",
