@@ -14,8 +14,13 @@ namespace {
 constexpr auto kProbeAfterIdle = std::chrono::milliseconds(200);
 }  // namespace
 
-Pool::Pool(UpstreamSettings settings, int size, std::chrono::milliseconds wait_timeout, int loops)
+Pool::Pool(UpstreamSettings settings, int size, std::chrono::milliseconds wait_timeout, int loops,
+           Connector connector)
     : settings_(std::move(settings)),
+      connector_(connector ? std::move(connector)
+                           : Connector([this](asio::any_io_executor executor) {
+                               return ServerConnection::open(std::move(executor), settings_);
+                             })),
       size_(size),
       wait_timeout_(wait_timeout),
       idle_(static_cast<std::size_t>(std::max(loops, 1))) {}
@@ -56,7 +61,7 @@ void Pool::wake(const std::shared_ptr<Waiter>& waiter) {
 }
 
 asio::awaitable<ConnectResult> Pool::openNew(asio::any_io_executor executor, int loop) {
-  auto result = co_await ServerConnection::open(executor, settings_);
+  auto result = co_await connector_(executor);
   if (result.connection) {
     connects_.fetch_add(1, std::memory_order_relaxed);
     last_ok_.store(nowTicks(), std::memory_order_relaxed);

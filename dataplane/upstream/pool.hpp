@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -32,7 +33,12 @@ struct PoolStats {
 
 class Pool {
  public:
-  Pool(UpstreamSettings settings, int size, std::chrono::milliseconds wait_timeout, int loops);
+  // How the pool opens a server connection on an executor: ServerConnection::open with the
+  // pool's settings unless another is given (the pool's component tests open socket pairs).
+  using Connector = std::function<asio::awaitable<ConnectResult>(asio::any_io_executor)>;
+
+  Pool(UpstreamSettings settings, int size, std::chrono::milliseconds wait_timeout, int loops,
+       Connector connector = {});
 
   // A connection living on `executor` (loop index `loop`), or the error for the client:
   // 53300 after the wait timeout, 08006 when the upstream cannot be reached.
@@ -68,6 +74,7 @@ class Pool {
   asio::awaitable<ConnectResult> openNew(asio::any_io_executor executor, int loop);
 
   const UpstreamSettings settings_;
+  const Connector connector_;
   const int size_;
   const std::chrono::milliseconds wait_timeout_;
 
