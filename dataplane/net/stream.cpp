@@ -15,7 +15,8 @@ using boost::system::error_code;
 thread_local char t_chunk[64 * 1024];
 
 // Waits until the socket is readable, then reads what is there without blocking. Returns the
-// bytes read (in t_chunk), or 0 with ec set (eof, reset, cancelled).
+// bytes read (in t_chunk), or 0 with ec set (eof, reset, cancelled). The wait needs no buffer,
+// but asio re-arms the socket's epoll registration for it (one epoll_ctl per wait).
 asio::awaitable<std::size_t> readAvailable(asio::ip::tcp::socket& socket, error_code& ec) {
   while (true) {
     co_await socket.async_wait(asio::socket_base::wait_read,
@@ -33,6 +34,26 @@ asio::awaitable<std::size_t> readAvailable(asio::ip::tcp::socket& socket, error_
 
 }  // namespace
 
+void Stream::keepReadBuffer(std::size_t bytes) {
+  read_buffer_ = std::make_unique_for_overwrite<char[]>(bytes);
+  read_buffer_size_ = bytes;
+}
+
+asio::awaitable<std::string_view> Stream::readChunk(error_code& ec) {
+  if (!read_buffer_) {
+    const std::size_t n = co_await readAvailable(socket_, ec);
+    co_return std::string_view(t_chunk, n);
+  }
+  // A read asio performs when the socket is ready: no epoll_ctl, so the registration keeps
+  // its edge-triggered state and no writability edge wakes the loop. (Boost 1.74 tries the
+  // read once before waiting, so a read that must wait costs a recv that finds nothing,
+  // instead of the epoll_ctl: a buffer per client would save no syscall.)
+  const std::size_t n =
+      co_await socket_.async_read_some(asio::buffer(read_buffer_.get(), read_buffer_size_),
+                                       asio::redirect_error(asio::use_awaitable, ec));
+  co_return std::string_view(read_buffer_.get(), ec ? 0 : n);
+}
+
 asio::awaitable<std::string> Stream::startTls(std::shared_ptr<const TlsContext> context,
                                               std::string_view host) {
   tls_ = std::make_unique<TlsEngine>(std::move(context), host);
@@ -48,20 +69,20 @@ asio::awaitable<std::string> Stream::startTls(std::shared_ptr<const TlsContext> 
     }
     if (status == TlsEngine::Status::Done) co_return std::string();
     if (status != TlsEngine::Status::WantRead) co_return tls_->error();
-    const std::size_t n = co_await readAvailable(socket_, ec);
+    const auto chunk = co_await readChunk(ec);
     if (ec) {
       co_return ec == asio::error::eof ? "TLS handshake failed: the peer closed the connection"
                                        : "TLS handshake failed: " + ec.message();
     }
-    tls_->feed(std::string_view(t_chunk, n));
+    tls_->feed(chunk);
   }
 }
 
 asio::awaitable<bool> Stream::readSome(std::string& out, error_code& ec) {
   if (!tls_) {
-    const std::size_t n = co_await readAvailable(socket_, ec);
+    const auto chunk = co_await readChunk(ec);
     if (ec) co_return false;
-    out.append(t_chunk, n);
+    out.append(chunk);
     co_return true;
   }
   const std::size_t before = out.size();
@@ -69,9 +90,9 @@ asio::awaitable<bool> Stream::readSome(std::string& out, error_code& ec) {
   bool have_input = tls_->hasBuffered();
   while (true) {
     if (!have_input) {
-      const std::size_t n = co_await readAvailable(socket_, ec);
+      const auto chunk = co_await readChunk(ec);
       if (ec) co_return false;
-      tls_->feed(std::string_view(t_chunk, n));
+      tls_->feed(chunk);
     }
     have_input = false;
     const auto status = tls_->decrypt(out, tls_wire_);

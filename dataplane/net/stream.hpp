@@ -1,8 +1,11 @@
 // A connection's byte stream: a TCP socket, optionally with TLS on top. Reads wait for the
 // socket to be readable and then take what is there without blocking, so a waiting
-// connection holds no read buffer, encrypted or not. Writers turn plaintext into wire bytes
-// with seal() and write those to socket() themselves (session::Outbound does, one write in
-// flight at a time), or use writeAll() for a request/reply exchange.
+// connection holds no read buffer, encrypted or not. A stream given its own read buffer
+// (keepReadBuffer: the few, busy upstream connections) reads into it instead: asio re-arms
+// epoll (epoll_ctl) for every readiness wait, and on a socket registered for writability the
+// re-arm wakes the loop once more for nothing. Writers turn
+// plaintext into wire bytes with seal() and write those to socket() themselves (session::Outbound
+// does, one write in flight at a time), or use writeAll() for a request/reply exchange.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -22,6 +25,9 @@ class Stream {
   explicit Stream(asio::ip::tcp::socket socket) : socket_(std::move(socket)) {}
 
   asio::ip::tcp::socket& socket() { return socket_; }
+
+  // From now on reads go into a buffer of `bytes` this stream owns (see above).
+  void keepReadBuffer(std::size_t bytes);
   bool encrypted() const { return tls_ != nullptr; }
   const TlsEngine* tls() const { return tls_.get(); }
 
@@ -52,8 +58,14 @@ class Stream {
   bool rebind(asio::any_io_executor executor);
 
  private:
+  // Waits for input and returns what arrived, in the loop's shared chunk or the stream's own
+  // buffer: valid until the next suspension.
+  asio::awaitable<std::string_view> readChunk(boost::system::error_code& ec);
+
   asio::ip::tcp::socket socket_;
   std::unique_ptr<TlsEngine> tls_;
+  std::unique_ptr<char[]> read_buffer_;  // keepReadBuffer(); null: the loop's shared chunk
+  std::size_t read_buffer_size_ = 0;
   std::string tls_wire_;  // bytes TLS produced while reading, not yet handed to a writer
 };
 

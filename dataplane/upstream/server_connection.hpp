@@ -54,8 +54,13 @@ struct ConnectResult {
 
 class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
  public:
+  // Its stream reads into a buffer of its own (net::Stream::keepReadBuffer): a pool holds
+  // few connections, each read on every statement.
   ServerConnection(asio::ip::tcp::socket socket, std::size_t max_prepared)
-      : stream_(std::move(socket)), statements_(max_prepared, randomStatementPrefix()) {}
+      : stream_(std::move(socket)), statements_(max_prepared, randomStatementPrefix()) {
+    stream_.keepReadBuffer(kReadBufferBytes);
+  }
+  static constexpr std::size_t kReadBufferBytes = 64 * 1024;
 
   // Resolves, connects, authenticates (SCRAM-SHA-256, md5 or cleartext) and waits for the
   // first ReadyForQuery. Every connection starts with -c default_transaction_read_only=on;

@@ -60,7 +60,7 @@ struct Borrow {
   int order = 0;  // when it completed, among all borrows of the test (1 = first)
 };
 
-class PoolTest : public ::testing::Test {
+class UpstreamPool : public ::testing::Test {
  protected:
   Pool make(int size, std::chrono::milliseconds timeout = 2000ms, int loops = 1) {
     return Pool(UpstreamSettings{}, size, timeout, loops, upstream_.connector());
@@ -92,7 +92,7 @@ class PoolTest : public ::testing::Test {
   int completed_ = 0;
 };
 
-TEST_F(PoolTest, OpensUpToItsSizeThenReusesWhatIsReleased) {
+TEST_F(UpstreamPool, OpensUpToItsSizeThenReusesWhatIsReleased) {
   asio::io_context io;
   auto pool = make(2);
   Borrow a, b;
@@ -116,7 +116,7 @@ TEST_F(PoolTest, OpensUpToItsSizeThenReusesWhatIsReleased) {
   EXPECT_EQ(upstream_.attempts, 2) << "a released connection is reused, not a new one opened";
 }
 
-TEST_F(PoolTest, AFullPoolMakesTheNextClientWaitForARelease) {
+TEST_F(UpstreamPool, AFullPoolMakesTheNextClientWaitForARelease) {
   asio::io_context io;
   auto pool = make(1);
   Borrow a, b;
@@ -137,7 +137,7 @@ TEST_F(PoolTest, AFullPoolMakesTheNextClientWaitForARelease) {
   EXPECT_EQ(upstream_.attempts, 1);
 }
 
-TEST_F(PoolTest, AWaiterGives53300AfterTheTimeoutAndLeavesTheQueue) {
+TEST_F(UpstreamPool, AWaiterGives53300AfterTheTimeoutAndLeavesTheQueue) {
   asio::io_context io;
   auto pool = make(1, 50ms);
   Borrow a, b;
@@ -160,7 +160,7 @@ TEST_F(PoolTest, AWaiterGives53300AfterTheTimeoutAndLeavesTheQueue) {
   ASSERT_TRUE(c.result && c.result->connection);
 }
 
-TEST_F(PoolTest, WaitersAreServedInTheOrderTheyCame) {
+TEST_F(UpstreamPool, WaitersAreServedInTheOrderTheyCame) {
   asio::io_context io;
   auto pool = make(1);
   Borrow holder;
@@ -189,7 +189,7 @@ TEST_F(PoolTest, WaitersAreServedInTheOrderTheyCame) {
   EXPECT_EQ(upstream_.attempts, 1);
 }
 
-TEST_F(PoolTest, AFreedSlotLetsTheFirstWaiterOpenANewConnection) {
+TEST_F(UpstreamPool, AFreedSlotLetsTheFirstWaiterOpenANewConnection) {
   asio::io_context io;
   auto pool = make(1);
   Borrow a, b;
@@ -205,7 +205,7 @@ TEST_F(PoolTest, AFreedSlotLetsTheFirstWaiterOpenANewConnection) {
   EXPECT_EQ(pool.stats().open, 1);
 }
 
-TEST_F(PoolTest, AFailedConnectGivesItsSlotBack) {
+TEST_F(UpstreamPool, AFailedConnectGivesItsSlotBack) {
   asio::io_context io;
   auto pool = make(1);
   upstream_.fail = true;
@@ -227,7 +227,7 @@ TEST_F(PoolTest, AFailedConnectGivesItsSlotBack) {
   EXPECT_TRUE(pool.upstreamUp());
 }
 
-TEST_F(PoolTest, AConnectionTheServerClosedWhileIdleIsDiscardedNotLent) {
+TEST_F(UpstreamPool, AConnectionTheServerClosedWhileIdleIsDiscardedNotLent) {
   asio::io_context io;
   auto pool = make(1);
   Borrow a;
@@ -249,7 +249,7 @@ TEST_F(PoolTest, AConnectionTheServerClosedWhileIdleIsDiscardedNotLent) {
   EXPECT_EQ(pool.stats().open, 1);
 }
 
-TEST_F(PoolTest, ALoopPrefersItsOwnIdleConnectionsAndStealsOnlyWhenFull) {
+TEST_F(UpstreamPool, ALoopPrefersItsOwnIdleConnectionsAndStealsOnlyWhenFull) {
   asio::io_context loop0, loop1;
   auto pool = make(2, 2000ms, 2);
   Borrow a;
@@ -286,7 +286,7 @@ TEST_F(PoolTest, ALoopPrefersItsOwnIdleConnectionsAndStealsOnlyWhenFull) {
   EXPECT_EQ(d.result->connection.get(), on_loop0);
 }
 
-TEST_F(PoolTest, CloseIdleClosesOnlyIdleConnections) {
+TEST_F(UpstreamPool, CloseIdleClosesOnlyIdleConnections) {
   asio::io_context io;
   auto pool = make(2);
   Borrow a, b;
