@@ -135,7 +135,7 @@ const std::vector<StatsMetric>& statsMetrics() {
        [](const StatsSnapshot& s, SampleWriter& w) { w.add(d(s.cache.max_entries)); }},
       {{"pgro_cache_max_bytes", "MAX_CACHE_BYTES.", kGauge},
        [](const StatsSnapshot& s, SampleWriter& w) { w.add(d(s.cache.max_bytes)); }},
-      {{"pgro_cache_hits_total", "Cache lookups answered from the cache.", kCounter},
+      {{"pgro_cache_hits_total", "Cache lookups answered from a stored entry.", kCounter},
        [](const StatsSnapshot& s, SampleWriter& w) { w.add(d(s.cache.hits)); }},
       {{"pgro_cache_misses_total", "Cache lookups that went upstream.", kCounter},
        [](const StatsSnapshot& s, SampleWriter& w) { w.add(d(s.cache.misses)); }},

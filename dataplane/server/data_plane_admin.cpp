@@ -1,6 +1,7 @@
 #include "server/data_plane_admin.hpp"
 
 #include <spdlog/spdlog.h>
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -30,17 +31,20 @@ StatsSnapshot DataPlaneAdmin::stats() {
   s.cache.bytes = cache.bytes;
   s.cache.max_entries = ctx_->cache->limits().max_entries;
   s.cache.max_bytes = ctx_->cache->limits().max_bytes;
+  // Each lookup once: a follower of a coalesced miss found no entry (a miss to the result
+  // cache) but did not go upstream.
   s.cache.hits = c.cache_hits.load(std::memory_order_relaxed);
-  s.cache.misses = cache.misses;
-  s.cache.evictions = cache.evictions;
   s.cache.coalesced = c.cache_coalesced.load(std::memory_order_relaxed);
+  s.cache.misses = cache.misses - std::min(cache.misses, s.cache.coalesced);
+  s.cache.evictions = cache.evictions;
   s.cache.stale_served = c.cache_stale_served.load(std::memory_order_relaxed);
   s.cache.refreshes = c.cache_refreshes.load(std::memory_order_relaxed);
-  const uint64_t lookups = cache.hits + cache.misses;
-  s.cache.hit_ratio = lookups == 0 ? 0.0 : static_cast<double>(cache.hits) / lookups;
+  const uint64_t lookups = s.cache.hits + s.cache.misses + s.cache.coalesced;
+  s.cache.hit_ratio =
+      lookups == 0 ? 0.0 : static_cast<double>(s.cache.hits + s.cache.coalesced) / lookups;
 
   s.queries.forwarded = c.queries_forwarded.load(std::memory_order_relaxed);
-  s.queries.cache_hits = s.cache.hits;
+  s.queries.cache_hits = s.cache.hits + s.cache.coalesced;
   s.queries.refused = c.queries_refused.load(std::memory_order_relaxed);
   {
     std::lock_guard lock(c.refusals_mu);

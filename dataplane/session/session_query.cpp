@@ -1043,7 +1043,10 @@ std::string ClientSession::cacheKey(char kind, std::string_view text) {
 void ClientSession::replyFromCache(const cache::CachedReply& reply,
                                    std::chrono::steady_clock::time_point started,
                                    audit::CacheOutcome outcome) {
-  ctx_->counters.cache_hits.fetch_add(1, std::memory_order_relaxed);
+  // A follower of a coalesced miss is counted as coalesced by its caller, not as a hit.
+  if (outcome == audit::CacheOutcome::Hit) {
+    ctx_->counters.cache_hits.fetch_add(1, std::memory_order_relaxed);
+  }
   audit_.cached(outcome, reply.bytes);
   metrics::observe(
       ctx_->metrics.query_duration_cache_hit,

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <vector>
 
 #include "controlplane_fixture.hpp"
 #include "support/pgro_process.hpp"
@@ -91,6 +92,37 @@ TEST(ControlPlaneE2E, AdminCliMetricsAndProbes) {
 
 int upstreamRuns(const TempPostgres& pg, std::size_t mark, const std::string& marker) {
   return pg.statementsRun(mark, marker);
+}
+
+// Each cache lookup is counted once: hit (a stored entry), coalesced (another client's
+// in-flight query) or miss (went upstream). A coalesced follower used to count as a miss of
+// the result cache and as a hit of the session.
+TEST(ControlPlaneE2E, CacheCountersCountEachLookupOnce) {
+  TempPostgres& pg = TempPostgres::shared();
+  PgroProcess pgro(PGRO_BINARY, pg, {{"POOL_SIZE", "2"}});
+  const std::size_t mark = pg.logOffset();
+  const std::string sql = "SELECT count(*) FROM generate_series(1, 6000000) /* e2e-count */";
+  std::vector<std::thread> clients;
+  std::vector<int> codes(6, -1);
+  for (std::size_t i = 0; i < codes.size(); ++i) {
+    clients.emplace_back([&, i] { codes[i] = psql(pgro, sql).exit_code; });
+  }
+  for (auto& t : clients) t.join();
+  for (int code : codes) ASSERT_EQ(code, 0) << pgro.log();
+  ASSERT_EQ(psql(pgro, sql).exit_code, 0);  // one plain hit after the entry is stored
+
+  const auto stats = admin(pgro, {"--json", "stats"});
+  ASSERT_EQ(stats.exit_code, 0) << stats.describe();
+  const Json c = Json::parse(stats.out)["cache"];
+  const auto hits = c["hits"].get<uint64_t>();
+  const auto misses = c["misses"].get<uint64_t>();
+  const auto coalesced = c["coalesced"].get<uint64_t>();
+  EXPECT_GE(coalesced, 1u) << "the six concurrent misses did not overlap: " << stats.out;
+  EXPECT_GE(hits, 1u) << stats.out;
+  EXPECT_EQ(hits + misses + coalesced, 7u) << stats.out;
+  EXPECT_EQ(static_cast<int>(misses), upstreamRuns(pg, mark, "e2e-count")) << stats.out;
+  EXPECT_DOUBLE_EQ(c["hit_ratio"].get<double>(), static_cast<double>(hits + coalesced) / 7.0);
+  EXPECT_EQ(Json::parse(stats.out)["queries"]["cache_hits"].get<uint64_t>(), hits + coalesced);
 }
 
 TEST(ControlPlaneE2E, RpcsChangeTheRunningProxy) {
