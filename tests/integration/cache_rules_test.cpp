@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -109,6 +110,30 @@ TEST_F(CacheRulesTest, ShortTtlRuleExpiresItsShapeWhileAnotherStaysCached) {
   EXPECT_NE(human.out.find("FINGERPRINT"), std::string::npos) << human.out;
   EXPECT_NE(human.out.find(rule["fingerprint"].get<std::string>() + "  1s"), std::string::npos)
       << human.out;
+}
+
+TEST_F(CacheRulesTest, RuleAppliesOverTheExtendedProtocol) {
+  auto pgro = startPgro({{"CACHE_TTL_SECONDS", "300"}});
+  // A parameter is another node than a constant: the shape is given with one.
+  const auto added = admin(*pgro, {"cache", "rule", "add", "--query",
+                                   "SELECT v FROM rules_t WHERE k = $1", "--ttl", "1s"});
+  ASSERT_EQ(added.exit_code, 0) << added.describe();
+  pqxx::connection conn(pgro->conninfo());
+  pqxx::nontransaction tx(conn);
+  const std::size_t mark = postgres().logOffset();
+  const std::string ruled = "SELECT v FROM rules_t WHERE k = $1 /* ext-ruled */";
+  const std::string other = "SELECT v, k FROM rules_t WHERE k = $1 /* ext-other */";
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(tx.exec_params1(ruled, 3)[0].as<int>(), 30);
+    EXPECT_EQ(tx.exec_params1(other, 3)[0].as<int>(), 30);
+  }
+  EXPECT_EQ(runs(mark, "ext-ruled"), 1);
+  EXPECT_EQ(runs(mark, "ext-other"), 1);
+  std::this_thread::sleep_for(1300ms);
+  EXPECT_EQ(tx.exec_params1(ruled, 3)[0].as<int>(), 30);
+  EXPECT_EQ(tx.exec_params1(other, 3)[0].as<int>(), 30);
+  EXPECT_EQ(runs(mark, "ext-other"), 1);
+  EXPECT_EQ(runs(mark, "ext-ruled"), 2) << "the rule's 1 s TTL expired it";
 }
 
 TEST_F(CacheRulesTest, NocacheRuleStopsCachingAtOnceAndRemovalRestoresIt) {
