@@ -116,6 +116,19 @@ Json configJson(const pb::GetConfigResponse& r) {
   return {{"settings", settings}};
 }
 
+Json ruleJson(const pb::CacheRule& r) {
+  Json out = {{"fingerprint", r.fingerprint()}};
+  out["ttl_ms"] = r.has_ttl_ms() ? Json(r.ttl_ms()) : Json();
+  out["swr_percent"] = r.has_swr_percent() ? Json(r.swr_percent()) : Json();
+  out["stale_if_error_seconds"] =
+      r.has_stale_if_error_seconds() ? Json(r.stale_if_error_seconds()) : Json();
+  out["nocache"] = r.nocache();
+  out["matched"] = r.matched();
+  out["hits"] = r.hits();
+  out["sample"] = r.sample();
+  return out;
+}
+
 std::shared_ptr<grpc::Channel> makeChannel(const Options& o, const std::string& addr,
                                            std::string& error) {
   grpc::ChannelArguments args;
@@ -201,6 +214,37 @@ DaemonResult runCommand(const Options& o, const std::string& addr) {
       pb::GetConfigResponse r;
       st = stub->GetConfig(&ctx, {}, &r);
       out.data = configJson(r);
+      break;
+    }
+    case Command::CacheRuleAdd: {
+      pb::AddCacheRuleRequest req;
+      req.set_query(o.rule.query);
+      auto& rule = *req.mutable_rule();
+      rule.set_fingerprint(o.rule.fingerprint);
+      rule.set_sample(o.rule.sample);
+      if (o.rule.ttl_ms) rule.set_ttl_ms(*o.rule.ttl_ms);
+      if (o.rule.swr_percent) rule.set_swr_percent(*o.rule.swr_percent);
+      if (o.rule.stale_seconds) rule.set_stale_if_error_seconds(*o.rule.stale_seconds);
+      rule.set_nocache(o.rule.nocache);
+      pb::AddCacheRuleResponse r;
+      st = stub->AddCacheRule(&ctx, req, &r);
+      out.data = {{"rule", ruleJson(r.rule())}};
+      break;
+    }
+    case Command::CacheRuleList: {
+      pb::ListCacheRulesResponse r;
+      st = stub->ListCacheRules(&ctx, {}, &r);
+      Json rules = Json::array();
+      for (const auto& rule : r.rules()) rules.push_back(ruleJson(rule));
+      out.data = {{"rules", rules}};
+      break;
+    }
+    case Command::CacheRuleRemove: {
+      pb::RemoveCacheRuleRequest req;
+      req.set_fingerprint(o.rule.fingerprint);
+      pb::RemoveCacheRuleResponse r;
+      st = stub->RemoveCacheRule(&ctx, req, &r);
+      out.data = {{"removed", o.rule.fingerprint}};
       break;
     }
     case Command::Reload: {

@@ -1,6 +1,7 @@
 #include "cli_options.hpp"
 
 #include <charconv>
+#include <climits>
 #include <cmath>
 #include <optional>
 
@@ -53,6 +54,11 @@ std::optional<Command> commandOf(const std::vector<std::string>& words, int64_t&
   if (is({"sessions"})) return Command::Sessions;
   if (is({"config"})) return Command::Config;
   if (is({"reload"})) return Command::Reload;
+  if (is({"cache", "rule", "add"})) return Command::CacheRuleAdd;
+  if (is({"cache", "rule", "list"})) return Command::CacheRuleList;
+  if (n == 4 && words[0] == "cache" && words[1] == "rule" && words[2] == "remove") {
+    return Command::CacheRuleRemove;
+  }
   if (n == 3 && words[0] == "cache" && words[1] == "ttl") {
     const std::string& v = words[2];
     auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), ttl);
@@ -72,6 +78,58 @@ std::optional<Command> commandOf(const std::vector<std::string>& words, int64_t&
     error = "unknown command '" + joined + "'";
   }
   return std::nullopt;
+}
+
+// "30s", "500ms", "2m", "1h", "30" (seconds) as milliseconds, as pgro's rules file spells
+// them; nullopt when not one.
+std::optional<int64_t> durationMs(const std::string& v) {
+  int64_t value = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), value);
+  if (ec != std::errc{} || p == v.data() || value < 0) return std::nullopt;
+  const std::string unit(p, v.data() + v.size());
+  int64_t scale = 0;
+  if (unit == "ms") {
+    scale = 1;
+  } else if (unit.empty() || unit == "s") {
+    scale = 1000;
+  } else if (unit == "m") {
+    scale = 60'000;
+  } else if (unit == "h") {
+    scale = 3'600'000;
+  } else {
+    return std::nullopt;
+  }
+  if (value > INT64_MAX / 1000 / scale) return std::nullopt;
+  return value * scale;
+}
+
+// A `cache rule add` option; "" or what is wrong.
+std::string ruleOption(const std::string& name, const std::string& v, RuleArgs& rule) {
+  rule.any = true;
+  if (name == "--query") {
+    rule.query = v;
+  } else if (name == "--fingerprint") {
+    rule.fingerprint = v;
+  } else if (name == "--sample") {
+    rule.sample = v;
+  } else if (name == "--ttl") {
+    rule.ttl_ms = durationMs(v);
+    if (!rule.ttl_ms || *rule.ttl_ms == 0) {
+      return "--ttl: expected a duration like 30s, 500ms or 2m, got '" + v + "'";
+    }
+  } else if (name == "--stale") {
+    const auto ms = durationMs(v);
+    if (!ms || *ms % 1000 != 0) return "--stale: expected whole seconds like 300s, got '" + v + "'";
+    rule.stale_seconds = *ms / 1000;
+  } else {
+    int percent = -1;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), percent);
+    if (ec != std::errc{} || p != v.data() + v.size() || percent < 0 || percent > 99) {
+      return "--swr: expected a percent 0..99, got '" + v + "'";
+    }
+    rule.swr_percent = percent;
+  }
+  return {};
 }
 
 }  // namespace
@@ -111,6 +169,20 @@ ParseResult parseArgs(const std::vector<std::string>& args,
     };
     if (name == "--help" || name == "-h") return ShowHelp{};
     if (name == "--version") return ShowVersion{};
+    if (name == "--nocache") {
+      if (value) return UsageError{name + " takes no value"};
+      o.rule.nocache = o.rule.any = true;
+      continue;
+    }
+    if (name == "--query" || name == "--fingerprint" || name == "--sample" || name == "--ttl" ||
+        name == "--swr" || name == "--stale") {
+      const auto v = take();
+      if (!v) return UsageError{name + " needs a value"};
+      if (std::string error = ruleOption(name, *v, o.rule); !error.empty()) {
+        return UsageError{error};
+      }
+      continue;
+    }
     if (name == "--json" || name == "--tls") {
       if (value) return UsageError{name + " takes no value"};
       (name == "--json" ? o.json : o.tls) = true;
@@ -152,6 +224,20 @@ ParseResult parseArgs(const std::vector<std::string>& args,
   const auto command = commandOf(words, o.ttl_seconds, error);
   if (!command) return UsageError{error};
   o.command = *command;
+  if (o.command == Command::CacheRuleRemove) {
+    o.rule.fingerprint = words[3];
+  } else if (o.command == Command::CacheRuleAdd) {
+    if (o.rule.query.empty() == o.rule.fingerprint.empty()) {
+      return UsageError{"cache rule add: give --query SQL or --fingerprint HEX (one of them)"};
+    }
+    if (!o.rule.nocache && !o.rule.ttl_ms && !o.rule.swr_percent && !o.rule.stale_seconds) {
+      return UsageError{"cache rule add: set at least one of --ttl, --swr, --stale, --nocache"};
+    }
+  } else if (o.rule.any) {
+    return UsageError{
+        "--query, --fingerprint, --sample, --ttl, --swr, --stale and --nocache "
+        "are options of `cache rule add`"};
+  }
   return o;
 }
 
@@ -170,6 +256,15 @@ Commands:
   sessions             the client sessions open now
   config               every setting, secrets redacted
   reload               reload users and the function catalog (as SIGHUP does)
+  cache rule add (--query SQL | --fingerprint HEX) [--ttl DURATION] [--swr PERCENT]
+                 [--stale DURATION] [--nocache] [--sample SQL]
+                       set how statements of one shape (libpg_query fingerprint: the
+                       statement without its constants) are cached; DURATION like 30s,
+                       500ms, 2m; replaces the rule of the same shape; saved to
+                       CACHE_RULES_FILE
+  cache rule list      the cache rules: fingerprint, settings, matched and hits, sample
+  cache rule remove HEX
+                       remove the cache rule of a fingerprint
 
 Options:
   --addr HOST:PORT[,HOST:PORT...]

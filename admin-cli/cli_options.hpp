@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -29,6 +30,21 @@ enum class Command {
   Sessions,
   Config,
   Reload,
+  CacheRuleAdd,
+  CacheRuleList,
+  CacheRuleRemove,
+};
+
+// `cache rule add` / `cache rule remove`: the shape and the settings.
+struct RuleArgs {
+  std::string query;        // --query SQL: the shape of this statement
+  std::string fingerprint;  // --fingerprint HEX (add), or the word after `remove`
+  std::string sample;       // --sample SQL
+  std::optional<int64_t> ttl_ms;
+  std::optional<int> swr_percent;
+  std::optional<int64_t> stale_seconds;
+  bool nocache = false;
+  bool any = false;  // a rule option was given (only `cache rule add` takes them)
 };
 
 struct Options {
@@ -41,6 +57,7 @@ struct Options {
   std::string tls_server_name;
   Command command = Command::Stats;
   int64_t ttl_seconds = 0;  // cache ttl
+  RuleArgs rule;
 };
 
 struct ShowHelp {};

@@ -146,6 +146,28 @@ std::string formatDuration(double seconds) {
   return fmt::format("{}s", s);
 }
 
+std::string durationText(const Json& ms) {
+  const int64_t v = ms.get<int64_t>();
+  if (v % 1000 != 0) return std::to_string(v) + "ms";
+  return std::to_string(v / 1000) + "s";
+}
+
+// One row per rule: what it sets, its counters, then its sample (cut to one line).
+std::string rulesText(const Json& rules) {
+  Rows rows = {{"FINGERPRINT", "TTL", "SWR", "STALE", "NOCACHE", "MATCHED", "HITS", "SAMPLE"}};
+  for (const auto& r : rules) {
+    std::string sample = flat(r["sample"].get<std::string>());
+    if (sample.size() > 60) sample = sample.substr(0, 57) + "...";
+    rows.push_back(
+        {r["fingerprint"].get<std::string>(),
+         r["ttl_ms"].is_null() ? "-" : durationText(r["ttl_ms"]),
+         r["swr_percent"].is_null() ? "-" : num(r["swr_percent"]) + "%",
+         r["stale_if_error_seconds"].is_null() ? "-" : num(r["stale_if_error_seconds"]) + "s",
+         r["nocache"].get<bool>() ? "yes" : "-", num(r["matched"]), num(r["hits"]), sample});
+  }
+  return table(rows);
+}
+
 std::string renderHuman(Command command, const Json& data) {
   switch (command) {
     case Command::CacheReset:
@@ -167,6 +189,12 @@ std::string renderHuman(Command command, const Json& data) {
       for (const auto& [k, v] : data["settings"].items()) rows.push_back({k, flat(num(v))});
       return table(rows);
     }
+    case Command::CacheRuleAdd:
+      return "cache rule set:\n" + rulesText(Json::array({data["rule"]}));
+    case Command::CacheRuleList:
+      return data["rules"].empty() ? "no cache rules\n" : rulesText(data["rules"]);
+    case Command::CacheRuleRemove:
+      return "cache rule " + data["removed"].get<std::string>() + " removed\n";
     case Command::Reload:
       return "reload: " + std::string(data["ok"].get<bool>() ? "ok" : "FAILED") +
              (data["message"].get<std::string>().empty()

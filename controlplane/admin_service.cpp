@@ -175,4 +175,93 @@ grpc::Status AdminService::ReloadPolicy(grpc::ServerContext* ctx,
   });
 }
 
+void toProto(const server::CacheRuleView& r, adminpb::CacheRule& out) {
+  out.set_fingerprint(validUtf8(r.fingerprint));
+  out.set_sample(validUtf8(r.sample));
+  if (r.ttl_ms) out.set_ttl_ms(*r.ttl_ms);
+  if (r.swr_percent) out.set_swr_percent(*r.swr_percent);
+  if (r.stale_if_error_seconds) out.set_stale_if_error_seconds(*r.stale_if_error_seconds);
+  out.set_nocache(r.nocache);
+  out.set_matched(r.matched);
+  out.set_hits(r.hits);
+}
+
+namespace {
+
+grpc::Status statusOf(const server::CacheRuleResult& r) {
+  using Status = server::CacheRuleResult::Status;
+  switch (r.status) {
+    case Status::Ok:
+      return grpc::Status::OK;
+    case Status::Invalid:
+      return {grpc::StatusCode::INVALID_ARGUMENT, validUtf8(r.message)};
+    case Status::NotFound:
+      return {grpc::StatusCode::NOT_FOUND, validUtf8(r.message)};
+    case Status::Failed:
+      break;
+  }
+  return {grpc::StatusCode::FAILED_PRECONDITION, validUtf8(r.message)};
+}
+
+}  // namespace
+
+grpc::Status AdminService::AddCacheRule(grpc::ServerContext* ctx,
+                                        const adminpb::AddCacheRuleRequest* req,
+                                        adminpb::AddCacheRuleResponse* resp) {
+  return guarded(ctx, "AddCacheRule", [&] {
+    const auto& rule = req->rule();
+    if (!req->query().empty() && !rule.fingerprint().empty()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "give the shape by a query or by a fingerprint, not both");
+    }
+    const int64_t max_ms = kMaxTtlSeconds * 1000;
+    if (rule.has_ttl_ms() && (rule.ttl_ms() <= 0 || rule.ttl_ms() > max_ms)) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "ttl must be 1.." + std::to_string(max_ms) + " ms");
+    }
+    if (rule.has_stale_if_error_seconds() &&
+        (rule.stale_if_error_seconds() < 0 || rule.stale_if_error_seconds() > kMaxTtlSeconds)) {
+      return grpc::Status(
+          grpc::StatusCode::INVALID_ARGUMENT,
+          "stale-if-error must be 0.." + std::to_string(kMaxTtlSeconds) + " seconds");
+    }
+    server::CacheRuleView view;
+    view.fingerprint = rule.fingerprint();
+    view.sample = rule.sample();
+    if (rule.has_ttl_ms()) view.ttl_ms = rule.ttl_ms();
+    if (rule.has_swr_percent()) view.swr_percent = rule.swr_percent();
+    if (rule.has_stale_if_error_seconds()) {
+      view.stale_if_error_seconds = rule.stale_if_error_seconds();
+    }
+    view.nocache = rule.nocache();
+    const auto result = target_.addCacheRule(req->query(), std::move(view));
+    if (result.status == server::CacheRuleResult::Status::Ok) {
+      toProto(result.rule, *resp->mutable_rule());
+      spdlog::info("admin: cache rule {} set by {}", result.rule.fingerprint, peerOf(ctx));
+    }
+    return statusOf(result);
+  });
+}
+
+grpc::Status AdminService::ListCacheRules(grpc::ServerContext* ctx,
+                                          const adminpb::ListCacheRulesRequest*,
+                                          adminpb::ListCacheRulesResponse* resp) {
+  return guarded(ctx, "ListCacheRules", [&] {
+    for (const auto& rule : target_.cacheRules()) toProto(rule, *resp->add_rules());
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status AdminService::RemoveCacheRule(grpc::ServerContext* ctx,
+                                           const adminpb::RemoveCacheRuleRequest* req,
+                                           adminpb::RemoveCacheRuleResponse*) {
+  return guarded(ctx, "RemoveCacheRule", [&] {
+    const auto result = target_.removeCacheRule(req->fingerprint());
+    if (result.status == server::CacheRuleResult::Status::Ok) {
+      spdlog::info("admin: cache rule {} removed by {}", req->fingerprint(), peerOf(ctx));
+    }
+    return statusOf(result);
+  });
+}
+
 }  // namespace pgro::controlplane

@@ -31,6 +31,12 @@ class AdminService final : public adminpb::Admin::Service {
                          adminpb::GetConfigResponse* resp) override;
   grpc::Status ReloadPolicy(grpc::ServerContext* ctx, const adminpb::ReloadPolicyRequest* req,
                             adminpb::ReloadPolicyResponse* resp) override;
+  grpc::Status AddCacheRule(grpc::ServerContext* ctx, const adminpb::AddCacheRuleRequest* req,
+                            adminpb::AddCacheRuleResponse* resp) override;
+  grpc::Status ListCacheRules(grpc::ServerContext* ctx, const adminpb::ListCacheRulesRequest* req,
+                              adminpb::ListCacheRulesResponse* resp) override;
+  grpc::Status RemoveCacheRule(grpc::ServerContext* ctx, const adminpb::RemoveCacheRuleRequest* req,
+                               adminpb::RemoveCacheRuleResponse* resp) override;
 
  private:
   // Checks the bearer token, then runs `fn` (which returns the call's Status); an exception
@@ -45,5 +51,6 @@ class AdminService final : public adminpb::Admin::Service {
 // AdminTarget views to messages (also used by tests).
 void toProto(const server::StatsSnapshot& s, adminpb::GetStatsResponse& out);
 void toProto(const server::SessionView& s, adminpb::Session& out);
+void toProto(const server::CacheRuleView& r, adminpb::CacheRule& out);
 
 }  // namespace pgro::controlplane

@@ -576,6 +576,8 @@ pgro::server::ReloadResult reloadConfig(std::mutex& mu, const std::vector<std::s
   if (!makeClientTls(*cfg, tls, error)) return fail("client TLS: " + error);
   auto functions = loadCatalog(startup, role, error);
   if (!functions) return fail("could not load pg_proc from upstream: " + error);
+  // Last of the steps that can fail: a malformed rules file keeps the rules in force.
+  if (!context.cache_rules->load(error)) return fail("CACHE_RULES_FILE: " + error);
 
   // A louder level first, so that the lines below show under it; a quieter one after them.
   const bool louder =
@@ -604,10 +606,11 @@ pgro::server::ReloadResult reloadConfig(std::mutex& mu, const std::vector<std::s
   if (!louder && cfg->log_level != running->log_level) pgro::config::applyLogLevel(*cfg);
   const std::size_t user_count = users->size();
   context.setPolicy(makePolicy(std::move(users), *functions, std::move(tls), cfg));
-  const std::string message = "reloaded: " + std::to_string(changes.size() - kept) +
-                              " setting(s) changed, " + std::to_string(kept) + " need a restart; " +
-                              std::to_string(user_count) + " login(s), " +
-                              std::to_string(functions->functions.size()) + " functions";
+  const std::string message =
+      "reloaded: " + std::to_string(changes.size() - kept) + " setting(s) changed, " +
+      std::to_string(kept) + " need a restart; " + std::to_string(user_count) + " login(s), " +
+      std::to_string(functions->functions.size()) + " functions, " +
+      std::to_string(context.cache_rules->current()->size()) + " cache rule(s)";
   spdlog::info("{}", message);
   return {.ok = true, .message = message};
 }
@@ -729,6 +732,15 @@ int runProxy(const std::vector<std::string>& args) {
   context->cache = std::make_shared<pgro::cache::ResultCache>(limits, nullptr);
   context->cache->setEnabled(cfg->cache_enabled);
   context->inflight = std::make_shared<pgro::cache::InFlight>();
+  context->cache_rules = std::make_shared<pgro::session::CacheRuleStore>(cfg->cache_rules_file);
+  if (!context->cache_rules->load(error)) {
+    spdlog::error("CACHE_RULES_FILE: {}", error);
+    return 2;
+  }
+  if (!cfg->cache_rules_file.empty()) {
+    spdlog::info("Cache rules: {} from {}", context->cache_rules->current()->size(),
+                 cfg->cache_rules_file);
+  }
   if (!cfg->audit_log.empty() && cfg->audit_log != "off") {
     pgro::audit::Settings audit;
     audit.destination = cfg->audit_log;

@@ -116,7 +116,8 @@ ResultCache::Shard& ResultCache::shardFor(std::size_t hash) const {
   return *shards_[static_cast<std::size_t>((high * shards_.size()) >> 32)];
 }
 
-std::shared_ptr<const CachedReply> ResultCache::get(std::string_view key) {
+std::shared_ptr<const CachedReply> ResultCache::get(std::string_view key,
+                                                    std::chrono::steady_clock::duration max_age) {
   if (!enabled_.load(std::memory_order_relaxed)) {
     return nullptr;
   }
@@ -140,6 +141,10 @@ std::shared_ptr<const CachedReply> ResultCache::get(std::string_view key) {
       ++shard.expirations;
     }
     ++shard.misses;
+    return nullptr;
+  }
+  if (now - it->reply->stored >= max_age) {
+    ++shard.misses;  // too old for this lookup: a fill replaces it
     return nullptr;
   }
   shard.lru.splice(shard.lru.begin(), shard.lru, it);
@@ -178,9 +183,13 @@ bool ResultCache::claimRefresh(std::string_view key, const CachedReply& reply) {
   return true;
 }
 
-bool ResultCache::put(std::string_view key, std::string bytes, std::chrono::microseconds cost) {
-  const std::chrono::seconds ttl{ttl_seconds_.load(std::memory_order_relaxed)};
-  if (!enabled_.load(std::memory_order_relaxed) || ttl <= std::chrono::seconds::zero() ||
+bool ResultCache::put(std::string_view key, std::string bytes, std::chrono::microseconds cost,
+                      const EntryPolicy& policy) {
+  const std::chrono::milliseconds ttl =
+      policy.ttl ? *policy.ttl
+                 : std::chrono::milliseconds(
+                       std::chrono::seconds{ttl_seconds_.load(std::memory_order_relaxed)});
+  if (!enabled_.load(std::memory_order_relaxed) || ttl <= std::chrono::milliseconds::zero() ||
       bytes.size() > limits_.max_entry_bytes) {
     return false;
   }
@@ -197,13 +206,18 @@ bool ResultCache::put(std::string_view key, std::string bytes, std::chrono::micr
   }
   const auto now = clock_->now();
   const std::chrono::seconds stale{
-      std::max<std::int64_t>(stale_seconds_.load(std::memory_order_relaxed), 0)};
-  const double fraction = refresh_fraction_.load(std::memory_order_relaxed);
+      std::max<std::int64_t>(policy.stale_if_error ? policy.stale_if_error->count()
+                                                   : stale_seconds_.load(std::memory_order_relaxed),
+                             0)};
+  const double fraction = policy.refresh_fraction
+                              ? *policy.refresh_fraction
+                              : refresh_fraction_.load(std::memory_order_relaxed);
   auto refresh_at = std::chrono::steady_clock::time_point::max();
   if (fraction > 0 && fraction < 1) {
     refresh_at =
-        now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                  std::chrono::duration<double>(static_cast<double>(ttl.count()) * fraction));
+        now +
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+            std::chrono::duration<double, std::milli>(static_cast<double>(ttl.count()) * fraction));
   }
   auto reply = std::make_shared<const CachedReply>(CachedReply{.bytes = std::move(bytes),
                                                                .stored = now,

@@ -49,6 +49,11 @@
 // Stale-while-revalidate: with a refresh fraction (CACHE_SWR), an entry is due for refresh
 // at stored + fraction x TTL. get() still serves it until it expires; it reports the entry
 // as due (refreshDue()), and claimRefresh() lets one caller per entry start the refresh.
+//
+// Per entry (cache rules, TTL hints): put() takes an EntryPolicy whose set fields replace the
+// cache-wide TTL, stale window and refresh fraction for that entry; get() takes a max_age
+// beyond which an entry counts as expired for that lookup (left in place for a fill to
+// replace), so a lowered TTL applies to entries stored before it at once.
 #pragma once
 
 #include <atomic>
@@ -56,6 +61,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -83,6 +89,13 @@ struct CachedReply {
   std::chrono::steady_clock::time_point stale_until{};
   // Due for a background refresh when now() >= refresh_at (time_point::max(): never).
   std::chrono::steady_clock::time_point refresh_at = std::chrono::steady_clock::time_point::max();
+};
+
+// What put() uses instead of the cache-wide settings for one entry; unset fields: those.
+struct EntryPolicy {
+  std::optional<std::chrono::milliseconds> ttl;
+  std::optional<std::chrono::seconds> stale_if_error;
+  std::optional<double> refresh_fraction;
 };
 
 class ResultCache {
@@ -113,8 +126,10 @@ class ResultCache {
 
   // The reply stored under `key`, or nullptr on a miss, an expired entry (dropped now) or a
   // disabled cache. Counts a hit or a miss and records the request for admission (neither
-  // when disabled).
-  [[nodiscard]] std::shared_ptr<const CachedReply> get(std::string_view key);
+  // when disabled). An entry stored `max_age` ago or more is a miss too, but stays.
+  [[nodiscard]] std::shared_ptr<const CachedReply> get(
+      std::string_view key,
+      std::chrono::steady_clock::duration max_age = std::chrono::steady_clock::duration::max());
 
   // The reply under `key` if it is live or within its stale window, else nullptr. For when
   // upstream cannot answer: counts neither a hit nor a miss, records nothing for admission
@@ -135,7 +150,8 @@ class ResultCache {
   // the value is over max_entry_bytes, the entry cannot fit a shard, the TTL is 0, the cache
   // is disabled, or TinyLFU refused it (call get() first: admission ranks by requests seen). Spare
   // capacity of `bytes` is released first, so the memory held matches the bytes charged.
-  bool put(std::string_view key, std::string bytes, std::chrono::microseconds cost);
+  bool put(std::string_view key, std::string bytes, std::chrono::microseconds cost,
+           const EntryPolicy& policy = {});
 
   // Removes every entry; returns how many there were. The frequency sketch is kept: how
   // popular a query is does not change when its results are dropped.

@@ -77,6 +77,7 @@ struct Config {
   int cache_stale_if_error_seconds = 0;  // opt-in: README explains why
   int cache_swr_percent = 0;
   int cache_refresh_concurrency = 1;
+  std::string cache_rules_file;  // cache rules by statement shape; "" = in memory only
   std::size_t max_cache_entries = 10000;
   std::size_t max_cache_bytes = std::size_t{256} << 20;
   std::size_t max_cache_entry_bytes = std::size_t{1} << 20;

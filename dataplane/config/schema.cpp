@@ -307,6 +307,11 @@ const std::vector<Setting>& schema() {
        "Most background refreshes (CACHE_SWR_PERCENT) running at once; each holds one upstream "
        "connection, so this is the share of POOL_SIZE refreshes may take (at most POOL_SIZE - 1 "
        "is used when POOL_SIZE > 1)."},
+      {"CACHE_RULES_FILE", kCache, kNone, text(&Config::cache_rules_file, "path"),
+       "File of the cache rules by statement shape (TTL, SWR percent, stale-if-error seconds "
+       "or no-cache per libpg_query fingerprint), set with `pgro-admin cache rule add|remove`: "
+       "rewritten atomically on every change, read at startup (a missing file is no rules) and "
+       "on SIGHUP. Empty: rules are kept in memory only."},
       {"MAX_CACHE_ENTRIES", kCache, kNone,
        number<std::size_t>(&Config::max_cache_entries, 0, kSizeMax),
        "Most results kept in the cache."},

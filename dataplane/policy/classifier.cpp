@@ -9,6 +9,7 @@
 #include <pg_query.h>
 
 #include "pg_query.pb.h"
+#include "policy/cache_rules.hpp"
 #include "policy/denial.hpp"
 #include "policy/parameter_rules.hpp"
 #include "policy/parser_stack.hpp"
@@ -153,6 +154,14 @@ void classifyText(const std::string& sql, const ClassifierOptions& options, Verd
     cacheable = false;
   }
   verdict.cacheable = cacheable;
+  if (cacheable) {
+    // A second parse, once per text (or numeric shape) the verdict cache has not seen, and
+    // only for cacheable reads: libpg_query fingerprints text, not a tree it has returned.
+    PgQueryFingerprintResult fingerprint = pg_query_fingerprint(sql.c_str());
+    if (fingerprint.error == nullptr) verdict.fingerprint = fingerprint.fingerprint;
+    pg_query_free_fingerprint_result(fingerprint);
+    verdict.hint_ttl = hintTtl(sql);
+  }
   verdict.shape_safe = verdict.statement_count == 1 && tree->stmts(0).stmt().has_select_stmt() &&
                        verdict.sets.empty() && !verdict.kinds.has_set && !verdict.is_cache_reset;
 }

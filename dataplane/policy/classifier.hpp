@@ -13,8 +13,10 @@
 // attack strings in tests/security/refuse.sql.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -131,6 +133,12 @@ struct Verdict {
   // volatile or time/session-dependent function, no monitoring view, no TABLESAMPLE
   // without REPEATABLE, and no `/* pgro:nocache */` marker in the text.
   bool cacheable = false;
+  // Cacheable statements only (else 0): libpg_query's fingerprint of the string, which the
+  // cache rules (cache_rules.hpp) match on, and the TTL its `/* pgro:ttl=... */` hint asks
+  // for. Both hold for every text of the same numeric shape (constants do not change a
+  // fingerprint; a hint is a comment, which the shape keeps verbatim).
+  std::uint64_t fingerprint = 0;
+  std::optional<std::chrono::milliseconds> hint_ttl;
   // Exactly `SELECT pgro_cache_reset()` or `SELECT rustproxy_cache_reset()` (any case,
   // spacing, comments, optional `;`): the proxy answers it itself and clears its cache.
   bool is_cache_reset = false;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -84,6 +85,25 @@ struct ReloadResult {
   std::string message;
 };
 
+// A result cache rule (policy/cache_rules.hpp) as the admin API shows and takes it.
+struct CacheRuleView {
+  std::string fingerprint;  // 16 hex digits
+  std::string sample;       // a statement of the shape
+  std::optional<int64_t> ttl_ms;
+  std::optional<int> swr_percent;
+  std::optional<int64_t> stale_if_error_seconds;
+  bool nocache = false;
+  uint64_t matched = 0;  // cacheable statements of the shape since the rule was loaded
+  uint64_t hits = 0;     // of those, answered from the cache
+};
+
+struct CacheRuleResult {
+  enum class Status { Ok, Invalid, NotFound, Failed };
+  Status status = Status::Ok;
+  std::string message;  // what is wrong, unless Ok
+  CacheRuleView rule;   // Ok: the rule as stored (add)
+};
+
 class AdminTarget {
  public:
   virtual ~AdminTarget() = default;
@@ -101,6 +121,16 @@ class AdminTarget {
   virtual ReloadResult reload() = 0;
   // Whether the upstream answered recently (readiness).
   virtual bool upstreamReady() = 0;
+  // Cache rules. add: by `rule.fingerprint`, or, when `query` is not empty, by the
+  // fingerprint of that statement (which becomes the sample unless one is given); replaces
+  // the rule of the same fingerprint. Written to CACHE_RULES_FILE before it applies.
+  virtual CacheRuleResult addCacheRule(const std::string& /*query*/, CacheRuleView /*rule*/) {
+    return {.status = CacheRuleResult::Status::Failed, .message = "cache rules are not available"};
+  }
+  virtual std::vector<CacheRuleView> cacheRules() { return {}; }
+  virtual CacheRuleResult removeCacheRule(const std::string& /*fingerprint*/) {
+    return {.status = CacheRuleResult::Status::Failed, .message = "cache rules are not available"};
+  }
 };
 
 }  // namespace pgro::server

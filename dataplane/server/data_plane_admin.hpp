@@ -25,6 +25,10 @@ class DataPlaneAdmin : public AdminTarget {
   std::vector<std::pair<std::string, std::string>> config() override;
   ReloadResult reload() override;
   bool upstreamReady() override;
+  // Cache rules (data_plane_cache_rules.cpp).
+  CacheRuleResult addCacheRule(const std::string& query, CacheRuleView rule) override;
+  std::vector<CacheRuleView> cacheRules() override;
+  CacheRuleResult removeCacheRule(const std::string& fingerprint) override;
 
  private:
   std::shared_ptr<session::ProxyContext> ctx_;

@@ -27,6 +27,7 @@
 #include "audit/statement_trail.hpp"
 #include "cache/inflight.hpp"
 #include "cache/result_cache.hpp"
+#include "policy/cache_rules.hpp"
 #include "policy/classifier.hpp"
 #include "protocol/framing.hpp"
 #include "protocol/messages.hpp"
@@ -85,6 +86,16 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     std::chrono::steady_clock::time_point started;
     // A background refresh's share of CACHE_REFRESH_CONCURRENCY, given back when it ends.
     std::shared_ptr<void> refresh_slot;
+    cache::EntryPolicy policy;  // from the statement's cache rule and TTL hint
+  };
+  // How a statement that cacheAllowed() is cached: its cache rule and TTL hint applied.
+  struct CachePlan {
+    bool cache = false;  // false: a nocache rule or a hint of 0
+    // Older entries are not served: a rule's or hint's TTL, lower than the one they had.
+    std::chrono::steady_clock::duration max_age = std::chrono::steady_clock::duration::max();
+    cache::EntryPolicy policy;
+    // The matching rule's counters; valid until the next co_await (the rules may change).
+    policy::CacheRuleCounters* counters = nullptr;
   };
   // A follower of a coalesced miss waits here for the leader's reply.
   struct CoalesceWait {
@@ -228,6 +239,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
       const std::string& key, std::optional<cache::InFlight::Leader>& leader);
   // Result cache (simple protocol): key, admission, replay.
   bool cacheAllowed(const policy::Verdict& verdict) const;
+  // For a statement that cacheAllowed(): its rule (counted as matched) and hint applied.
+  CachePlan cachePlan(const policy::Verdict& verdict);
   std::string cacheKey(char kind, std::string_view text);
   void replyFromCache(const cache::CachedReply& reply,
                       std::chrono::steady_clock::time_point started, audit::CacheOutcome outcome);
@@ -240,7 +253,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // this session is first to claim it, between transactions, and a refresh slot is free.
   asio::awaitable<void> refreshCached(std::string key,
                                       std::shared_ptr<const cache::CachedReply> hit,
-                                      std::string_view query);
+                                      std::string_view query, cache::EntryPolicy policy);
   void finishCapture(Pending& entry);
   void emitStreamed(std::string_view bytes);
   void captureReply(CacheCapture& capture, std::string_view bytes);
@@ -427,6 +440,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   uint64_t unnamed_serial_ = 0;
   uint64_t cache_key_generation_ = 0;
   uint64_t cache_key_policy_ = 0;  // the policy generation in cache_key_prefix_
+  // The cache rules as of generation cache_rules_generation_ (CacheRuleStore).
+  std::shared_ptr<const policy::CacheRuleSet> cache_rules_;
+  uint64_t cache_rules_generation_ = 0;
   void setActivity(const char* state, std::string_view query);
 
   GovernorLimits limits_;

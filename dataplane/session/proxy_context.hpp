@@ -19,6 +19,7 @@
 #include "metrics/data_plane_metrics.hpp"
 #include "net/tls.hpp"
 #include "policy/classifier.hpp"
+#include "session/cache_rule_store.hpp"
 #include "session/catalog_refresher.hpp"
 #include "session/governor.hpp"
 #include "session/login_guard.hpp"
@@ -125,6 +126,8 @@ struct ProxyContext {
   std::optional<asio::any_io_executor> classify_executor;
   std::shared_ptr<cache::ResultCache> cache;
   std::shared_ptr<cache::InFlight> inflight;
+  // Cache rules by statement shape (CACHE_RULES_FILE); the admin API changes them.
+  std::shared_ptr<CacheRuleStore> cache_rules = std::make_shared<CacheRuleStore>();
   // AUDIT_LOG: one JSON line per statement; null when off.
   std::shared_ptr<audit::AuditLog> audit;
   SessionCounters counters;

@@ -618,12 +618,15 @@ asio::awaitable<void> ClientSession::handleQuery(std::string_view raw, std::stri
   std::string key;
   std::optional<cache::InFlight::Leader> leader;
   if (verdict->cacheable && !settingsVerified()) co_await waitForSettings();
-  if (cacheAllowed(*verdict)) {
+  CachePlan plan;
+  if (cacheAllowed(*verdict)) plan = cachePlan(*verdict);
+  if (plan.cache) {
     key = cacheKey('Q', sql);
-    if (auto hit = ctx_->cache->get(key)) {
+    if (auto hit = ctx_->cache->get(key, plan.max_age)) {
+      if (plan.counters != nullptr) plan.counters->hits.fetch_add(1, std::memory_order_relaxed);
       replyFromCache(*hit, started, audit::CacheOutcome::Hit);
       if (ctx_->cache->refreshDue(*hit) && edits->empty() && tags == nullptr) {
-        co_await refreshCached(std::move(key), std::move(hit), raw);
+        co_await refreshCached(std::move(key), std::move(hit), raw, plan.policy);
       }
       co_return;
     }
@@ -659,6 +662,7 @@ asio::awaitable<void> ClientSession::handleQuery(std::string_view raw, std::stri
     capture->key = std::move(key);
     capture->leader = std::move(leader);
     capture->started = std::chrono::steady_clock::now();
+    capture->policy = plan.policy;
     pending_.back().capture = std::move(capture);
   }
 }
@@ -794,6 +798,8 @@ asio::awaitable<bool> ClientSession::tryCachedBatch(
   if (i == 1) parse_verdict = verdict;  // for the normal path if the batch goes there
   if (verdict->allowed && verdict->cacheable && !settingsVerified()) co_await waitForSettings();
   if (!verdict->allowed || !verdict->edits.empty() || !cacheAllowed(*verdict)) co_return false;
+  const CachePlan plan = cachePlan(*verdict);
+  if (!plan.cache) co_return false;
 
   const auto started = std::chrono::steady_clock::now();
   std::string key = cacheKey('X', shape);
@@ -822,8 +828,11 @@ asio::awaitable<bool> ClientSession::tryCachedBatch(
     }
   };
   std::optional<cache::InFlight::Leader> leader;
-  auto reply = ctx_->cache->get(key);
+  auto reply = ctx_->cache->get(key, plan.max_age);
   auto outcome = audit::CacheOutcome::Hit;
+  if (reply && plan.counters != nullptr) {
+    plan.counters->hits.fetch_add(1, std::memory_order_relaxed);
+  }
   if (!reply) {
     reply = co_await coalesce(key, leader);
     if (reply) ctx_->counters.cache_coalesced.fetch_add(1, std::memory_order_relaxed);
@@ -845,6 +854,7 @@ asio::awaitable<bool> ClientSession::tryCachedBatch(
   capture->key = std::move(key);
   capture->leader = std::move(leader);
   capture->started = started;
+  capture->policy = plan.policy;
   // Connected first, so that an unavailable upstream can be answered from a stale entry.
   bool connect_failed = server_ == nullptr && state_ == State::Ready && !co_await ensureServer();
   if (connect_failed && state_ != State::Closing && replyStale(capture->key, started)) {
@@ -1010,6 +1020,36 @@ bool ClientSession::cacheAllowed(const policy::Verdict& verdict) const {
   return true;
 }
 
+ClientSession::CachePlan ClientSession::cachePlan(const policy::Verdict& verdict) {
+  // A relaxed generation check per statement; the rule set is fetched only when it changed.
+  const uint64_t generation = ctx_->cache_rules->generation();
+  if (generation != cache_rules_generation_ || cache_rules_ == nullptr) {
+    cache_rules_ = ctx_->cache_rules->current();
+    cache_rules_generation_ = generation;
+  }
+  const policy::CacheRule* rule =
+      verdict.fingerprint == 0 ? nullptr : cache_rules_->find(verdict.fingerprint);
+  const auto treatment = policy::cacheTreatment(
+      std::chrono::duration_cast<std::chrono::milliseconds>(ctx_->cache->ttl()), rule,
+      verdict.hint_ttl);
+  CachePlan plan;
+  plan.cache = treatment.cache;
+  plan.policy = {.ttl = std::nullopt,
+                 .stale_if_error = treatment.stale_if_error,
+                 .refresh_fraction = treatment.refresh_fraction};
+  if ((rule != nullptr && rule->ttl) || verdict.hint_ttl) {
+    // A lowered TTL applies to entries stored before it too (they were stored under a longer
+    // one); a raised one from the next fill, as a new CACHE_TTL_SECONDS does.
+    plan.max_age = treatment.ttl;
+    plan.policy.ttl = treatment.ttl;
+  }
+  if (rule != nullptr) {
+    plan.counters = rule->counters.get();
+    plan.counters->matched.fetch_add(1, std::memory_order_relaxed);
+  }
+  return plan;
+}
+
 std::string ClientSession::cacheKey(char kind, std::string_view text) {
   // Everything that changes the bytes of a result: the database and every session setting
   // but those known not to (policy::settingChangesResults: fail closed, so a setting added
@@ -1059,7 +1099,8 @@ void ClientSession::replyFromCache(const cache::CachedReply& reply,
 
 asio::awaitable<void> ClientSession::refreshCached(std::string key,
                                                    std::shared_ptr<const cache::CachedReply> hit,
-                                                   std::string_view query) {
+                                                   std::string_view query,
+                                                   cache::EntryPolicy policy) {
   // Only between transactions with nothing in flight: the refresh is then the only statement
   // on the connection it borrows, which ensureServer() brings to exactly this session's
   // settings, the ones in the key (cacheAllowed() held for it).
@@ -1091,6 +1132,7 @@ asio::awaitable<void> ClientSession::refreshCached(std::string key,
   capture->key = std::move(key);
   capture->started = std::chrono::steady_clock::now();
   capture->refresh_slot = std::move(slot);
+  capture->policy = std::move(policy);
   pending_.back().refresh = true;
   pending_.back().capture = std::move(capture);
 }

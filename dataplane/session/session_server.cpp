@@ -637,9 +637,9 @@ void ClientSession::finishCapture(Pending& entry) {
     auto stored = std::make_shared<cache::CachedReply>();
     stored->bytes = capture.bytes;
     stored->stored = now;
-    stored->expires = now + ctx_->cache->ttl();
+    stored->expires = now + capture.policy.ttl.value_or(ctx_->cache->ttl());
     stored->cost = cost;
-    ctx_->cache->put(capture.key, std::move(capture.bytes), cost);
+    ctx_->cache->put(capture.key, std::move(capture.bytes), cost, capture.policy);
     reply = std::move(stored);
   }
   if (capture.leader) capture.leader->finish(reply);

@@ -195,5 +195,40 @@ TEST_F(StaleCacheTest, ConcurrentClaimsHaveOneWinner) {
   EXPECT_EQ(winners.load(), 1);
 }
 
+// Cache rules and TTL hints: an entry's own TTL, stale window and refresh fraction.
+TEST_F(StaleCacheTest, EntryPolicyReplacesTheCacheWideSettings) {
+  ResultCache cache = make({.ttl = seconds(100), .stale_if_error = seconds(0)});
+  ASSERT_TRUE(cache.put("short", "v", {},
+                        {.ttl = std::chrono::milliseconds(1500),
+                         .stale_if_error = seconds(20),
+                         .refresh_fraction = 0.5}));
+  ASSERT_TRUE(cache.put("default", "v", {}));
+  const auto entry = cache.get("short");
+  ASSERT_NE(entry, nullptr);
+  EXPECT_FALSE(cache.refreshDue(*entry));
+  clock_->advance(std::chrono::milliseconds(750));
+  EXPECT_TRUE(cache.refreshDue(*entry)) << "half of 1.5 s";
+  clock_->advance(std::chrono::milliseconds(750));
+  EXPECT_EQ(cache.get("short"), nullptr) << "expired at 1.5 s";
+  EXPECT_NE(cache.getStale("short"), nullptr) << "its own stale window";
+  EXPECT_NE(cache.get("default"), nullptr) << "the cache-wide TTL";
+  clock_->advance(seconds(20));
+  EXPECT_EQ(cache.getStale("short"), nullptr);
+  EXPECT_EQ(cache.getStale("default"), cache.get("default")) << "no window cache-wide";
+  EXPECT_FALSE(cache.put("zero", "v", {}, {.ttl = std::chrono::milliseconds(0)}));
+}
+
+TEST_F(StaleCacheTest, MaxAgeMissesWithoutDroppingTheEntry) {
+  ResultCache cache = make({.ttl = seconds(100)});
+  ASSERT_TRUE(cache.put("k", "v", {}));
+  clock_->advance(seconds(10));
+  EXPECT_EQ(cache.get("k", seconds(10)), nullptr) << "stored 10 s ago: too old for 10 s";
+  EXPECT_NE(cache.get("k", seconds(11)), nullptr);
+  EXPECT_NE(cache.get("k"), nullptr) << "still there for a lookup with a longer bound";
+  const auto stats = cache.stats();
+  EXPECT_EQ(stats.misses, 1u);
+  EXPECT_EQ(stats.hits, 2u);
+}
+
 }  // namespace
 }  // namespace pgro::cache
