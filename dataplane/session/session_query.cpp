@@ -1044,10 +1044,16 @@ void ClientSession::replyFromCache(const cache::CachedReply& reply,
                                    std::chrono::steady_clock::time_point started,
                                    audit::CacheOutcome outcome) {
   ctx_->counters.cache_hits.fetch_add(1, std::memory_order_relaxed);
-  audit_.cached(outcome, reply.bytes);
+  auto cut = governorCutCached(reply.bytes);  // past this login's result limits
+  audit_.cached(outcome, cut ? std::string_view(*cut) : std::string_view(reply.bytes));
   metrics::observe(
       ctx_->metrics.query_duration_cache_hit,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  if (cut) {
+    abortServerTransaction();  // an error fails a transaction block, as upstream
+    replyLocal(std::move(*cut), true);
+    return;
+  }
   std::string out;
   out.reserve(reply.bytes.size() + 6);
   out += reply.bytes;
@@ -1108,7 +1114,11 @@ bool ClientSession::replyStale(std::string_view key,
                          .sqlstate = std::string(protocol::sqlstate::kSuccessfulCompletion),
                          .message = cache::staleNoticeMessage(age, last_error_.message)},
                         'N');
-  out += reply->bytes;
+  if (auto cut = governorCutCached(reply->bytes)) {
+    out += *cut;
+  } else {
+    out += reply->bytes;
+  }
   metrics::observe(
       ctx_->metrics.query_duration_cache_hit,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
