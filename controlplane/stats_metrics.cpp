@@ -26,9 +26,14 @@ double d(uint64_t v) {
 
 // pgro_governor_<limit>_total{user}: the limits of the query governor, one family each
 // (names as session::limitName spells them).
-constexpr std::array<const char*, 6> kGovernorLimits = {
-    "pg_sleep",         "query_timeout",      "idle_transaction_timeout", "client_idle_timeout",
-    "user_connections", "user_active_queries"};
+constexpr std::array<const char*, 8> kGovernorLimits = {"pg_sleep",
+                                                        "query_timeout",
+                                                        "idle_transaction_timeout",
+                                                        "client_idle_timeout",
+                                                        "user_connections",
+                                                        "user_active_queries",
+                                                        "result_rows",
+                                                        "result_bytes"};
 
 template <std::size_t I>
 void governorSamples(const StatsSnapshot& s, SampleWriter& w) {
@@ -118,6 +123,16 @@ const std::vector<StatsMetric>& statsMetrics() {
         kCounter,
         {"user"}},
        governorSamples<5>},
+      {{"pgro_governor_result_rows_total",
+        "Results cut at MAX_RESULT_ROWS (cancelled upstream, or a cached one refused).",
+        kCounter,
+        {"user"}},
+       governorSamples<6>},
+      {{"pgro_governor_result_bytes_total",
+        "Results cut at MAX_RESULT_BYTES (cancelled upstream, or a cached one refused).",
+        kCounter,
+        {"user"}},
+       governorSamples<7>},
       {{"pgro_protocol_errors_total", "Malformed or out-of-sequence client messages.", kCounter},
        [](const StatsSnapshot& s, SampleWriter& w) { w.add(d(s.queries.protocol_errors)); }},
       {{"pgro_catalog_lookups_total",

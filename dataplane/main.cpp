@@ -36,6 +36,13 @@ namespace {
 
 using pgro::config::Config;
 
+// MAX_WORK_MEM & co.: what the SET policy lets a client give work_mem-class settings.
+void applySettingCeilings(const Config& cfg, pgro::policy::ClassifierOptions& options) {
+  options.max_work_mem_kb = cfg.max_work_mem_kb;
+  options.max_maintenance_work_mem_kb = cfg.max_maintenance_work_mem_kb;
+  options.max_hash_mem_multiplier = cfg.max_hash_mem_multiplier;
+}
+
 std::string conninfoValue(const std::string& v) {
   std::string out = "'";
   for (char c : v) {
@@ -447,6 +454,7 @@ pgro::session::CatalogRefresher::Lookup catalogLookup(std::shared_ptr<const Conf
     auto options = std::make_shared<pgro::policy::ClassifierOptions>();
     options->catalog = catalog.get();
     options->allow_pg_sleep = running->allow_pg_sleep;
+    applySettingCeilings(*running, *options);
     context.setCatalog(std::move(catalog), std::move(options));
     installed = std::move(loaded->fingerprint);
     if (found > 0) {
@@ -497,6 +505,7 @@ pgro::session::ProxyContext::PolicyState makePolicy(
   auto options = std::make_shared<pgro::policy::ClassifierOptions>();
   options->catalog = state.catalog.get();
   options->allow_pg_sleep = state.config->allow_pg_sleep;
+  applySettingCeilings(*state.config, *options);
   state.options = std::move(options);
   return state;
 }

@@ -48,6 +48,13 @@ struct Config {
   int idle_transaction_timeout_seconds = 0;  // a client holding a server connection idle
   int max_user_connections = 0;              // client connections of one login; 0 = no limit
   int max_user_active_queries = 0;  // pool connections one login holds at once; 0 = no limit
+  int64_t max_result_rows = 0;      // rows of one result; 0 = no limit
+  int64_t max_result_bytes = 0;     // bytes of one result's rows; 0 = no limit
+  // Ceilings on what a client may SET (or pass at startup) for work_mem-class settings;
+  // 0 = no ceiling.
+  int64_t max_work_mem_kb = 64 * 1024;
+  int64_t max_maintenance_work_mem_kb = 256 * 1024;
+  double max_hash_mem_multiplier = 2.0;
 
   // Client-facing listener.
   std::string listen_host = "0.0.0.0";

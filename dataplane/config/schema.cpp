@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "config/value_parsers.hpp"
+#include "protocol/setting_values.hpp"
 
 namespace pgro::config::detail {
 namespace {
@@ -39,6 +40,42 @@ Binding number(T Config::*member, T min, T max, const std::string& type = "integ
             c.*member = detail::parseNumber<T>(v, min, max);
           },
           [member](const Config& c) { return std::to_string(c.*member); }};
+}
+
+// A memory size as PostgreSQL reads work_mem ("64MB", "1GB", "65536" = kB), kept in kB.
+Binding memoryKb(int64_t Config::*member) {
+  return {"memory size (PostgreSQL units: kB, MB, GB, TB; no unit = kB; 0 = no ceiling)",
+          [member](Config& c, const std::string& v) {
+            const auto kb = protocol::parseMemoryKb(v);
+            if (!kb || *kb < 0 || *kb > 1e15) {
+              throw ValueError("expected a memory size such as 64MB or 1GB, got \"" + v + "\"");
+            }
+            c.*member = static_cast<int64_t>(*kb);
+          },
+          [member](const Config& c) {
+            const int64_t kb = c.*member;
+            if (kb != 0 && kb % (1024 * 1024) == 0) return std::to_string(kb / 1024 / 1024) + "GB";
+            if (kb != 0 && kb % 1024 == 0) return std::to_string(kb / 1024) + "MB";
+            return std::to_string(kb) + (kb != 0 ? "kB" : "");
+          }};
+}
+
+Binding real(double Config::*member, double max) {
+  return {"number in 0.." + std::to_string(static_cast<int>(max)),
+          [member, max](Config& c, const std::string& v) {
+            const auto value = protocol::parseRealSetting(v);
+            if (!value || *value < 0 || *value > max) {
+              throw ValueError("expected a number in 0.." + std::to_string(static_cast<int>(max)) +
+                               ", got \"" + v + "\"");
+            }
+            c.*member = *value;
+          },
+          [member](const Config& c) {
+            std::string out = std::to_string(c.*member);
+            while (out.size() > 1 && out.back() == '0') out.pop_back();
+            if (!out.empty() && out.back() == '.') out.pop_back();
+            return out;
+          }};
 }
 
 Binding boolean(bool Config::*member) {
@@ -365,8 +402,34 @@ const std::vector<Setting>& schema() {
        "Upstream connections one login may hold at once (a transaction or statement each, in "
        "transaction pooling): its further clients wait for one of its own, up to "
        "POOL_TIMEOUT_SECONDS, so one login cannot take the whole pool from the others. 0 = no "
-       "limit. The governor's settings except ALLOW_PG_SLEEP can be set per login in USERS_FILE "
-       "as trailing `name=value` fields, names lowercase (`max_user_active_queries=2`)."},
+       "limit."},
+      {"MAX_RESULT_ROWS", kGovernor, kReloadable,
+       number<int64_t>(&Config::max_result_rows, 0, std::numeric_limits<int64_t>::max()),
+       "Most rows one result may send to the client (each statement of a Query, each Execute, "
+       "each FETCH; COPY TO STDOUT rows count too). Past it the rows stop, pgro cancels the "
+       "statement upstream and the client gets 54000 naming the limit; the server connection "
+       "goes back to the pool clean, and the result is not cached (a cached one past the "
+       "login's limit is refused the same way). 0 = no limit."},
+      {"MAX_RESULT_BYTES", kGovernor, kReloadable,
+       number<int64_t>(&Config::max_result_bytes, 0, std::numeric_limits<int64_t>::max(), "bytes"),
+       "Most bytes of rows (DataRow messages as sent) one result may send to the client; "
+       "enforced as MAX_RESULT_ROWS. 0 = no limit. The governor's settings except "
+       "ALLOW_PG_SLEEP can be set per login in USERS_FILE as trailing `name=value` fields, "
+       "names lowercase (`max_user_active_queries=2 max_result_rows=10000`)."},
+      {"MAX_WORK_MEM", kGovernor, kReloadable, memoryKb(&Config::max_work_mem_kb),
+       "Highest work_mem a client may set (SET, set_config(), a startup parameter or `options=-c "
+       "work_mem=...`); above it, or a value pgro cannot read, is refused with 42501. Each sort "
+       "or hash step of a query may use this much (hash steps hash_mem_multiplier times more), "
+       "per parallel worker, on every pooled connection: 64MB keeps one reader's worst case "
+       "to a few GB with the default pool. RESET returns to the server's own value. 0 = no "
+       "ceiling."},
+      {"MAX_MAINTENANCE_WORK_MEM", kGovernor, kReloadable,
+       memoryKb(&Config::max_maintenance_work_mem_kb),
+       "Highest maintenance_work_mem a client may set, as MAX_WORK_MEM. 0 = no ceiling."},
+      {"MAX_HASH_MEM_MULTIPLIER", kGovernor, kReloadable,
+       real(&Config::max_hash_mem_multiplier, 1000),
+       "Highest hash_mem_multiplier a client may set (PostgreSQL 15's default is 2), as "
+       "MAX_WORK_MEM. 0 = no ceiling."},
 
       // Process and logging.
       {"WORKER_THREADS", kRuntime, kNone, number(&Config::worker_threads, 0, 1024),

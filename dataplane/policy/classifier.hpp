@@ -259,6 +259,12 @@ struct ClassifierOptions {
   // set (ALLOW_PG_SLEEP): a sleeping statement holds a pooled server connection and does
   // nothing else, so a few clients could take the whole pool with it.
   bool allow_pg_sleep = false;
+  // Ceilings on the values a client may give work_mem and maintenance_work_mem (kB) and
+  // hash_mem_multiplier (MAX_WORK_MEM & co.); 0 = none. A value above one, or that pgro
+  // cannot read as PostgreSQL would, is refused (42501).
+  std::int64_t max_work_mem_kb = 0;
+  std::int64_t max_maintenance_work_mem_kb = 0;
+  double max_hash_mem_multiplier = 0;
   // A function call whose name the catalog does not know is refused. Set while function
   // bodies are judged (a body that calls a function created later must wait for a reload).
   bool refuse_unknown_functions = false;

@@ -5,6 +5,8 @@
 #include <iterator>
 #include <unordered_map>
 
+#include "protocol/setting_values.hpp"
+
 namespace pgro::policy::detail {
 namespace {
 
@@ -315,6 +317,60 @@ bool isSafeClientEncoding(std::string_view encoding) {
   return canonicalClientEncoding(encoding).has_value();
 }
 
+namespace {
+
+std::string memoryText(double kb) {
+  const auto whole = static_cast<std::int64_t>(kb);
+  if (whole % (1024 * 1024) == 0) return std::to_string(whole / 1024 / 1024) + "GB";
+  if (whole % 1024 == 0) return std::to_string(whole / 1024) + "MB";
+  return std::to_string(whole) + "kB";
+}
+
+// The operator's ceilings on work_mem-class settings (MAX_WORK_MEM & co.). Resetting is
+// always allowed: it returns to the server's own value.
+MaybeDenial checkCeiling(std::string_view name, std::string_view value,
+                         const ClassifierOptions& options) {
+  std::int64_t ceiling_kb = 0;
+  const char* setting = nullptr;
+  if (name == "work_mem") {
+    ceiling_kb = options.max_work_mem_kb;
+    setting = "MAX_WORK_MEM";
+  } else if (name == "maintenance_work_mem") {
+    ceiling_kb = options.max_maintenance_work_mem_kb;
+    setting = "MAX_MAINTENANCE_WORK_MEM";
+  } else if (name == "hash_mem_multiplier") {
+    if (options.max_hash_mem_multiplier <= 0) return std::nullopt;
+    const auto v = protocol::parseRealSetting(value);
+    if (!v) {
+      return parameterDenial(
+          name, "pgro cannot read the value \"" + std::string(value) + "\" as a number");
+    }
+    if (*v > options.max_hash_mem_multiplier) {
+      std::string ceiling = std::to_string(options.max_hash_mem_multiplier);
+      while (ceiling.back() == '0') ceiling.pop_back();
+      if (ceiling.back() == '.') ceiling.pop_back();
+      return parameterDenial(name,
+                             "the value is above pgro's MAX_HASH_MEM_MULTIPLIER (" + ceiling + ")");
+    }
+    return std::nullopt;
+  } else {
+    return std::nullopt;
+  }
+  if (ceiling_kb <= 0) return std::nullopt;
+  const auto kb = protocol::parseMemoryKb(value);
+  if (!kb) {
+    return parameterDenial(name, "pgro cannot read the value \"" + std::string(value) +
+                                     "\" as a memory size (use e.g. 64MB)");
+  }
+  if (*kb > static_cast<double>(ceiling_kb)) {
+    return parameterDenial(name, std::string("the value is above pgro's ") + setting + " (" +
+                                     memoryText(static_cast<double>(ceiling_kb)) + ")");
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 SettingCheck checkSetting(std::string_view name, std::optional<std::string_view> value,
                           bool is_local, const ClassifierOptions& options) {
   SettingCheck result;
@@ -371,6 +427,12 @@ SettingCheck checkSetting(std::string_view name, std::optional<std::string_view>
           return result;
         }
         break;
+    }
+  }
+  if (value.has_value()) {
+    if (auto denial = checkCeiling(lower, *value, options)) {
+      result.denial = std::move(denial);
+      return result;
     }
   }
   result.action.value = value.has_value() ? std::string(*value) : std::string();

@@ -18,6 +18,7 @@ inline constexpr std::string_view kSyntaxError = "42601";
 inline constexpr std::string_view kOutOfMemory = "53200";
 inline constexpr std::string_view kUndefinedFunction = "42883";
 inline constexpr std::string_view kTooManyConnections = "53300";
+inline constexpr std::string_view kProgramLimitExceeded = "54000";
 inline constexpr std::string_view kConfigurationLimitExceeded = "53400";
 inline constexpr std::string_view kQueryCanceled = "57014";
 inline constexpr std::string_view kAdminShutdown = "57P01";

@@ -334,6 +334,22 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void governorStatementDone();
   void queryTimedOut();
   bool governorError(std::string_view body);
+  // MAX_RESULT_ROWS / MAX_RESULT_BYTES for a row message of `size` bytes streaming to the
+  // client: the limit it passes (it must not reach the client), else nullopt.
+  std::optional<GovernorLimit> governorRowOverLimit(std::size_t size);
+  // After the rows within the limit: the client gets the 54000, the statement is cancelled
+  // upstream, and the rest of the unit's replies up to its ReadyForQuery are swallowed
+  // (result_capped_).
+  void governorCapResult(GovernorLimit limit);
+  // A cached reply past the login's result limits: the part within them and the 54000,
+  // counted and logged; nullopt when it is within them.
+  std::optional<std::string> governorCutCached(std::string_view reply);
+  // A CancelRequest for the attached backend, sent by the governor. Until PostgreSQL has
+  // taken it (the postmaster closes the cancel connection after signalling the backend), the
+  // pump holds the unit's ReadyForQuery: a cancel that arrives late then finds the backend
+  // idle, where PostgreSQL ignores it, and never the next statement on the connection.
+  void governorCancel();
+  asio::awaitable<void> awaitGovernorCancel();
   // (Re)arms or stops the idle timer for what the session is doing now; called when pgro
   // starts and stops waiting for the client and when a reply or a server connection ends.
   void governorArmIdle();
@@ -451,6 +467,18 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   uint64_t statement_serial_ = 0;  // a timer firing for an older arming is ignored
   bool statement_timer_armed_ = false;
   bool governor_cancel_sent_ = false;  // pgro cancelled the running statement (time limit)
+  // A governor CancelRequest on its way to the postmaster (governorCancel).
+  struct CancelFlight {
+    explicit CancelFlight(asio::any_io_executor ex) : timer(std::move(ex)) {}
+    asio::steady_timer timer;
+    bool done = false;
+    int32_t pid = 0;  // the backend cancelled
+  };
+  std::shared_ptr<CancelFlight> cancel_flight_;
+  ResultMeter result_meter_;  // rows of the result streaming now
+  // The limit a result of the current unit passed: its replies up to the ReadyForQuery are
+  // not the client's (it has the 54000).
+  std::optional<GovernorLimit> result_capped_;
   asio::steady_timer idle_timer_;
   uint64_t idle_serial_ = 0;
   bool idle_timer_armed_ = false;

@@ -4,6 +4,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <charconv>
+#include <limits>
 #include <optional>
 
 namespace pgro::session {
@@ -19,7 +20,22 @@ const std::array<std::pair<std::string_view, int GovernorLimits::*>, 5> kOverrid
     {"max_user_active_queries", &GovernorLimits::max_user_active_queries},
 }};
 
+// The per-login result limits: name -> member (64-bit: byte counts pass 2^31).
+const std::array<std::pair<std::string_view, std::int64_t GovernorLimits::*>, 2> kResultOverrides =
+    {{
+        {"max_result_rows", &GovernorLimits::max_result_rows},
+        {"max_result_bytes", &GovernorLimits::max_result_bytes},
+    }};
+
 constexpr int kMaxOverride = 2147483;
+constexpr std::int64_t kMaxResultOverride = std::numeric_limits<std::int64_t>::max();
+
+std::optional<std::int64_t> resultOverrideValue(std::string_view value) {
+  std::int64_t out = 0;
+  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), out);
+  if (ec != std::errc() || end != value.data() + value.size() || out < 0) return std::nullopt;
+  return out;
+}
 
 std::optional<int> overrideValue(std::string_view value) {
   int out = 0;
@@ -40,11 +56,18 @@ GovernorLimits GovernorLimits::forLogin(const config::Config& config,
   limits.client_idle_timeout_seconds = config.client_idle_timeout_seconds;
   limits.max_user_connections = config.max_user_connections;
   limits.max_user_active_queries = config.max_user_active_queries;
+  limits.max_result_rows = config.max_result_rows;
+  limits.max_result_bytes = config.max_result_bytes;
   if (overrides == nullptr) return limits;
   for (const auto& [name, member] : kOverrides) {
     auto it = overrides->find(name);
     if (it == overrides->end()) continue;
     if (auto value = overrideValue(it->second)) limits.*member = *value;  // checked at load
+  }
+  for (const auto& [name, member] : kResultOverrides) {
+    auto it = overrides->find(name);
+    if (it == overrides->end()) continue;
+    if (auto value = resultOverrideValue(it->second)) limits.*member = *value;
   }
   return limits;
 }
@@ -58,10 +81,19 @@ std::string GovernorLimits::checkOverride(std::string_view name, std::string_vie
     }
     return {};
   }
+  for (const auto& [known, member] : kResultOverrides) {
+    if (known != name) continue;
+    if (!resultOverrideValue(value)) {
+      return "expected an integer in 0.." + std::to_string(kMaxResultOverride) + ", got \"" +
+             std::string(value) + "\"";
+    }
+    return {};
+  }
   std::string names;
   for (const auto& [known, member] : kOverrides) {
     names += (names.empty() ? "" : ", ") + std::string(known);
   }
+  for (const auto& [known, member] : kResultOverrides) names += ", " + std::string(known);
   return "unknown setting (per-login settings: " + names + ")";
 }
 
@@ -79,8 +111,39 @@ std::string_view limitName(GovernorLimit limit) {
       return "user_connections";
     case GovernorLimit::UserActiveQueries:
       return "user_active_queries";
+    case GovernorLimit::ResultRows:
+      return "result_rows";
+    case GovernorLimit::ResultBytes:
+      return "result_bytes";
   }
   return "unknown";
+}
+
+std::optional<ResultCut> cutResult(std::string_view reply, const GovernorLimits& limits) {
+  if (limits.max_result_rows <= 0 && limits.max_result_bytes <= 0) return std::nullopt;
+  ResultMeter meter;
+  std::size_t pos = 0;
+  while (reply.size() - pos >= 5) {
+    const auto* u = reinterpret_cast<const unsigned char*>(reply.data() + pos + 1);
+    const std::size_t total = ((std::size_t{u[0]} << 24) | (std::size_t{u[1]} << 16) |
+                               (std::size_t{u[2]} << 8) | std::size_t{u[3]}) +
+                              1;
+    const char type = reply[pos];
+    if (type == 'D' || type == 'd') {
+      if (auto limit = meter.add(total, limits)) return ResultCut{pos, *limit};
+    } else if (type != 'N' && type != 'S' && type != 'A') {
+      meter.reset();  // a result ends (or begins) at every other message
+    }
+    pos += total;
+  }
+  return std::nullopt;
+}
+
+std::string resultLimitMessage(GovernorLimit limit, const GovernorLimits& limits) {
+  if (limit == GovernorLimit::ResultRows) {
+    return "result exceeds MAX_RESULT_ROWS (" + std::to_string(limits.max_result_rows) + " rows)";
+  }
+  return "result exceeds MAX_RESULT_BYTES (" + std::to_string(limits.max_result_bytes) + " bytes)";
 }
 
 void GovernorCounters::add(GovernorLimit limit, const std::string& user) {

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -30,6 +31,8 @@ struct GovernorLimits {
   int client_idle_timeout_seconds = 0;
   int max_user_connections = 0;
   int max_user_active_queries = 0;
+  std::int64_t max_result_rows = 0;   // DataRows (and COPY TO STDOUT rows) of one result
+  std::int64_t max_result_bytes = 0;  // bytes of those messages in one result
 
   static GovernorLimits forLogin(const config::Config& config,
                                  const auth::UserStore::Settings* overrides);
@@ -44,6 +47,8 @@ enum class GovernorLimit : std::uint8_t {
   ClientIdleTimeout,       // CLIENT_IDLE_TIMEOUT_SECONDS: the idle client closed
   UserConnections,         // MAX_USER_CONNECTIONS: a login refused (53300)
   UserActiveQueries,       // MAX_USER_ACTIVE_QUERIES: a client made to wait for its login's slot
+  ResultRows,              // MAX_RESULT_ROWS: a result cut short and cancelled upstream (54000)
+  ResultBytes,             // MAX_RESULT_BYTES: likewise, by bytes
 };
 
 inline constexpr std::array kGovernorLimits = {
@@ -53,10 +58,52 @@ inline constexpr std::array kGovernorLimits = {
     GovernorLimit::ClientIdleTimeout,
     GovernorLimit::UserConnections,
     GovernorLimit::UserActiveQueries,
+    GovernorLimit::ResultRows,
+    GovernorLimit::ResultBytes,
 };
 
 // The metric suffix and log name: "pg_sleep", "query_timeout", ...
 std::string_view limitName(GovernorLimit limit);
+
+// Counts the rows of one result against MAX_RESULT_ROWS / MAX_RESULT_BYTES (0 = off). A
+// result is what ends at a CommandComplete, an ErrorResponse, an EmptyQueryResponse or a
+// PortalSuspended; reset() is called there.
+class ResultMeter {
+ public:
+  // One more row message of `size` bytes: the limit it passes (ResultRows or ResultBytes),
+  // else nullopt. The row that passes it is not the client's.
+  std::optional<GovernorLimit> add(std::size_t size, const GovernorLimits& limits) {
+    ++rows_;
+    bytes_ += size;
+    if (limits.max_result_rows > 0 && rows_ > static_cast<std::uint64_t>(limits.max_result_rows)) {
+      return GovernorLimit::ResultRows;
+    }
+    if (limits.max_result_bytes > 0 &&
+        bytes_ > static_cast<std::uint64_t>(limits.max_result_bytes)) {
+      return GovernorLimit::ResultBytes;
+    }
+    return std::nullopt;
+  }
+  void reset() {
+    rows_ = 0;
+    bytes_ = 0;
+  }
+
+ private:
+  std::uint64_t rows_ = 0;
+  std::uint64_t bytes_ = 0;
+};
+
+// The offset in `reply` (backend messages as the result cache stores them) of the first row
+// message past `limits`, and the limit it passes; nullopt when the reply is within them.
+struct ResultCut {
+  std::size_t offset = 0;
+  GovernorLimit limit = GovernorLimit::ResultRows;
+};
+std::optional<ResultCut> cutResult(std::string_view reply, const GovernorLimits& limits);
+
+// The 54000 a client gets for a result past `limit` (ResultRows or ResultBytes).
+std::string resultLimitMessage(GovernorLimit limit, const GovernorLimits& limits);
 
 // Thread-safe counts of enforcements by limit and login. Enforcements are rare (a refusal, a
 // cancel, a disconnect), so one mutex is fine. The login label is bounded by the caller: a

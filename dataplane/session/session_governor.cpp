@@ -13,6 +13,8 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include "protocol/sqlstate.hpp"
 #include "session/client_session.hpp"
@@ -218,11 +220,106 @@ void ClientSession::queryTimedOut() {
       "governor: query_timeout: user={} client={} statement ran longer than "
       "QUERY_TIMEOUT_SECONDS={}; cancelling it upstream, query=\"{}\"",
       user_, client_address_, limits_.query_timeout_seconds, info().query);
+  governorCancel();
+}
+
+void ClientSession::governorCancel() {
+  if (server_ == nullptr || (cancel_flight_ != nullptr && !cancel_flight_->done &&
+                             cancel_flight_->pid == server_->backendPid())) {
+    return;
+  }
   auto ex = client_.socket().get_executor();
+  auto flight = std::make_shared<CancelFlight>(ex);
+  flight->pid = server_->backendPid();
+  flight->timer.expires_at(asio::steady_timer::time_point::max());
+  cancel_flight_ = flight;
   asio::co_spawn(ex,
                  upstream::sendCancel(ex, ctx_->pool->settings(), server_->backendPid(),
                                       server_->backendKey()),
-                 asio::detached);
+                 [flight](std::exception_ptr) {
+                   flight->done = true;
+                   flight->timer.cancel();
+                 });
+}
+
+asio::awaitable<void> ClientSession::awaitGovernorCancel() {
+  auto flight = cancel_flight_;
+  if (flight == nullptr || flight->done) co_return;
+  // Bounded: a postmaster that does not answer must not hold the session. The connection
+  // is then not reused, since the cancel may still land on whatever runs on it next.
+  asio::steady_timer deadline(client_.socket().get_executor());
+  deadline.expires_after(std::chrono::seconds(10));
+  deadline.async_wait([flight](boost::system::error_code ec) {
+    if (!ec) flight->timer.cancel();
+  });
+  boost::system::error_code ec;
+  co_await flight->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  deadline.cancel();
+  if (!flight->done && server_ != nullptr) {
+    spdlog::warn(
+        "governor: the CancelRequest for user={} client={} was not confirmed; the server "
+        "connection is closed after this unit",
+        user_, client_address_);
+    server_->markBroken();
+  }
+}
+
+std::optional<GovernorLimit> ClientSession::governorRowOverLimit(std::size_t size) {
+  if (limits_.max_result_rows <= 0 && limits_.max_result_bytes <= 0) return std::nullopt;
+  if (pending_.empty()) return std::nullopt;
+  const Pending& front = pending_.front();
+  if (front.kind != Pending::Kind::Forward || front.refresh) return std::nullopt;
+  return result_meter_.add(size, limits_);
+}
+
+void ClientSession::governorCapResult(GovernorLimit limit_hit) {
+  const auto limit = std::optional<GovernorLimit>(limit_hit);
+  Pending& front = pending_.front();
+  result_capped_ = limit;
+  unit_error_ = true;
+  ctx_->governor.add(*limit, governor_user_);
+  const std::string message = resultLimitMessage(*limit, limits_);
+  spdlog::warn("governor: {}: user={} client={} {}; cancelling it upstream, query=\"{}\"",
+               limitName(*limit), user_, client_address_, message, info().query);
+  if (front.capture) {  // a cut result is never cached
+    front.capture->ok = false;
+    std::string().swap(front.capture->bytes);
+  }
+  std::string out;
+  protocol::appendError(out, {.sqlstate = std::string(sqlstate::kProgramLimitExceeded),
+                              .message = message,
+                              .hint = "The limit is set for this login by the pgro operator; "
+                                      "add a LIMIT or fetch the rows with a cursor."});
+  auditServerError(std::string_view(out).substr(protocol::kTypedHeaderSize));
+  to_client_.appendOwned(std::move(out));
+  // As PostgreSQL after an error in the extended protocol: the client's messages up to its
+  // Sync are not run (those already upstream are skipped there after the cancel's error).
+  const bool sync_sent = std::any_of(pending_.begin(), pending_.end(), [](const Pending& p) {
+    return p.message == 'S' || p.message == 'Q';
+  });
+  if (front.message != 'Q' && !sync_sent && state_ == State::Ready) {
+    state_ = State::SkipUntilSync;
+  }
+  governorCancel();
+}
+
+std::optional<std::string> ClientSession::governorCutCached(std::string_view reply) {
+  const auto& l = limits();
+  const auto cut = cutResult(reply, l);
+  if (!cut) return std::nullopt;
+  ctx_->governor.add(cut->limit, governor_user_);
+  const std::string message = resultLimitMessage(cut->limit, l);
+  spdlog::warn("governor: {}: user={} client={} cached {}; refused, query=\"{}\"",
+               limitName(cut->limit), user_, client_address_, message, info().query);
+  std::string out(reply.substr(0, cut->offset));
+  const protocol::PgError error{.sqlstate = std::string(sqlstate::kProgramLimitExceeded),
+                                .message = message,
+                                .hint =
+                                    "The limit is set for this login by the pgro operator; "
+                                    "add a LIMIT or fetch the rows with a cursor."};
+  protocol::appendError(out, error);
+  audit_.error(error.sqlstate, error.message);
+  return out;
 }
 
 bool ClientSession::governorError(std::string_view body) {

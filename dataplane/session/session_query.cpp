@@ -1087,10 +1087,16 @@ void ClientSession::replyFromCache(const cache::CachedReply& reply,
   if (outcome == audit::CacheOutcome::Hit) {
     ctx_->counters.cache_hits.fetch_add(1, std::memory_order_relaxed);
   }
-  audit_.cached(outcome, reply.bytes);
+  auto cut = governorCutCached(reply.bytes);  // past this login's result limits
+  audit_.cached(outcome, cut ? std::string_view(*cut) : std::string_view(reply.bytes));
   metrics::observe(
       ctx_->metrics.query_duration_cache_hit,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  if (cut) {
+    abortServerTransaction();  // an error fails a transaction block, as upstream
+    replyLocal(std::move(*cut), true);
+    return;
+  }
   std::string out;
   out.reserve(reply.bytes.size() + 6);
   out += reply.bytes;
@@ -1153,7 +1159,11 @@ bool ClientSession::replyStale(std::string_view key,
                          .sqlstate = std::string(protocol::sqlstate::kSuccessfulCompletion),
                          .message = cache::staleNoticeMessage(age, last_error_.message)},
                         'N');
-  out += reply->bytes;
+  if (auto cut = governorCutCached(reply->bytes)) {
+    out += *cut;
+  } else {
+    out += reply->bytes;
+  }
   metrics::observe(
       ctx_->metrics.query_duration_cache_hit,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());

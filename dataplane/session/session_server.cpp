@@ -270,6 +270,7 @@ asio::awaitable<void> ClientSession::serverPump(std::shared_ptr<ClientSession> s
   auto& stream = server->stream();
   auto& buf = server->readBuffer();
   std::size_t passthrough = 0;  // bytes of a streamed message still to forward
+  bool dropping = false;        // ... or to drop (a row past the governor's result limits)
   bool detach = false;
   boost::system::error_code ec;
   while (true) {
@@ -283,6 +284,7 @@ asio::awaitable<void> ClientSession::serverPump(std::shared_ptr<ClientSession> s
         const std::size_t take = std::min(passthrough, data.size() - pos);
         pos += take;
         passthrough -= take;
+        if (dropping) forwarded = pos;
         continue;
       }
       if (data.size() - pos < protocol::kTypedHeaderSize) break;
@@ -294,13 +296,34 @@ asio::awaitable<void> ClientSession::serverPump(std::shared_ptr<ClientSession> s
       }
       const std::size_t total = std::size_t{len} + 1;
       if (streams(type) && !readingSettings()) {
+        passthrough = total;
+        const bool capped = result_capped_.has_value();
+        const auto limit = capped ? std::nullopt : governorRowOverLimit(total);
+        if (capped || limit) {
+          // The rows before it go out first, then the 54000.
+          emitStreamed(data.substr(forwarded, pos - forwarded));
+          forwarded = pos;
+          dropping = true;
+          if (limit) governorCapResult(*limit);
+          continue;
+        }
+        dropping = false;
         if (!pending_.empty()) {
           audit::StatementTrail::countReply(pending_.front().audit.get(), type, total);
         }
-        passthrough = total;
         continue;
       }
       if (data.size() - pos < total) break;
+      if (type == 'Z' && cancel_flight_ != nullptr && !cancel_flight_->done &&
+          cancel_flight_->pid == server->backendPid()) {
+        // The unit ends: its connection is not used again before the cancel has landed.
+        emitStreamed(data.substr(forwarded, pos - forwarded));
+        forwarded = pos;
+        to_client_.uncork();
+        co_await awaitGovernorCancel();
+        to_client_.cork();
+        data = buf;  // only this pump changes buf
+      }
       emitStreamed(data.substr(forwarded, pos - forwarded));
       const std::string_view raw = data.substr(pos, total);
       pos += total;
@@ -399,13 +422,14 @@ bool ClientSession::handleServerMessage(char type, std::string_view body, std::s
     default:
       break;
   }
+  result_meter_.reset();  // rows are counted per result: every other message ends or starts one
   if (pending_.empty()) {
     // Nothing asked: an unsolicited message (a FATAL before the server closes). Forward it.
     to_client_.append(raw);
     return true;
   }
   Pending& front = pending_.front();
-  if (front.tags) {
+  if (front.tags && !result_capped_) {
     std::string tags;
     dueTags(*front.tags, type, tags);
     if (!tags.empty()) to_client_.appendOwned(std::move(tags));
@@ -422,6 +446,9 @@ bool ClientSession::handleServerMessage(char type, std::string_view body, std::s
     unit_error_ = true;
     if (swallow_next_error_) {
       swallow_next_error_ = false;
+    } else if (result_capped_) {
+      // The client has its 54000; this is the server's answer to the cancel (57014), or
+      // whatever else ended the statement. Either way the unit is over for the client.
     } else if (!governorError(body)) {
       to_client_.append(raw);
     }
@@ -443,7 +470,7 @@ bool ClientSession::handleServerMessage(char type, std::string_view body, std::s
     return true;
   }
   if (front.kind != Pending::Kind::Swallow) {
-    if (!front.refresh) to_client_.append(raw);
+    if (!front.refresh && (!result_capped_ || type == 'Z')) to_client_.append(raw);
     audit::StatementTrail::countReply(front.audit.get(), type, raw.size());
     if (front.capture && type != 'Z') captureReply(*front.capture, raw);
   }
@@ -454,6 +481,7 @@ bool ClientSession::handleServerMessage(char type, std::string_view body, std::s
   if (!endsReply(front.message, type)) return true;
   if (front.audit) audit_.finish(std::move(front.audit));
   if (type == 'Z') {
+    result_capped_.reset();
     tx_status_ = r.byte();
     endUnit(tx_status_);
     --pending_syncs_;

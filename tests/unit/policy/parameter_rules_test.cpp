@@ -270,3 +270,60 @@ TEST(ParameterRules, QuoteIdentifier) {
 
 }  // namespace
 }  // namespace pgro::policy
+
+namespace pgro::policy {
+namespace {
+
+ClassifierOptions ceilings() {
+  ClassifierOptions options;
+  options.max_work_mem_kb = 64 * 1024;
+  options.max_maintenance_work_mem_kb = 256 * 1024;
+  options.max_hash_mem_multiplier = 2.0;
+  return options;
+}
+
+TEST(SettingCeilings, WorkMemAtOrUnderTheCeilingIsAllowedInEverySpelling) {
+  const auto options = ceilings();
+  for (const char* sql :
+       {"SET work_mem = '64MB'", "SET work_mem = 65536", "SET work_mem TO '4MB'",
+        "SET work_mem = ' 64 MB '", "SET work_mem = '0.0625GB'", "SET work_mem = '67108864B'",
+        "SET LOCAL work_mem = '1MB'", "RESET work_mem", "SET work_mem TO DEFAULT",
+        "SELECT set_config('work_mem', '32MB', false)", "SET maintenance_work_mem = '256MB'",
+        "SET hash_mem_multiplier = 2", "SET hash_mem_multiplier = '1.5'"}) {
+    Verdict v = classify(sql, options);
+    EXPECT_TRUE(v.allowed) << sql << ": " << v.message;
+  }
+}
+
+TEST(SettingCeilings, AboveTheCeilingOrUnreadableIsRefused) {
+  const auto options = ceilings();
+  for (const char* sql :
+       {"SET work_mem = '65MB'", "SET work_mem = 65537", "SET work_mem = '1GB'",
+        "SET work_mem = '1TB'", "SET work_mem = '0.1GB'", "SET work_mem = '1e6'",
+        "SET LOCAL work_mem = '2GB'", "SET work_mem = '64mb'", "SET work_mem = '0x100000'",
+        "SET work_mem = '64 MB extra'", "SET work_mem = 'lots'",
+        "SELECT set_config('work_mem', '2GB', false)", "SELECT set_config('WORK_MEM', '2GB', true)",
+        "SET maintenance_work_mem = '1GB'", "SET hash_mem_multiplier = 1000",
+        "SET hash_mem_multiplier = 'NaN'", "SET hash_mem_multiplier = 'inf'"}) {
+    Verdict v = classify(sql, options);
+    EXPECT_FALSE(v.allowed) << sql;
+    EXPECT_EQ(v.sqlstate, "42501") << sql << ": " << v.message;
+    EXPECT_NE(v.message.find("permission denied to set parameter"), std::string::npos) << v.message;
+  }
+  Verdict v = classify("SET work_mem = '1GB'", options);
+  EXPECT_NE(v.message.find("MAX_WORK_MEM (64MB)"), std::string::npos) << v.message;
+}
+
+TEST(SettingCeilings, StartupParametersAndOptionsUseTheSameCeiling) {
+  const auto options = ceilings();
+  EXPECT_TRUE(checkParameter("work_mem", "16MB", options).allowed);
+  Verdict high = checkParameter("work_mem", "8GB", options);
+  EXPECT_FALSE(high.allowed);
+  EXPECT_EQ(high.sqlstate, "42501");
+  EXPECT_FALSE(checkParameter("hash_mem_multiplier", "50", options).allowed);
+  // No ceiling configured: any value PostgreSQL accepts.
+  EXPECT_TRUE(checkParameter("work_mem", "8GB", ClassifierOptions{}).allowed);
+}
+
+}  // namespace
+}  // namespace pgro::policy
