@@ -10,6 +10,7 @@
 
 #include "pg_query.pb.h"
 #include "policy/denial.hpp"
+#include "policy/fingerprint.hpp"
 #include "policy/parameter_rules.hpp"
 #include "policy/parser_stack.hpp"
 #include "policy/statement_rules.hpp"
@@ -195,7 +196,10 @@ Verdict classify(std::string_view sql, const ClassifierOptions& options) {
   }
   const std::string text(sql);  // NUL-terminated for libpg_query
   Verdict verdict;
-  const std::function<void()> work = [&] { classifyText(text, options, verdict); };
+  const std::function<void()> work = [&] {
+    classifyText(text, options, verdict);
+    if (options.fingerprint) verdict.fingerprint = detail::fingerprintInPlace(text);
+  };
   if (detail::runWithParserStack(text, work) != detail::StackOutcome::Ran) {
     return refused(detail::tooComplexDenial());
   }

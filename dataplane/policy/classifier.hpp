@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -152,6 +153,10 @@ struct Verdict {
   // pg_proc snapshot that a CREATE OR REPLACE may have outdated (the session checks that the
   // snapshot is current first, CATALOG_CHECK_INTERVAL_MS).
   bool calls_user_functions = false;
+  // libpg_query's fingerprint of the whole text (fingerprint.hpp), when
+  // ClassifierOptions::fingerprint asked for it and the text parses. The same for every text
+  // of the same numeric shape, so a shape_safe verdict may carry it to them.
+  std::optional<std::uint64_t> fingerprint;
 };
 
 // One row of pg_proc, optional. Load it with (see loadCatalog in main.cpp)
@@ -258,6 +263,9 @@ struct ClassifierOptions {
   // kilobytes are parsed on a helper thread with a stack sized for them, because
   // libpg_query recurses once per nesting level (`1+1+...+1` is nesting).
   std::size_t max_query_bytes = 4U << 20;
+  // Verdict::fingerprint is filled in (query-shape statistics are on): one more parse of
+  // each text the verdict cache does not know.
+  bool fingerprint = false;
 };
 
 // Classify one simple-Query string (or one Parse message's text). Never throws on any

@@ -441,7 +441,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool counts_connection_ = false;  // counted in UserGate (MAX_USER_CONNECTIONS)
   bool holds_active_slot_ = false;  // a UserGate slot for the attached server connection
   bool reading_client_ = false;     // clientLoop waits for client bytes
-  // One audit line per statement (AUDIT_LOG); off unless the context has an audit log.
+  // One audit record per statement, for AUDIT_LOG and QUERY_STATS_TOP_K; off when both are.
   audit::StatementTrail audit_;
 
   // What info() reports; written by the session's loop at statement boundaries only.

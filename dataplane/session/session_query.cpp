@@ -589,6 +589,7 @@ asio::awaitable<void> ClientSession::handleQuery(std::string_view raw, std::stri
   auto classified = co_await classifyText(sql);
   if (state_ == State::Closing) co_return;
   // raw and sql view into in_, which only clientLoop changes: still valid.
+  audit_.shape(classified->fingerprint, sql);
   const auto verdict = admitStatement(sql, false, std::move(classified));
   if (verdict == nullptr) co_return;
   if (!verdict->sets.empty() &&
