@@ -29,6 +29,8 @@ enum class Command {
   Sessions,
   Config,
   Reload,
+  Top,
+  TopReset,
 };
 
 struct Options {
@@ -41,6 +43,10 @@ struct Options {
   std::string tls_server_name;
   Command command = Command::Stats;
   int64_t ttl_seconds = 0;  // cache ttl
+  // top: --by, --user, --limit
+  std::string top_by = "time";
+  std::string top_user;
+  uint64_t top_limit = 20;
 };
 
 struct ShowHelp {};

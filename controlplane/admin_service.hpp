@@ -31,6 +31,10 @@ class AdminService final : public adminpb::Admin::Service {
                          adminpb::GetConfigResponse* resp) override;
   grpc::Status ReloadPolicy(grpc::ServerContext* ctx, const adminpb::ReloadPolicyRequest* req,
                             adminpb::ReloadPolicyResponse* resp) override;
+  grpc::Status GetQueryStats(grpc::ServerContext* ctx, const adminpb::GetQueryStatsRequest* req,
+                             adminpb::GetQueryStatsResponse* resp) override;
+  grpc::Status ResetQueryStats(grpc::ServerContext* ctx, const adminpb::ResetQueryStatsRequest* req,
+                               adminpb::ResetQueryStatsResponse* resp) override;
 
  private:
   // Checks the bearer token, then runs `fn` (which returns the call's Status); an exception
@@ -45,5 +49,6 @@ class AdminService final : public adminpb::Admin::Service {
 // AdminTarget views to messages (also used by tests).
 void toProto(const server::StatsSnapshot& s, adminpb::GetStatsResponse& out);
 void toProto(const server::SessionView& s, adminpb::Session& out);
+void toProto(const server::ShapeStatsView& s, adminpb::GetQueryStatsResponse& out);
 
 }  // namespace pgro::controlplane

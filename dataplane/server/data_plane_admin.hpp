@@ -25,6 +25,8 @@ class DataPlaneAdmin : public AdminTarget {
   std::vector<std::pair<std::string, std::string>> config() override;
   ReloadResult reload() override;
   bool upstreamReady() override;
+  ShapeStatsView queryStats(const ShapeStatsRequest& request) override;
+  uint64_t resetQueryStats() override;
 
  private:
   std::shared_ptr<session::ProxyContext> ctx_;
