@@ -16,6 +16,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -233,8 +234,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
                       std::chrono::steady_clock::time_point started, audit::CacheOutcome outcome);
   // Stale-if-error: after ensureServer() failed with last_error_, answers from the entry
   // under `key` if it is within its stale window and the error means upstream is
-  // unavailable. false: nothing sent, the caller reports the error.
-  bool replyStale(std::string_view key, std::chrono::steady_clock::time_point started);
+  // unavailable. false: nothing sent, the caller reports the error. `begin_record` starts the
+  // audit record of a statement that has none yet (an extended-protocol batch), only when the
+  // entry is served; the record's cache outcome is then `stale`.
+  bool replyStale(std::string_view key, std::chrono::steady_clock::time_point started,
+                  const std::function<void()>& begin_record = {});
   // Stale-while-revalidate: after the client was answered from `hit`, due for refresh,
   // sends `query` (the client's Query message) upstream once more to replace the entry, if
   // this session is first to claim it, between transactions, and a refresh slot is free.

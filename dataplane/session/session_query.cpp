@@ -848,7 +848,9 @@ asio::awaitable<bool> ClientSession::tryCachedBatch(
   capture->started = started;
   // Connected first, so that an unavailable upstream can be answered from a stale entry.
   bool connect_failed = server_ == nullptr && state_ == State::Ready && !co_await ensureServer();
-  if (connect_failed && state_ != State::Closing && replyStale(capture->key, started)) {
+  if (connect_failed && state_ != State::Closing && replyStale(capture->key, started, [&] {
+        audit_.begin(query, true, bind_statement, bind_rest);
+      })) {
     setActivity("active", query);
     remember_parse();
     in_pos_ = end;
@@ -1096,11 +1098,13 @@ asio::awaitable<void> ClientSession::refreshCached(std::string key,
   pending_.back().capture = std::move(capture);
 }
 
-bool ClientSession::replyStale(std::string_view key,
-                               std::chrono::steady_clock::time_point started) {
+bool ClientSession::replyStale(std::string_view key, std::chrono::steady_clock::time_point started,
+                               const std::function<void()>& begin_record) {
   if (ctx_->cache == nullptr || !cache::upstreamUnavailable(last_error_.sqlstate)) return false;
   const auto reply = ctx_->cache->getStale(key);
   if (reply == nullptr) return false;
+  if (begin_record) begin_record();
+  audit_.cached(audit::CacheOutcome::Stale, reply->bytes);
   const auto age = std::chrono::steady_clock::now() - reply->stored;
   ctx_->counters.cache_stale_served.fetch_add(1, std::memory_order_relaxed);
   spdlog::warn("stale-if-error: user={} client={} answered from a cached result {} s old: {}",

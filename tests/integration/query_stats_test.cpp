@@ -13,6 +13,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "integration_common.hpp"
@@ -287,6 +288,51 @@ TEST(QueryStatsTest, OneServerConnectionTwoLoginsEachCountedForItsOwn) {
   EXPECT_EQ(shape["calls"], 10) << shape;
   EXPECT_EQ(shape["logins"], (json{{"alice", 6}, {"bob", 4}})) << shape;
   EXPECT_EQ(shape["upstream"]["calls"], 10) << shape;
+}
+
+// Stale-if-error answers count as `stale`, for the simple and the extended protocol (a
+// PostgreSQL of the test's own, which it stops).
+TEST(QueryStatsTest, StaleAnswersAreCountedAsStale) {
+  TempPostgres pg;
+  PgroProcess pgro(pgroBinary(), pg,
+                   {{"CACHE_TTL_SECONDS", "1"},
+                    {"CACHE_STALE_IF_ERROR_SECONDS", "60"},
+                    {"POOL_TIMEOUT_SECONDS", "2"}});
+  RawPgClient client = connectProxy(pgro);
+  const std::string simple_sql = "SELECT 'kept' AS v FROM pg_namespace LIMIT 1 /* top-stale-q */";
+  const std::string extended_sql = "SELECT 'batch' AS w FROM pg_class LIMIT 1 /* top-stale-x */";
+  auto batch = [&] {
+    client.send(wire::parse("", extended_sql) + wire::bind("", "") + wire::describePortal("") +
+                wire::execute("") + wire::sync());
+    return client.readUntilReadyForQuery();
+  };
+  ASSERT_TRUE(succeeded({client.query(simple_sql), true}));
+  batch();
+  pg.stop();
+  std::this_thread::sleep_for(1500ms);  // past the TTL
+  const auto stale = client.query(simple_sql);
+  ASSERT_TRUE(succeeded({stale, true})) << typeSequence(stale);
+  const auto stale_batch = batch();
+  ASSERT_TRUE(succeeded({stale_batch, true})) << typeSequence(stale_batch);
+  EXPECT_NE(typeSequence(stale_batch).find('N'), std::string::npos);  // the stale NOTICE
+
+  auto top = [&] {
+    const std::vector<std::string> args = {PGRO_ADMIN_BINARY, "--addr",
+                                           pgro.env().at("ADMIN_LISTEN"), "--json", "top"};
+    const CommandResult r = runCommand(args, Env{{"PGRO_ADMIN_ADDR", ""}}, 30s);
+    EXPECT_EQ(r.exit_code, 0) << r.describe();
+    return json::parse(r.out);
+  };
+  const json all = top();
+  for (const char* marker : {"top-stale-q", "top-stale-x"}) {
+    const json shape = shapeWith(all, marker);
+    ASSERT_TRUE(shape.is_object()) << marker << all.dump(2);
+    EXPECT_EQ(shape["calls"], 2) << shape;
+    EXPECT_EQ(shape["cache"]["misses"], 1) << shape;
+    EXPECT_EQ(shape["cache"]["stale"], 1) << shape;
+    EXPECT_EQ(shape["rows"], 2) << shape;
+    EXPECT_EQ(shape["upstream"]["calls"], 1) << shape;
+  }
 }
 
 TEST(QueryStatsTest, OffWithZero) {
