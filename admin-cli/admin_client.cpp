@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "pgro/admin/v1/admin.grpc.pb.h"
+#include "top_command.hpp"
 
 namespace pgro::admincli {
 
@@ -256,6 +257,22 @@ DaemonResult runCommand(const Options& o, const std::string& addr) {
         out.status = "RELOAD_FAILED";
         out.error = "reload failed: " + oneLine(r.message());
       }
+      break;
+    }
+    case Command::Top: {
+      pb::GetQueryStatsRequest req;
+      req.set_order_by(o.top_by);
+      req.set_user(o.top_user);
+      req.set_limit(o.top_limit);
+      pb::GetQueryStatsResponse r;
+      st = stub->GetQueryStats(&ctx, req, &r);
+      out.data = queryStatsJson(r);
+      break;
+    }
+    case Command::TopReset: {
+      pb::ResetQueryStatsResponse r;
+      st = stub->ResetQueryStats(&ctx, {}, &r);
+      out.data = {{"shapes_dropped", r.shapes_dropped()}};
       break;
     }
   }

@@ -59,6 +59,8 @@ std::optional<Command> commandOf(const std::vector<std::string>& words, int64_t&
   if (n == 4 && words[0] == "cache" && words[1] == "rule" && words[2] == "remove") {
     return Command::CacheRuleRemove;
   }
+  if (is({"top"})) return Command::Top;
+  if (is({"top", "reset"})) return Command::TopReset;
   if (n == 3 && words[0] == "cache" && words[1] == "ttl") {
     const std::string& v = words[2];
     auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), ttl);
@@ -144,6 +146,7 @@ ParseResult parseArgs(const std::vector<std::string>& args,
   if (auto it = env.find("PGRO_ADMIN_TOKEN"); it != env.end()) o.token = it->second;
   std::vector<std::string> words;
   bool only_words = false;
+  bool top_options = false;  // --by, --user or --limit given
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     // "-5" is a (bad) TTL, not an option: let the command report it.
@@ -186,6 +189,25 @@ ParseResult parseArgs(const std::vector<std::string>& args,
     if (name == "--json" || name == "--tls") {
       if (value) return UsageError{name + " takes no value"};
       (name == "--json" ? o.json : o.tls) = true;
+      continue;
+    }
+    if (name == "--by" || name == "--user" || name == "--limit") {
+      const auto v = take();
+      if (!v) return UsageError{name + " needs a value"};
+      top_options = true;
+      if (name == "--by") {
+        if (*v != "time" && *v != "calls" && *v != "saved" && *v != "bytes") {
+          return UsageError{"--by: expected time, calls, saved or bytes, got '" + *v + "'"};
+        }
+        o.top_by = *v;
+      } else if (name == "--user") {
+        o.top_user = *v;
+      } else {
+        auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), o.top_limit);
+        if (ec != std::errc{} || p != v->data() + v->size() || o.top_limit == 0) {
+          return UsageError{"--limit: expected a positive whole number, got '" + *v + "'"};
+        }
+      }
       continue;
     }
     if (name == "--addr" || name == "--token" || name == "--timeout" || name == "--ca" ||
@@ -238,6 +260,9 @@ ParseResult parseArgs(const std::vector<std::string>& args,
         "--query, --fingerprint, --sample, --ttl, --swr, --stale and --nocache "
         "are options of `cache rule add`"};
   }
+  if (top_options && o.command != Command::Top) {
+    return UsageError{"--by, --user and --limit go with the top command"};
+  }
   return o;
 }
 
@@ -265,6 +290,13 @@ Commands:
   cache rule list      the cache rules: fingerprint, settings, matched and hits, sample
   cache rule remove HEX
                        remove the cache rule of a fingerprint
+  top [--by time|calls|saved|bytes] [--user LOGIN] [--limit N]
+                       statement shapes (QUERY_STATS_TOP_K) with calls, upstream time
+                       (total, mean, p50, p99), rows, bytes, cache answers, time the cache
+                       saved (answers x mean upstream time), refusals and logins; ordered by
+                       --by (default time: total upstream time), only those LOGIN ran,
+                       the first N (default 20)
+  top reset            forget the query-shape statistics
 
 Options:
   --addr HOST:PORT[,HOST:PORT...]

@@ -33,6 +33,8 @@ enum class Command {
   CacheRuleAdd,
   CacheRuleList,
   CacheRuleRemove,
+  Top,
+  TopReset,
 };
 
 // `cache rule add` / `cache rule remove`: the shape and the settings.
@@ -58,6 +60,10 @@ struct Options {
   Command command = Command::Stats;
   int64_t ttl_seconds = 0;  // cache ttl
   RuleArgs rule;
+  // top: --by, --user, --limit
+  std::string top_by = "time";
+  std::string top_user;
+  uint64_t top_limit = 20;
 };
 
 struct ShowHelp {};

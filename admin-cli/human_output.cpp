@@ -1,5 +1,7 @@
 #include "human_output.hpp"
 
+#include "top_command.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -201,6 +203,10 @@ std::string renderHuman(Command command, const Json& data) {
                   ? ""
                   : ": " + flat(data["message"].get<std::string>())) +
              "\n";
+    case Command::Top:
+      return topText(data);
+    case Command::TopReset:
+      return "query statistics reset: " + num(data["shapes_dropped"]) + " shapes dropped\n";
   }
   return data.dump(2) + "\n";
 }

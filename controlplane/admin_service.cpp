@@ -12,6 +12,7 @@ namespace pgro::controlplane {
 namespace {
 
 constexpr std::size_t kQueryChars = 200;
+constexpr uint64_t kDefaultShapes = 20;
 // Ten years: far beyond any useful TTL, and far from overflowing a clock's time_point.
 constexpr int64_t kMaxTtlSeconds = 10LL * 365 * 24 * 3600;
 
@@ -94,6 +95,42 @@ void toProto(const server::SessionView& s, adminpb::Session& out) {
   out.mutable_since()->set_seconds(secs.count());
   out.mutable_since()->set_nanos(static_cast<int32_t>((ns - secs).count()));
   out.set_query(truncateUtf8(validUtf8(s.query), kQueryChars));
+}
+
+void toProto(const server::ShapeStatsView& s, adminpb::GetQueryStatsResponse& out) {
+  out.set_enabled(s.enabled);
+  out.set_top_k(s.top_k);
+  out.set_statements(s.statements);
+  out.set_unfingerprinted(s.unfingerprinted);
+  out.set_shapes_tracked(s.shapes_tracked);
+  out.set_evictions(s.evictions);
+  for (const auto& v : s.shapes) {
+    auto& q = *out.add_shapes();
+    q.set_fingerprint(v.fingerprint);
+    q.set_text(validUtf8(v.text));
+    q.set_calls(v.calls);
+    q.set_calls_error(v.calls_error);
+    q.set_rows(v.rows);
+    q.set_bytes(v.bytes);
+    q.set_refused(v.refused);
+    q.set_errors(v.errors);
+    q.set_cache_hits(v.cache_hits);
+    q.set_cache_misses(v.cache_misses);
+    q.set_cache_coalesced(v.cache_coalesced);
+    q.set_cache_stale(v.cache_stale);
+    q.set_upstream_calls(v.upstream_calls);
+    q.set_upstream_total_ms(v.upstream_total_ms);
+    q.set_upstream_mean_ms(v.upstream_mean_ms);
+    q.set_upstream_p50_ms(v.upstream_p50_ms);
+    q.set_upstream_p99_ms(v.upstream_p99_ms);
+    q.set_saved_ms(v.saved_ms);
+    for (const auto& [login, calls] : v.logins) {
+      auto& l = *q.add_logins();
+      l.set_login(validUtf8(login));
+      l.set_calls(calls);
+    }
+    q.set_other_login_calls(v.other_login_calls);
+  }
 }
 
 grpc::Status AdminService::ResetCache(grpc::ServerContext* ctx, const adminpb::ResetCacheRequest*,
@@ -252,6 +289,25 @@ grpc::Status AdminService::ListCacheRules(grpc::ServerContext* ctx,
   });
 }
 
+grpc::Status AdminService::GetQueryStats(grpc::ServerContext* ctx,
+                                         const adminpb::GetQueryStatsRequest* req,
+                                         adminpb::GetQueryStatsResponse* resp) {
+  return guarded(ctx, "GetQueryStats", [&] {
+    server::ShapeStatsRequest request;
+    request.order = req->order_by().empty() ? "time" : req->order_by();
+    if (request.order != "time" && request.order != "calls" && request.order != "saved" &&
+        request.order != "bytes") {
+      return grpc::Status(
+          grpc::StatusCode::INVALID_ARGUMENT,
+          "order_by must be time, calls, saved or bytes, got '" + validUtf8(request.order) + "'");
+    }
+    request.user = req->user();
+    request.limit = req->all() ? 0 : req->limit() == 0 ? kDefaultShapes : req->limit();
+    toProto(target_.queryStats(request), *resp);
+    return grpc::Status::OK;
+  });
+}
+
 grpc::Status AdminService::RemoveCacheRule(grpc::ServerContext* ctx,
                                            const adminpb::RemoveCacheRuleRequest* req,
                                            adminpb::RemoveCacheRuleResponse*) {
@@ -261,6 +317,17 @@ grpc::Status AdminService::RemoveCacheRule(grpc::ServerContext* ctx,
       spdlog::info("admin: cache rule {} removed by {}", req->fingerprint(), peerOf(ctx));
     }
     return statusOf(result);
+  });
+}
+
+grpc::Status AdminService::ResetQueryStats(grpc::ServerContext* ctx,
+                                           const adminpb::ResetQueryStatsRequest*,
+                                           adminpb::ResetQueryStatsResponse* resp) {
+  return guarded(ctx, "ResetQueryStats", [&] {
+    resp->set_shapes_dropped(target_.resetQueryStats());
+    spdlog::info("admin: query statistics reset by {}: {} shapes dropped", peerOf(ctx),
+                 resp->shapes_dropped());
+    return grpc::Status::OK;
   });
 }
 

@@ -37,6 +37,10 @@ class AdminService final : public adminpb::Admin::Service {
                               adminpb::ListCacheRulesResponse* resp) override;
   grpc::Status RemoveCacheRule(grpc::ServerContext* ctx, const adminpb::RemoveCacheRuleRequest* req,
                                adminpb::RemoveCacheRuleResponse* resp) override;
+  grpc::Status GetQueryStats(grpc::ServerContext* ctx, const adminpb::GetQueryStatsRequest* req,
+                             adminpb::GetQueryStatsResponse* resp) override;
+  grpc::Status ResetQueryStats(grpc::ServerContext* ctx, const adminpb::ResetQueryStatsRequest* req,
+                               adminpb::ResetQueryStatsResponse* resp) override;
 
  private:
   // Checks the bearer token, then runs `fn` (which returns the call's Status); an exception
@@ -52,5 +56,6 @@ class AdminService final : public adminpb::Admin::Service {
 void toProto(const server::StatsSnapshot& s, adminpb::GetStatsResponse& out);
 void toProto(const server::SessionView& s, adminpb::Session& out);
 void toProto(const server::CacheRuleView& r, adminpb::CacheRule& out);
+void toProto(const server::ShapeStatsView& s, adminpb::GetQueryStatsResponse& out);
 
 }  // namespace pgro::controlplane

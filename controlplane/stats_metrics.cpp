@@ -141,6 +141,15 @@ const std::vector<StatsMetric>& statsMetrics() {
       {{"pgro_catalog_refreshes_total",
         "Function catalogs loaded again because such a look-up found a name.", kCounter},
        [](const StatsSnapshot& s, SampleWriter& w) { w.add(d(s.catalog_refreshes)); }},
+      {{"pgro_query_shapes",
+        "Statement shapes the query statistics track now, summed over worker threads "
+        "(QUERY_STATS_TOP_K each; `pgro-admin top` lists them).",
+        kGauge},
+       [](const StatsSnapshot& s, SampleWriter& w) { w.add(d(s.query_shapes)); }},
+      {{"pgro_query_shape_evictions_total",
+        "Statement shapes the query statistics dropped for a new one (since the last reset).",
+        kCounter},
+       [](const StatsSnapshot& s, SampleWriter& w) { w.add(d(s.query_shape_evictions)); }},
       // Cache
       {{"pgro_cache_entries", "Results held in the cache.", kGauge},
        [](const StatsSnapshot& s, SampleWriter& w) { w.add(d(s.cache.entries)); }},

@@ -455,6 +455,7 @@ pgro::session::CatalogRefresher::Lookup catalogLookup(std::shared_ptr<const Conf
     options->catalog = catalog.get();
     options->allow_pg_sleep = running->allow_pg_sleep;
     applySettingCeilings(*running, *options);
+    options->fingerprint = running->query_stats_top_k > 0;
     context.setCatalog(std::move(catalog), std::move(options));
     installed = std::move(loaded->fingerprint);
     if (found > 0) {
@@ -506,6 +507,7 @@ pgro::session::ProxyContext::PolicyState makePolicy(
   options->catalog = state.catalog.get();
   options->allow_pg_sleep = state.config->allow_pg_sleep;
   applySettingCeilings(*state.config, *options);
+  options->fingerprint = state.config->query_stats_top_k > 0;
   state.options = std::move(options);
   return state;
 }
@@ -768,6 +770,10 @@ int runProxy(const std::vector<std::string>& args) {
       return 2;
     }
     spdlog::info("Audit log: {}{}", cfg->audit_log, cfg->audit_hash_chain ? " (hash chain)" : "");
+  }
+  if (cfg->query_stats_top_k > 0) {
+    context->query_stats = std::make_shared<pgro::audit::QueryStats>(
+        cfg->query_stats_top_k, static_cast<std::size_t>(loops));
   }
 
   pgro::server::ProxyServer server(context);

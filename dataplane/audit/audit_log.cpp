@@ -10,6 +10,7 @@
 
 #include "audit/hash_chain.hpp"
 #include "audit/json.hpp"
+#include "policy/fingerprint.hpp"
 #include "policy/shape.hpp"
 
 namespace pgro::audit {
@@ -200,8 +201,11 @@ void AuditLog::run() {
     }
     for (const auto& record : work) {
       line.clear();
-      const std::string fp =
-          record->text_length == record->text.size() ? fingerprint(record->text) : std::string();
+      // The session's fingerprint when it had one (query statistics on), else computed here.
+      const std::string fp = record->fingerprint ? policy::fingerprintHex(*record->fingerprint)
+                             : record->text_length == record->text.size()
+                                 ? fingerprint(record->text)
+                                 : std::string();
       formatRecord(line, *record, settings_.format, fp);
       writeLine(line);
     }

@@ -38,10 +38,12 @@ struct Record {
   SteadyTime finished{};
   std::shared_ptr<const Identity> who;
   std::string application_name;
-  bool extended = false;        // Parse/Bind/Execute rather than Query
-  std::string statement;        // extended: the client's statement name ("" = unnamed)
-  std::string portal;           // extended: the portal executed
-  std::string text;             // at most the capture limit (AuditLog::captureBytes)
+  bool extended = false;  // Parse/Bind/Execute rather than Query
+  std::string statement;  // extended: the client's statement name ("" = unnamed)
+  std::string portal;     // extended: the portal executed
+  // At most the capture limit (AuditLog::captureBytes); without an audit log, only the
+  // sample text of a shape the query statistics do not know yet.
+  std::string text;
   std::size_t text_length = 0;  // the whole text's length
   // The Bind message after the statement name (formats, values, result formats), when
   // AUDIT_PARAMETERS is not off; at most the capture limit.
@@ -54,6 +56,9 @@ struct Record {
   std::uint64_t rows = 0;
   std::uint64_t bytes = 0;
   std::string sqlstate;  // of the first error; "" on success (written as 00000)
+  // libpg_query's fingerprint of the whole text, when the session knows it (the verdict's,
+  // or cachedFingerprint() for the extended protocol); the audit writer computes it when not.
+  std::optional<std::uint64_t> fingerprint;
 };
 
 struct FormatOptions {

@@ -30,9 +30,12 @@ StatementTrail::~StatementTrail() {
   flush();
 }
 
-void StatementTrail::attach(std::shared_ptr<AuditLog> log, std::shared_ptr<const Identity> who,
+void StatementTrail::attach(std::shared_ptr<AuditLog> log, std::shared_ptr<QueryStats> stats,
+                            std::size_t shard, std::shared_ptr<const Identity> who,
                             const std::map<std::string, std::string>* params) {
   log_ = std::move(log);
+  stats_ = std::move(stats);
+  shard_ = shard;
   who_ = std::move(who);
   params_ = params;
 }
@@ -42,14 +45,32 @@ std::unique_ptr<Record> StatementTrail::make(std::string_view text) {
   record->time = std::chrono::system_clock::now();
   record->started = std::chrono::steady_clock::now();
   record->who = who_;
-  if (params_ != nullptr) {
+  if (params_ != nullptr && log_ != nullptr) {
     if (auto it = params_->find("application_name"); it != params_->end()) {
       record->application_name = it->second;
     }
   }
-  record->text = std::string(text.substr(0, log_->captureBytes()));
+  record->text = std::string(text.substr(0, captureBytes()));
   record->text_length = text.size();
   return record;
+}
+
+void StatementTrail::sampleText(std::string& into, std::optional<std::uint64_t> fingerprint,
+                                std::string_view text) {
+  if (log_ != nullptr || !stats_ || !fingerprint) return;  // the capture serves as sample
+  if (!stats_->known(shard_, *fingerprint)) into = std::string(text.substr(0, kSampleTextBytes));
+}
+
+void StatementTrail::fingerprintText(Record& record, std::string_view text) {
+  if (!stats_) return;
+  record.fingerprint = cachedFingerprint(text);
+  sampleText(record.text, record.fingerprint, text);
+}
+
+void StatementTrail::shape(std::optional<std::uint64_t> fingerprint, std::string_view text) {
+  if (!current_) return;
+  current_->fingerprint = fingerprint;
+  sampleText(current_->text, fingerprint, text);
 }
 
 void StatementTrail::begin(std::string_view text, bool extended, std::string_view statement,
@@ -59,9 +80,10 @@ void StatementTrail::begin(std::string_view text, bool extended, std::string_vie
   current_ = make(text);
   current_->extended = extended;
   current_->statement = std::string(statement);
-  if (extended && log_->parameters() != ParameterMode::Off) {
+  if (extended && log_ && log_->parameters() != ParameterMode::Off) {
     current_->bind = std::string(bind.substr(0, log_->captureBytes()));
   }
+  if (extended) fingerprintText(*current_, text);  // a simple Query's comes with its verdict
 }
 
 void StatementTrail::refused(std::string_view text, std::string_view reason) {
@@ -69,6 +91,7 @@ void StatementTrail::refused(std::string_view text, std::string_view reason) {
   if (!current_) {
     current_ = make(text);
     current_->extended = true;  // only a Parse is refused outside begin()
+    fingerprintText(*current_, text);
   }
   current_->refused = true;
   current_->reason = std::string(reason);
@@ -109,10 +132,15 @@ void StatementTrail::bind(std::string_view portal, std::string_view statement,
   }
   Portal& p = it->second;
   p.statement = std::string(statement);
-  p.text = std::string(text.substr(0, log_->captureBytes()));
+  p.text = std::string(text.substr(0, captureBytes()));
   p.text_length = text.size();
+  p.fingerprint.reset();
+  if (stats_) {
+    p.fingerprint = cachedFingerprint(text);
+    sampleText(p.text, p.fingerprint, text);
+  }
   p.bind.reset();
-  if (log_->parameters() != ParameterMode::Off) {
+  if (log_ && log_->parameters() != ParameterMode::Off) {
     p.bind = std::string(parameters.substr(0, log_->captureBytes()));
   }
   p.time = std::chrono::system_clock::now();
@@ -133,6 +161,7 @@ std::unique_ptr<Record> StatementTrail::execute(std::string_view portal, CacheOu
     record->text_length = p.text_length;
     record->statement = p.statement;
     record->bind = p.bind;
+    record->fingerprint = p.fingerprint;
     if (!p.executed) {  // the statement began at its Bind
       record->time = p.time;
       record->started = p.started;
@@ -157,7 +186,8 @@ void StatementTrail::finish(std::unique_ptr<Record> record, std::string_view sql
   if (!record || !on()) return;
   if (!sqlstate.empty() && record->sqlstate.empty()) record->sqlstate = std::string(sqlstate);
   record->finished = std::chrono::steady_clock::now();
-  log_->submit(std::move(record));
+  if (stats_) stats_->add(shard_, *record);
+  if (log_) log_->submit(std::move(record));
 }
 
 }  // namespace pgro::audit

@@ -4,6 +4,10 @@
 // protocol a Bind remembers what its portal runs, and each Execute of the portal makes the
 // record, so a line names the statement and the portal that actually ran, also when the
 // statement was prepared on another server connection or answered from the cache before.
+//
+// A finished record goes to the audit log (AUDIT_LOG) and to the query-shape statistics
+// (QUERY_STATS_TOP_K), either or both: the trail is on when one of them is. Without an audit
+// log no text is kept, but a shape's first sample.
 #pragma once
 
 #include <map>
@@ -14,6 +18,7 @@
 #include <unordered_map>
 
 #include "audit/audit_log.hpp"
+#include "audit/query_stats.hpp"
 #include "audit/record.hpp"
 
 namespace pgro::audit {
@@ -27,15 +32,19 @@ class StatementTrail {
   StatementTrail& operator=(const StatementTrail&) = delete;
 
   // `params`: the session's settings (application_name is read from them per record); it
-  // must outlive the trail.
-  void attach(std::shared_ptr<AuditLog> log, std::shared_ptr<const Identity> who,
+  // must outlive the trail. `stats` (may be null) counts the records in shard `shard` (the
+  // session's loop).
+  void attach(std::shared_ptr<AuditLog> log, std::shared_ptr<QueryStats> stats, std::size_t shard,
+              std::shared_ptr<const Identity> who,
               const std::map<std::string, std::string>* params);
-  bool on() const { return log_ != nullptr; }
+  bool on() const { return log_ != nullptr || stats_ != nullptr; }
 
   // A statement pgro is about to judge and answer or forward: a simple Query, or an
   // extended-protocol batch answered from the cache (`bind`: its Bind's parameter section).
   void begin(std::string_view text, bool extended = false, std::string_view statement = {},
              std::string_view bind = {});
+  // The current (simple Query) statement's fingerprint, from its verdict; `text` is its text.
+  void shape(std::optional<std::uint64_t> fingerprint, std::string_view text);
   // The policy refused `text` (the current statement's, or a Parse's).
   void refused(std::string_view text, std::string_view reason);
   // pgro answered the current statement (or a message outside any, e.g. a Bind of an unknown
@@ -65,6 +74,7 @@ class StatementTrail {
  private:
   struct Portal {
     std::string statement;
+    std::optional<std::uint64_t> fingerprint;
     std::string text;
     std::size_t text_length = 0;
     std::optional<std::string> bind;
@@ -73,8 +83,17 @@ class StatementTrail {
     bool executed = false;
   };
   std::unique_ptr<Record> make(std::string_view text);
+  // Text kept in a record: the audit log's capture, or none.
+  std::size_t captureBytes() const { return log_ ? log_->captureBytes() : 0; }
+  // With statistics on: `text`'s fingerprint (cached per loop), and the sample a shape new to
+  // the statistics needs when no audit log captures the text.
+  void fingerprintText(Record& record, std::string_view text);
+  void sampleText(std::string& into, std::optional<std::uint64_t> fingerprint,
+                  std::string_view text);
 
   std::shared_ptr<AuditLog> log_;
+  std::shared_ptr<QueryStats> stats_;
+  std::size_t shard_ = 0;
   std::shared_ptr<const Identity> who_;
   const std::map<std::string, std::string>* params_ = nullptr;
   std::unique_ptr<Record> current_;

@@ -115,6 +115,9 @@ struct Config {
   AuditParameters audit_parameters = AuditParameters::Off;
   bool audit_hash_chain = false;
   std::size_t audit_queue_bytes = std::size_t{16} << 20;
+
+  // Query-shape statistics: the K most frequent statement shapes; 0 = off.
+  std::size_t query_stats_top_k = 500;
 };
 
 // Startup-only error: what() is one line that names the variable at fault.

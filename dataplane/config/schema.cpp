@@ -204,6 +204,7 @@ constexpr std::string_view kRuntime = "Process and logging";
 constexpr std::string_view kControl = "Admin API and metrics";
 constexpr std::string_view kGovernor = "Query governor";
 constexpr std::string_view kAudit = "Audit log";
+constexpr std::string_view kStats = "Query statistics";
 
 }  // namespace
 
@@ -493,6 +494,14 @@ const std::vector<Setting>& schema() {
        number<std::size_t>(&Config::audit_queue_bytes, 4096, kSizeMax, "bytes"),
        "Memory for audit records waiting for the writer thread; past it records are dropped "
        "(and a line says how many)."},
+
+      // Query statistics.
+      {"QUERY_STATS_TOP_K", kStats, kNone,
+       number<std::size_t>(&Config::query_stats_top_k, 0, 100000, "shapes"),
+       "Statement shapes (libpg_query fingerprints) whose statistics pgro keeps: calls, rows, "
+       "bytes, refusals, cache outcomes, upstream time with p50/p99, time saved by the cache, "
+       "logins (`pgro-admin top`). The most frequent K stay (space-saving: a new shape takes "
+       "the place of the least frequent one); per worker thread, merged when read. 0: off."},
   };
   return rows;
 }

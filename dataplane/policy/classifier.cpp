@@ -11,6 +11,7 @@
 #include "pg_query.pb.h"
 #include "policy/cache_rules.hpp"
 #include "policy/denial.hpp"
+#include "policy/fingerprint.hpp"
 #include "policy/parameter_rules.hpp"
 #include "policy/parser_stack.hpp"
 #include "policy/statement_rules.hpp"
@@ -157,9 +158,7 @@ void classifyText(const std::string& sql, const ClassifierOptions& options, Verd
   if (cacheable) {
     // A second parse, once per text (or numeric shape) the verdict cache has not seen, and
     // only for cacheable reads: libpg_query fingerprints text, not a tree it has returned.
-    PgQueryFingerprintResult fingerprint = pg_query_fingerprint(sql.c_str());
-    if (fingerprint.error == nullptr) verdict.fingerprint = fingerprint.fingerprint;
-    pg_query_free_fingerprint_result(fingerprint);
+    verdict.fingerprint = detail::fingerprintInPlace(sql);
     verdict.hint_ttl = hintTtl(sql);
   }
   verdict.shape_safe = verdict.statement_count == 1 && tree->stmts(0).stmt().has_select_stmt() &&
@@ -204,7 +203,12 @@ Verdict classify(std::string_view sql, const ClassifierOptions& options) {
   }
   const std::string text(sql);  // NUL-terminated for libpg_query
   Verdict verdict;
-  const std::function<void()> work = [&] { classifyText(text, options, verdict); };
+  const std::function<void()> work = [&] {
+    classifyText(text, options, verdict);
+    if (options.fingerprint && !verdict.fingerprint) {
+      verdict.fingerprint = detail::fingerprintInPlace(text);
+    }
+  };
   if (detail::runWithParserStack(text, work) != detail::StackOutcome::Ran) {
     return refused(detail::tooComplexDenial());
   }

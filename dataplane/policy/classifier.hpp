@@ -133,11 +133,9 @@ struct Verdict {
   // volatile or time/session-dependent function, no monitoring view, no TABLESAMPLE
   // without REPEATABLE, and no `/* pgro:nocache */` marker in the text.
   bool cacheable = false;
-  // Cacheable statements only (else 0): libpg_query's fingerprint of the string, which the
-  // cache rules (cache_rules.hpp) match on, and the TTL its `/* pgro:ttl=... */` hint asks
-  // for. Both hold for every text of the same numeric shape (constants do not change a
-  // fingerprint; a hint is a comment, which the shape keeps verbatim).
-  std::uint64_t fingerprint = 0;
+  // Cacheable statements only: the TTL its `/* pgro:ttl=... */` hint asks for. It holds for
+  // every text of the same numeric shape (a hint is a comment, which the shape keeps
+  // verbatim). See also `fingerprint`, below, which the cache rules (cache_rules.hpp) match on.
   std::optional<std::chrono::milliseconds> hint_ttl;
   // Exactly `SELECT pgro_cache_reset()` or `SELECT rustproxy_cache_reset()` (any case,
   // spacing, comments, optional `;`): the proxy answers it itself and clears its cache.
@@ -160,6 +158,11 @@ struct Verdict {
   // pg_proc snapshot that a CREATE OR REPLACE may have outdated (the session checks that the
   // snapshot is current first, CATALOG_CHECK_INTERVAL_MS).
   bool calls_user_functions = false;
+  // libpg_query's fingerprint of the whole text (fingerprint.hpp), when the text parses and is
+  // cacheable (the cache rules match on it) or ClassifierOptions::fingerprint asked for it
+  // (query-shape statistics). The same for every text of the same numeric shape (constants
+  // do not change a fingerprint), so a shape_safe verdict may carry it to them.
+  std::optional<std::uint64_t> fingerprint;
 };
 
 // One row of pg_proc, optional. Load it with (see loadCatalog in main.cpp)
@@ -272,6 +275,9 @@ struct ClassifierOptions {
   // kilobytes are parsed on a helper thread with a stack sized for them, because
   // libpg_query recurses once per nesting level (`1+1+...+1` is nesting).
   std::size_t max_query_bytes = 4U << 20;
+  // Verdict::fingerprint is filled in (query-shape statistics are on): one more parse of
+  // each text the verdict cache does not know.
+  bool fingerprint = false;
 };
 
 // Classify one simple-Query string (or one Parse message's text). Never throws on any

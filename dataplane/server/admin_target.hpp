@@ -64,6 +64,10 @@ struct StatsSnapshot {
   // Look-ups of function names the catalog did not know, and the new catalogs they loaded.
   uint64_t catalog_lookups = 0;
   uint64_t catalog_refreshes = 0;
+  // Query-shape statistics (QUERY_STATS_TOP_K): shapes tracked now (summed over the shards),
+  // and shapes dropped for a newcomer since the last reset.
+  uint64_t query_shapes = 0;
+  uint64_t query_shape_evictions = 0;
   // Query governor enforcements: limit name ("query_timeout", ...) -> login -> count.
   std::map<std::string, std::map<std::string, uint64_t>> governor;
   bool upstream_up = false;
@@ -78,6 +82,46 @@ struct SessionView {
   std::string state;  // idle, active, idle in transaction, ...
   std::chrono::system_clock::time_point since;
   std::string query;  // the current or last statement, first 200 characters
+};
+
+// Query-shape statistics (QUERY_STATS_TOP_K), one shape.
+struct QueryShapeView {
+  std::string fingerprint;   // 16 hex digits, as in the audit log
+  std::string text;          // a statement of the shape, as sent (the first a worker saw)
+  uint64_t calls = 0;        // refused ones included
+  uint64_t calls_error = 0;  // calls it may have had before it was tracked (0: exact)
+  uint64_t rows = 0;
+  uint64_t bytes = 0;
+  uint64_t refused = 0;
+  uint64_t errors = 0;
+  uint64_t cache_hits = 0;
+  uint64_t cache_misses = 0;
+  uint64_t cache_coalesced = 0;
+  uint64_t cache_stale = 0;
+  uint64_t upstream_calls = 0;
+  double upstream_total_ms = 0;
+  double upstream_mean_ms = 0;
+  double upstream_p50_ms = 0;
+  double upstream_p99_ms = 0;
+  double saved_ms = 0;  // (hits + coalesced + stale) x mean upstream time: an estimate
+  std::vector<std::pair<std::string, uint64_t>> logins;  // login, calls; most first
+  uint64_t other_login_calls = 0;                        // calls of logins beyond those listed
+};
+
+struct ShapeStatsRequest {
+  std::string order = "time";  // time, calls, saved, bytes
+  std::string user;            // only shapes this login ran; "" = all
+  uint64_t limit = 20;         // 0 = all tracked
+};
+
+struct ShapeStatsView {
+  bool enabled = false;
+  uint64_t top_k = 0;
+  uint64_t statements = 0;       // counted since the last reset
+  uint64_t unfingerprinted = 0;  // statements without a shape (did not parse, ...)
+  uint64_t shapes_tracked = 0;
+  uint64_t evictions = 0;
+  std::vector<QueryShapeView> shapes;
 };
 
 struct ReloadResult {
@@ -131,6 +175,10 @@ class AdminTarget {
   virtual CacheRuleResult removeCacheRule(const std::string& /*fingerprint*/) {
     return {.status = CacheRuleResult::Status::Failed, .message = "cache rules are not available"};
   }
+  // Query-shape statistics, ordered and filtered as asked (enabled = false when off).
+  virtual ShapeStatsView queryStats(const ShapeStatsRequest&) { return {}; }
+  // Forgets the query-shape statistics; returns the shapes dropped.
+  virtual uint64_t resetQueryStats() { return 0; }
 };
 
 }  // namespace pgro::server

@@ -6,6 +6,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <tuple>
+
+#include "policy/fingerprint.hpp"
 #include "session/client_session.hpp"
 #include "session/session_registry.hpp"
 
@@ -76,6 +79,9 @@ StatsSnapshot DataPlaneAdmin::stats() {
     s.catalog_lookups = ctx_->catalog_refresher->lookups();
     s.catalog_refreshes = ctx_->catalog_refresher->refreshes();
   }
+  if (ctx_->query_stats) {
+    std::tie(s.query_shapes, s.query_shape_evictions) = ctx_->query_stats->totals();
+  }
   s.upstream_up = ctx_->pool->upstreamUp();
   s.uptime_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
@@ -115,6 +121,57 @@ std::vector<std::pair<std::string, std::string>> DataPlaneAdmin::config() {
 ReloadResult DataPlaneAdmin::reload() {
   if (!reload_) return {.ok = false, .message = "reload is not available"};
   return reload_();
+}
+
+ShapeStatsView DataPlaneAdmin::queryStats(const ShapeStatsRequest& request) {
+  ShapeStatsView out;
+  if (!ctx_->query_stats) return out;
+  audit::ShapeQuery query;
+  query.order = request.order == "calls"   ? audit::ShapeOrder::Calls
+                : request.order == "saved" ? audit::ShapeOrder::Saved
+                : request.order == "bytes" ? audit::ShapeOrder::Bytes
+                                           : audit::ShapeOrder::Time;
+  query.login = request.user;
+  query.limit = static_cast<std::size_t>(request.limit);
+  const auto snap = ctx_->query_stats->snapshot(query);
+  out.enabled = true;
+  out.top_k = snap.top_k;
+  out.statements = snap.statements;
+  out.unfingerprinted = snap.unfingerprinted;
+  out.shapes_tracked = snap.shapes_tracked;
+  out.evictions = snap.evictions;
+  const auto ms = [](std::uint64_t micros) { return static_cast<double>(micros) / 1000.0; };
+  for (const auto& v : snap.shapes) {
+    const auto& c = v.counters;
+    out.shapes.push_back({.fingerprint = policy::fingerprintHex(v.fingerprint),
+                          .text = v.text,
+                          .calls = c.calls,
+                          .calls_error = c.calls_error,
+                          .rows = c.rows,
+                          .bytes = c.bytes,
+                          .refused = c.refused,
+                          .errors = c.errors,
+                          .cache_hits = c.cache_hits,
+                          .cache_misses = c.cache_misses,
+                          .cache_coalesced = c.cache_coalesced,
+                          .cache_stale = c.cache_stale,
+                          .upstream_calls = c.upstream_calls,
+                          .upstream_total_ms = ms(c.upstream_micros),
+                          .upstream_mean_ms = ms(v.mean_micros),
+                          .upstream_p50_ms = ms(v.p50_micros),
+                          .upstream_p99_ms = ms(v.p99_micros),
+                          .saved_ms = ms(v.saved_micros),
+                          .logins = c.logins,
+                          .other_login_calls = c.other_login_calls});
+  }
+  return out;
+}
+
+uint64_t DataPlaneAdmin::resetQueryStats() {
+  if (!ctx_->query_stats) return 0;
+  const uint64_t dropped = ctx_->query_stats->reset();
+  spdlog::info("query statistics reset through the admin API: {} shapes dropped", dropped);
+  return dropped;
 }
 
 bool DataPlaneAdmin::upstreamReady() {

@@ -29,6 +29,8 @@ class DataPlaneAdmin : public AdminTarget {
   CacheRuleResult addCacheRule(const std::string& query, CacheRuleView rule) override;
   std::vector<CacheRuleView> cacheRules() override;
   CacheRuleResult removeCacheRule(const std::string& fingerprint) override;
+  ShapeStatsView queryStats(const ShapeStatsRequest& request) override;
+  uint64_t resetQueryStats() override;
 
  private:
   std::shared_ptr<session::ProxyContext> ctx_;

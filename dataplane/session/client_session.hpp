@@ -16,6 +16,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -246,8 +247,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
                       std::chrono::steady_clock::time_point started, audit::CacheOutcome outcome);
   // Stale-if-error: after ensureServer() failed with last_error_, answers from the entry
   // under `key` if it is within its stale window and the error means upstream is
-  // unavailable. false: nothing sent, the caller reports the error.
-  bool replyStale(std::string_view key, std::chrono::steady_clock::time_point started);
+  // unavailable. false: nothing sent, the caller reports the error. `begin_record` starts the
+  // audit record of a statement that has none yet (an extended-protocol batch), only when the
+  // entry is served; the record's cache outcome is then `stale`.
+  bool replyStale(std::string_view key, std::chrono::steady_clock::time_point started,
+                  const std::function<void()>& begin_record = {});
   // Stale-while-revalidate: after the client was answered from `hit`, due for refresh,
   // sends `query` (the client's Query message) upstream once more to replace the entry, if
   // this session is first to claim it, between transactions, and a refresh slot is free.
@@ -485,7 +489,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool counts_connection_ = false;  // counted in UserGate (MAX_USER_CONNECTIONS)
   bool holds_active_slot_ = false;  // a UserGate slot for the attached server connection
   bool reading_client_ = false;     // clientLoop waits for client bytes
-  // One audit line per statement (AUDIT_LOG); off unless the context has an audit log.
+  // One audit record per statement, for AUDIT_LOG and QUERY_STATS_TOP_K; off when both are.
   audit::StatementTrail audit_;
 
   // What info() reports; written by the session's loop at statement boundaries only.

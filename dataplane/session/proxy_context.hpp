@@ -12,6 +12,7 @@
 #include <string>
 
 #include "audit/audit_log.hpp"
+#include "audit/query_stats.hpp"
 #include "auth/users.hpp"
 #include "cache/inflight.hpp"
 #include "cache/result_cache.hpp"
@@ -130,6 +131,8 @@ struct ProxyContext {
   std::shared_ptr<CacheRuleStore> cache_rules = std::make_shared<CacheRuleStore>();
   // AUDIT_LOG: one JSON line per statement; null when off.
   std::shared_ptr<audit::AuditLog> audit;
+  // QUERY_STATS_TOP_K: per-shape statistics of the same records; null when off.
+  std::shared_ptr<audit::QueryStats> query_stats;
   SessionCounters counters;
   GovernorCounters governor;
   UserGate user_gate;  // MAX_USER_CONNECTIONS, MAX_USER_ACTIVE_QUERIES

@@ -1,18 +1,19 @@
-// The session's side of the audit log (dataplane/audit): who the session is, and the
-// records that end with a server error or never get their reply.
+// The session's side of the audit log and the query-shape statistics (dataplane/audit): who
+// the session is, and the records that end with a server error or never get their reply.
 #include "protocol/messages.hpp"
 #include "session/client_session.hpp"
 
 namespace pgro::session {
 
 void ClientSession::startAudit() {
-  if (ctx_->audit == nullptr) return;
+  if (ctx_->audit == nullptr && ctx_->query_stats == nullptr) return;
   auto who = std::make_shared<audit::Identity>();
   who->login = user_;
   who->client_address = client_address_;
   who->database = database_;
   who->session_id = session_id_;
-  audit_.attach(ctx_->audit, std::move(who), &client_params_);
+  audit_.attach(ctx_->audit, ctx_->query_stats, static_cast<std::size_t>(loop_), std::move(who),
+                &client_params_);
 }
 
 void ClientSession::auditServerError(std::string_view body) {

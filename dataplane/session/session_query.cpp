@@ -589,6 +589,7 @@ asio::awaitable<void> ClientSession::handleQuery(std::string_view raw, std::stri
   auto classified = co_await classifyText(sql);
   if (state_ == State::Closing) co_return;
   // raw and sql view into in_, which only clientLoop changes: still valid.
+  audit_.shape(classified->fingerprint, sql);
   const auto verdict = admitStatement(sql, false, std::move(classified));
   if (verdict == nullptr) co_return;
   if (!verdict->sets.empty() &&
@@ -857,7 +858,9 @@ asio::awaitable<bool> ClientSession::tryCachedBatch(
   capture->policy = plan.policy;
   // Connected first, so that an unavailable upstream can be answered from a stale entry.
   bool connect_failed = server_ == nullptr && state_ == State::Ready && !co_await ensureServer();
-  if (connect_failed && state_ != State::Closing && replyStale(capture->key, started)) {
+  if (connect_failed && state_ != State::Closing && replyStale(capture->key, started, [&] {
+        audit_.begin(query, true, bind_statement, bind_rest);
+      })) {
     setActivity("active", query);
     remember_parse();
     in_pos_ = end;
@@ -1028,7 +1031,7 @@ ClientSession::CachePlan ClientSession::cachePlan(const policy::Verdict& verdict
     cache_rules_generation_ = generation;
   }
   const policy::CacheRule* rule =
-      verdict.fingerprint == 0 ? nullptr : cache_rules_->find(verdict.fingerprint);
+      verdict.fingerprint ? cache_rules_->find(*verdict.fingerprint) : nullptr;
   const auto treatment = policy::cacheTreatment(
       std::chrono::duration_cast<std::chrono::milliseconds>(ctx_->cache->ttl()), rule,
       verdict.hint_ttl);
@@ -1143,11 +1146,13 @@ asio::awaitable<void> ClientSession::refreshCached(std::string key,
   pending_.back().capture = std::move(capture);
 }
 
-bool ClientSession::replyStale(std::string_view key,
-                               std::chrono::steady_clock::time_point started) {
+bool ClientSession::replyStale(std::string_view key, std::chrono::steady_clock::time_point started,
+                               const std::function<void()>& begin_record) {
   if (ctx_->cache == nullptr || !cache::upstreamUnavailable(last_error_.sqlstate)) return false;
   const auto reply = ctx_->cache->getStale(key);
   if (reply == nullptr) return false;
+  if (begin_record) begin_record();
+  audit_.cached(audit::CacheOutcome::Stale, reply->bytes);
   const auto age = std::chrono::steady_clock::now() - reply->stored;
   ctx_->counters.cache_stale_served.fetch_add(1, std::memory_order_relaxed);
   spdlog::warn("stale-if-error: user={} client={} answered from a cached result {} s old: {}",

@@ -11,6 +11,9 @@
 # Needs an optimised build (the `ci` or `release` preset; PGRO_BIN= to choose), PostgreSQL
 # 15 and pgbench. Everything runs under one temp dir on 127.0.0.1 and is stopped at exit.
 # CACHE=on measures with the result cache on (default off: every statement is forwarded).
+# COMPARE=stats measures the query-shape statistics instead: AUDIT_LOG=off both ways,
+# QUERY_STATS_TOP_K=0 against QUERY_STATS_TOP_K=${TOP_K:-500}. (The audit comparison runs with
+# the statistics off, so that it measures the audit log alone.)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -57,13 +60,14 @@ for _ in $(seq 300); do "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$pg_port" && bre
 "$PGBIN/createdb" -h 127.0.0.1 -p "$pg_port" -U admin bench
 pgbench -i -q -s "$SCALE" -h 127.0.0.1 -p "$pg_port" -U admin bench >/dev/null 2>&1
 
-run() {  # $1: AUDIT_LOG value; prints "tps proxy-CPU-µs-per-transaction"
+run() {  # $1: AUDIT_LOG value, $2: QUERY_STATS_TOP_K; prints "tps proxy-CPU-µs-per-transaction"
   local port tps ticks before
   port=$(free_port)
   env -i PATH="$PATH" UPSTREAM_HOST=127.0.0.1 UPSTREAM_PORT="$pg_port" UPSTREAM_USER=admin \
     UPSTREAM_DATABASE=bench PROXY_USER=admin PROXY_PASSWORD=pgro-bench-login AUTH=scram-sha-256 \
     LISTEN_HOST=127.0.0.1 LISTEN_PORT="$port" ADMIN_LISTEN=127.0.0.1:0 METRICS_LISTEN=127.0.0.1:0 \
     LOG_LEVEL=warn POOL_SIZE=5 CACHE_ENABLED=$cache_enabled AUDIT_LOG="$1" AUDIT_HASH_CHAIN="$CHAIN" \
+    QUERY_STATS_TOP_K="$2" \
     "$pgro_bin" >>"$tmp/pgro.log" 2>&1 &
   pgro_pid=$!
   for _ in $(seq 300); do "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$port" && break; sleep 0.1; done
@@ -81,15 +85,27 @@ run() {  # $1: AUDIT_LOG value; prints "tps proxy-CPU-µs-per-transaction"
 
 off=()
 on=()
+compare=${COMPARE:-audit}
 for round in $(seq "$ROUNDS"); do
   rm -f "$tmp/audit.log"
-  off+=("$(run off)")
-  on+=("$(run "$tmp/audit.log")")
-  lines=$(wc -l <"$tmp/audit.log")
-  echo "round $round: AUDIT_LOG=off ${off[-1]}, AUDIT_LOG=file ${on[-1]} (tps, proxy CPU us/txn; $lines lines)" >&2
+  if [[ "$compare" == stats ]]; then
+    off+=("$(run off 0)")
+    on+=("$(run off "${TOP_K:-500}")")
+    echo "round $round: QUERY_STATS_TOP_K=0 ${off[-1]}, QUERY_STATS_TOP_K=${TOP_K:-500} ${on[-1]} (tps, proxy CPU us/txn)" >&2
+  else
+    off+=("$(run off 0)")
+    on+=("$(run "$tmp/audit.log" 0)")
+    lines=$(wc -l <"$tmp/audit.log")
+    echo "round $round: AUDIT_LOG=off ${off[-1]}, AUDIT_LOG=file ${on[-1]} (tps, proxy CPU us/txn; $lines lines)" >&2
+  fi
 done
-python3 - "${off[*]}" "${on[*]}" <<'EOF'
-import statistics, sys
+if [[ "$compare" == stats ]]; then
+  off_name="QUERY_STATS_TOP_K=0" on_name="QUERY_STATS_TOP_K=${TOP_K:-500}"
+else
+  off_name="AUDIT_LOG=off" on_name="AUDIT_LOG=file"
+fi
+OFF_NAME=$off_name ON_NAME=$on_name python3 - "${off[*]}" "${on[*]}" <<'EOF'
+import os, statistics, sys
 def pairs(text):
     v = [float(x) for x in text.split()]
     return v[0::2], v[1::2]
@@ -97,8 +113,9 @@ off_tps, off_cpu = pairs(sys.argv[1])
 on_tps, on_cpu = pairs(sys.argv[2])
 t_off, t_on = statistics.mean(off_tps), statistics.mean(on_tps)
 c_off, c_on = statistics.mean(off_cpu), statistics.mean(on_cpu)
-print(f"pgbench -S -M simple, {len(off_tps)} rounds: AUDIT_LOG=off {t_off:.0f} tps, "
-      f"AUDIT_LOG=file {t_on:.0f} tps, ratio {t_on / t_off:.3f} "
-      f"({(t_on / t_off - 1) * 100:+.1f}% tps with the file); proxy CPU {c_off:.1f} -> {c_on:.1f} us/txn "
+off_name, on_name = os.environ["OFF_NAME"], os.environ["ON_NAME"]
+print(f"pgbench -S -M simple, {len(off_tps)} rounds: {off_name} {t_off:.0f} tps, "
+      f"{on_name} {t_on:.0f} tps, ratio {t_on / t_off:.3f} "
+      f"({(t_on / t_off - 1) * 100:+.1f}% tps); proxy CPU {c_off:.1f} -> {c_on:.1f} us/txn "
       f"(x{c_on / c_off:.3f})")
 EOF

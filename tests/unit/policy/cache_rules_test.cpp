@@ -184,7 +184,7 @@ TEST(CacheRuleFingerprint, TheClassifierComputesItForCacheableStatements) {
   EXPECT_EQ(verdict.hint_ttl, milliseconds(2000));
   const Verdict uncached = classify("SELECT random()");
   EXPECT_FALSE(uncached.cacheable);
-  EXPECT_EQ(uncached.fingerprint, 0U);
+  EXPECT_EQ(uncached.fingerprint, std::nullopt);
 }
 
 }  // namespace
