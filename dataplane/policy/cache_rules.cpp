@@ -1,13 +1,8 @@
 #include "policy/cache_rules.hpp"
-
-#include <pg_query.h>
+#include "policy/fingerprint.hpp"
 
 #include <algorithm>
 #include <charconv>
-#include <cstdio>
-#include <functional>
-
-#include "policy/parser_stack.hpp"
 
 namespace pgro::policy {
 namespace {
@@ -212,7 +207,7 @@ CacheRulesParse parseCacheRules(std::string_view text) {
     if (auto [it, fresh] = seen.emplace(rule.fingerprint, number); !fresh) {
       return {.rules = std::nullopt,
               .error = "line " + std::to_string(number) + ": fingerprint " +
-                       formatFingerprint(rule.fingerprint) + " already has a rule on line " +
+                       fingerprintHex(rule.fingerprint) + " already has a rule on line " +
                        std::to_string(it->second)};
     }
     rules.push_back(std::move(rule));
@@ -221,7 +216,7 @@ CacheRulesParse parseCacheRules(std::string_view text) {
 }
 
 std::string formatCacheRule(const CacheRule& rule) {
-  std::string line = formatFingerprint(rule.fingerprint);
+  std::string line = fingerprintHex(rule.fingerprint);
   if (rule.ttl) line += " ttl=" + formatDuration(*rule.ttl);
   if (rule.swr_percent) line += " swr=" + std::to_string(*rule.swr_percent);
   if (rule.stale_if_error) {
@@ -272,43 +267,6 @@ std::string formatDuration(milliseconds duration) {
   if (ms != 0 && ms % (60 * 1000) == 0) return std::to_string(ms / (60 * 1000)) + "m";
   if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
   return std::to_string(ms) + "ms";
-}
-
-std::string formatFingerprint(std::uint64_t fingerprint) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(fingerprint));
-  return buf;
-}
-
-std::optional<std::uint64_t> parseFingerprint(std::string_view text) {
-  if (text.empty() || text.size() > 16) return std::nullopt;
-  std::uint64_t value = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), value, 16);
-  if (ec != std::errc{} || p != text.data() + text.size()) return std::nullopt;
-  return value;
-}
-
-std::optional<std::uint64_t> fingerprintOf(std::string_view sql, std::string& error) {
-  if (sql.find('\0') != std::string_view::npos) {
-    error = "query string contains a zero byte";
-    return std::nullopt;
-  }
-  const std::string text(sql);
-  std::optional<std::uint64_t> out;
-  const std::function<void()> work = [&] {
-    PgQueryFingerprintResult result = pg_query_fingerprint(text.c_str());
-    if (result.error != nullptr) {
-      error = result.error->message != nullptr ? result.error->message : "syntax error";
-    } else {
-      out = result.fingerprint;
-    }
-    pg_query_free_fingerprint_result(result);
-  };
-  if (detail::runWithParserStack(text, work) != detail::StackOutcome::Ran) {
-    error = "statement too complex to fingerprint";
-    return std::nullopt;
-  }
-  return out;
 }
 
 std::optional<milliseconds> hintTtl(std::string_view sql) {

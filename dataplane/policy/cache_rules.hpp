@@ -87,15 +87,6 @@ struct CacheRulesParse {
 // The shortest exact spelling: 1500 ms -> "1500ms", 120000 ms -> "2m".
 [[nodiscard]] std::string formatDuration(std::chrono::milliseconds duration);
 
-// 16 lowercase hex digits, as libpg_query prints fingerprints; and back (1 to 16 hex digits,
-// any case).
-[[nodiscard]] std::string formatFingerprint(std::uint64_t fingerprint);
-[[nodiscard]] std::optional<std::uint64_t> parseFingerprint(std::string_view text);
-
-// libpg_query's fingerprint of `sql`; nullopt with `error` (the parser's message) when it
-// does not parse.
-[[nodiscard]] std::optional<std::uint64_t> fingerprintOf(std::string_view sql, std::string& error);
-
 // The TTL a `/* pgro:ttl=VALUE */` comment asks for, the smallest of several; nullopt when
 // there is none. A hint whose VALUE is not a duration is ignored (silently: the statement is
 // cached as if it had none). Looked up in the raw text like `/* pgro:nocache */`, so a string

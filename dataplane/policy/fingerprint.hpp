@@ -11,11 +11,14 @@
 namespace pgro::policy {
 
 // nullopt when the text does not parse, holds a NUL byte, or nests too deep to parse on any
-// stack pgro gives a parse (parser_stack.hpp).
-std::optional<std::uint64_t> fingerprint(std::string_view sql);
+// stack pgro gives a parse (parser_stack.hpp); `error`, when given, then says which (the
+// parser's message for a syntax error).
+std::optional<std::uint64_t> fingerprint(std::string_view sql, std::string* error = nullptr);
 
-// The fingerprint as the audit log prints it: 16 lowercase hex digits.
+// The fingerprint as libpg_query and the audit log print it: 16 lowercase hex digits; and
+// back (1 to 16 hex digits, any case), nullopt for anything else.
 std::string fingerprintHex(std::uint64_t fingerprint);
+std::optional<std::uint64_t> parseFingerprint(std::string_view text);
 
 namespace detail {
 // On the calling thread's stack: for callers that run inside runWithParserStack already.

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "policy/cache_rules.hpp"
+#include "policy/fingerprint.hpp"
 #include "server/data_plane_admin.hpp"
 
 namespace pgro::server {
@@ -12,7 +13,7 @@ using Status = CacheRuleResult::Status;
 
 CacheRuleView viewOf(const policy::CacheRule& rule) {
   CacheRuleView view;
-  view.fingerprint = policy::formatFingerprint(rule.fingerprint);
+  view.fingerprint = policy::fingerprintHex(rule.fingerprint);
   view.sample = rule.sample;
   if (rule.ttl) view.ttl_ms = rule.ttl->count();
   view.swr_percent = rule.swr_percent;
@@ -40,7 +41,7 @@ CacheRuleResult DataPlaneAdmin::addCacheRule(const std::string& query, CacheRule
   policy::CacheRule rule;
   if (!query.empty()) {
     std::string error;
-    const auto fingerprint = policy::fingerprintOf(query, error);
+    const auto fingerprint = policy::fingerprint(query, &error);
     if (!fingerprint) {
       return {.status = Status::Invalid, .message = "the query does not parse: " + error};
     }
@@ -93,15 +94,13 @@ CacheRuleResult DataPlaneAdmin::removeCacheRule(const std::string& text) {
   std::string error;
   if (!ctx_->cache_rules->remove(*fingerprint, error)) {
     if (error.empty()) {
-      return {
-          .status = Status::NotFound,
-          .message = "no cache rule for fingerprint " + policy::formatFingerprint(*fingerprint)};
+      return {.status = Status::NotFound,
+              .message = "no cache rule for fingerprint " + policy::fingerprintHex(*fingerprint)};
     }
     spdlog::error("cache rule not removed: {}", error);
     return {.status = Status::Failed, .message = "could not write the rules file: " + error};
   }
-  spdlog::info("cache rule {} removed through the admin API",
-               policy::formatFingerprint(*fingerprint));
+  spdlog::info("cache rule {} removed through the admin API", policy::fingerprintHex(*fingerprint));
   return {};
 }
 

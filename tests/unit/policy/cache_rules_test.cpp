@@ -1,5 +1,6 @@
 // Cache rules (policy/cache_rules.hpp): the rules file, the TTL hint and how they combine.
 #include "policy/cache_rules.hpp"
+#include "policy/fingerprint.hpp"
 
 #include <gtest/gtest.h>
 
@@ -162,16 +163,16 @@ TEST(CacheRuleSet, ReplacingARuleKeepsItsCounters) {
 
 TEST(CacheRuleFingerprint, ConstantsCommentsAndSpacingDoNotMatter) {
   std::string error;
-  const auto a = fingerprintOf("SELECT * FROM t WHERE id = 1", error);
-  const auto b = fingerprintOf("select *  from t where id=42 /* pgro:ttl=1s */ -- x", error);
-  const auto c = fingerprintOf("SELECT * FROM t WHERE name = 'x'", error);
+  const auto a = fingerprint("SELECT * FROM t WHERE id = 1", &error);
+  const auto b = fingerprint("select *  from t where id=42 /* pgro:ttl=1s */ -- x", &error);
+  const auto c = fingerprint("SELECT * FROM t WHERE name = 'x'", &error);
   ASSERT_TRUE(a && b && c) << error;
   EXPECT_EQ(*a, *b);
   EXPECT_NE(*a, *c);
-  EXPECT_FALSE(fingerprintOf("SELEC 1", error));
+  EXPECT_FALSE(fingerprint("SELEC 1", &error));
   EXPECT_NE(error.find("syntax error"), std::string::npos) << error;
-  EXPECT_EQ(parseFingerprint(formatFingerprint(*a)), *a);
-  EXPECT_EQ(formatFingerprint(0xab), "00000000000000ab");
+  EXPECT_EQ(parseFingerprint(fingerprintHex(*a)), *a);
+  EXPECT_EQ(fingerprintHex(0xab), "00000000000000ab");
   EXPECT_EQ(parseFingerprint("0x12"), std::nullopt);
   EXPECT_EQ(parseFingerprint(""), std::nullopt);
 }
@@ -180,7 +181,7 @@ TEST(CacheRuleFingerprint, TheClassifierComputesItForCacheableStatements) {
   std::string error;
   const Verdict verdict = classify("SELECT * FROM t WHERE id = 5 /* pgro:ttl=2s */");
   ASSERT_TRUE(verdict.cacheable);
-  EXPECT_EQ(verdict.fingerprint, fingerprintOf("SELECT * FROM t WHERE id = 1", error));
+  EXPECT_EQ(verdict.fingerprint, fingerprint("SELECT * FROM t WHERE id = 1", &error));
   EXPECT_EQ(verdict.hint_ttl, milliseconds(2000));
   const Verdict uncached = classify("SELECT random()");
   EXPECT_FALSE(uncached.cacheable);
