@@ -1,5 +1,11 @@
 #include "integration_common.hpp"
 
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <thread>
@@ -87,6 +93,46 @@ std::string lower(std::string_view text) {
   std::transform(out.begin(), out.end(), out.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
+}
+
+std::string scrapeMetrics(const PgroProcess& pgro) {
+  const std::string listen = pgro.env().at("METRICS_LISTEN");
+  const int port = std::stoi(listen.substr(listen.rfind(':') + 1));
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return {};
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string out;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    const std::string request = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    if (::send(fd, request.data(), request.size(), 0) == static_cast<ssize_t>(request.size())) {
+      char buf[8192];
+      ssize_t n = 0;
+      while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) out.append(buf, static_cast<size_t>(n));
+    }
+  }
+  ::close(fd);
+  return out;
+}
+
+double metricValue(const PgroProcess& pgro, const std::string& sample) {
+  const std::string text = scrapeMetrics(pgro);
+  const std::string needle = "\n" + sample + " ";
+  const auto at = text.find(needle);
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + needle.size()));
+}
+
+std::string usersLine(const std::string& user, const std::string& password,
+                      const std::string& settings) {
+  SpawnOptions o{.argv = {pgroBinary(), "passwd", user}};
+  CommandResult r = runCommand(o, 30s, password + "\n");
+  EXPECT_EQ(r.exit_code, 0) << r.describe();
+  std::string line = r.out.substr(0, r.out.find('\n'));
+  if (!settings.empty()) line += " " + settings;
+  return line + "\n";
 }
 
 }  // namespace pgro::it

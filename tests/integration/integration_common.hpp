@@ -44,4 +44,15 @@ std::string describe(const RawPgClient::Reply& reply);
 // Lower-cases ASCII, for case-insensitive matching of log and error text.
 std::string lower(std::string_view text);
 
+// GET /metrics from pgro's METRICS_LISTEN (HTTP/1.0: the server closes after the reply),
+// headers included; empty when it cannot connect.
+std::string scrapeMetrics(const PgroProcess& pgro);
+// The value of one sample (`name{labels}`) in the exposition, -1 when absent.
+double metricValue(const PgroProcess& pgro, const std::string& sample);
+
+// A USERS_FILE line for `user` (from `pgro passwd`), followed by `settings` (the login's
+// governor limits, `name=value ...`) when given.
+std::string usersLine(const std::string& user, const std::string& password,
+                      const std::string& settings = {});
+
 }  // namespace pgro::it

@@ -23,37 +23,6 @@ namespace {
 
 using nlohmann::json;
 
-// GET /metrics from pgro's METRICS_LISTEN (HTTP/1.0: the server closes after the reply).
-std::string scrapeMetrics(const PgroProcess& pgro) {
-  const std::string listen = pgro.env().at("METRICS_LISTEN");
-  const int port = std::stoi(listen.substr(listen.rfind(':') + 1));
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return {};
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string out;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    const std::string request = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-    if (::send(fd, request.data(), request.size(), 0) == static_cast<ssize_t>(request.size())) {
-      char buf[8192];
-      ssize_t n = 0;
-      while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) out.append(buf, static_cast<size_t>(n));
-    }
-  }
-  ::close(fd);
-  return out;
-}
-
-// A USERS_FILE line for `user` (from `pgro passwd`).
-std::string usersLine(const std::string& user, const std::string& password) {
-  SpawnOptions o{.argv = {pgroBinary(), "passwd", user}};
-  CommandResult r = runCommand(o, 30s, password + "\n");
-  EXPECT_EQ(r.exit_code, 0) << r.describe();
-  return r.out.substr(0, r.out.find('\n')) + "\n";
-}
-
 struct TwoLogins {
   std::string dir = makeTempDir("pgro-top");
   std::unique_ptr<PgroProcess> pgro;

@@ -15,36 +15,6 @@
 namespace pgro::it {
 namespace {
 
-std::string scrapeMetrics(const PgroProcess& pgro) {
-  const std::string listen = pgro.env().at("METRICS_LISTEN");
-  const int port = std::stoi(listen.substr(listen.rfind(':') + 1));
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return {};
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string out;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    const std::string request = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-    if (::send(fd, request.data(), request.size(), 0) == static_cast<ssize_t>(request.size())) {
-      char buf[8192];
-      ssize_t n = 0;
-      while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) out.append(buf, static_cast<size_t>(n));
-    }
-  }
-  ::close(fd);
-  return out;
-}
-
-double metricValue(const PgroProcess& pgro, const std::string& sample) {
-  const std::string text = scrapeMetrics(pgro);
-  const std::string needle = "\n" + sample + " ";
-  const auto at = text.find(needle);
-  if (at == std::string::npos) return -1;
-  return std::stod(text.substr(at + needle.size()));
-}
-
 std::size_t countType(const std::vector<Message>& messages, char type) {
   std::size_t n = 0;
   for (const Message& m : messages) n += m.type == type ? 1 : 0;
@@ -192,16 +162,6 @@ TEST(ResultLimitTest, ByteCapOverTheExtendedProtocol) {
 
   EXPECT_EQ(metricValue(*pgro, "pgro_governor_result_bytes_total{user=\"reader\"}"), 2)
       << scrapeMetrics(*pgro);
-}
-
-std::string usersLine(const std::string& user, const std::string& password,
-                      const std::string& settings = {}) {
-  SpawnOptions o{.argv = {pgroBinary(), "passwd", user}};
-  CommandResult r = runCommand(o, 30s, password + "\n");
-  EXPECT_EQ(r.exit_code, 0) << r.describe();
-  std::string line = r.out.substr(0, r.out.find('\n'));
-  if (!settings.empty()) line += " " + settings;
-  return line + "\n";
 }
 
 TEST(ResultLimitTest, PerLoginLimitsAndTheCache) {
