@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "config/config.hpp"
+#include "config/json_text.hpp"
 
 namespace pgro::controlplane {
 
@@ -55,45 +56,11 @@ bool isSecretSetting(std::string_view name) {
          upper.find("SECRET") != std::string::npos;
 }
 
-namespace {
-
-// Length of the valid UTF-8 sequence starting at text[i], or 0 if invalid (RFC 3629:
-// no overlongs, no surrogates, nothing above U+10FFFF).
-std::size_t sequenceLength(std::string_view text, std::size_t i) {
-  const auto at = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
-  const unsigned char c = at(i);
-  if (c < 0x80) return 1;
-  std::size_t n = 0;
-  unsigned char lo = 0x80;
-  unsigned char hi = 0xBF;
-  if (c >= 0xC2 && c <= 0xDF) {
-    n = 2;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    n = 3;
-    if (c == 0xE0) lo = 0xA0;
-    if (c == 0xED) hi = 0x9F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    n = 4;
-    if (c == 0xF0) lo = 0x90;
-    if (c == 0xF4) hi = 0x8F;
-  } else {
-    return 0;
-  }
-  if (i + n > text.size()) return 0;
-  if (at(i + 1) < lo || at(i + 1) > hi) return 0;
-  for (std::size_t k = 2; k < n; ++k) {
-    if (at(i + k) < 0x80 || at(i + k) > 0xBF) return 0;
-  }
-  return n;
-}
-
-}  // namespace
-
 std::string validUtf8(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   for (std::size_t i = 0; i < text.size();) {
-    const std::size_t n = sequenceLength(text, i);
+    const std::size_t n = config::utf8SequenceLength(text, i);
     if (n == 0) {
       out += "\xEF\xBF\xBD";
       ++i;
@@ -108,7 +75,7 @@ std::string validUtf8(std::string_view text) {
 std::string truncateUtf8(std::string_view text, std::size_t max_chars) {
   std::size_t i = 0;
   for (std::size_t chars = 0; i < text.size() && chars < max_chars; ++chars) {
-    const std::size_t n = sequenceLength(text, i);
+    const std::size_t n = config::utf8SequenceLength(text, i);
     i += n == 0 ? 1 : n;
   }
   return std::string(text.substr(0, i));
