@@ -421,7 +421,7 @@ SET lock_timeout TO 1000
 -- ----
 SET idle_in_transaction_session_timeout = 0
 -- ----
-SET LOCAL work_mem = '256MB'
+SET LOCAL work_mem = '48MB'
 -- ----
 SET bytea_output = 'hex'
 -- ----

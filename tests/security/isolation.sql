@@ -19,11 +19,11 @@ SET extra_float_digits = 0
 -- ----
 SET bytea_output = 'escape'
 -- ----
-SET work_mem = '77MB'
+SET work_mem = '37MB'
 -- ----
 SET application_name = 'client-a'
 -- ----
-SELECT pg_catalog.set_config('work_mem', '66MB', false)
+SELECT pg_catalog.set_config('work_mem', '36MB', false)
 -- ----
 SELECT set_config('search_path', 'information_schema', false) FROM pg_settings WHERE name = 'search_path'
 -- ----
