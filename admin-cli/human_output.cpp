@@ -12,11 +12,6 @@
 
 namespace pgro::admincli {
 
-namespace {
-
-using Rows = std::vector<std::vector<std::string>>;
-
-// Columns padded to their widest cell; the last column is not padded.
 std::string table(const Rows& rows) {
   std::vector<std::size_t> width;
   for (const auto& r : rows) {
@@ -35,6 +30,8 @@ std::string table(const Rows& rows) {
   }
   return out;
 }
+
+namespace {
 
 std::string num(const Json& v) {
   if (v.is_number_unsigned()) return std::to_string(v.get<uint64_t>());

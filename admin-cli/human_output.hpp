@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "admin_client.hpp"
 #include "cli_options.hpp"
@@ -10,6 +11,10 @@ namespace pgro::admincli {
 
 // The text printed for a successful result of `command` (ends with a newline).
 std::string renderHuman(Command command, const Json& data);
+
+using Rows = std::vector<std::vector<std::string>>;
+// Columns padded to their widest cell, two spaces apart; the last column is not padded.
+std::string table(const Rows& rows);
 
 // "1.5 KiB", "12 B", ...
 std::string formatBytes(uint64_t bytes);

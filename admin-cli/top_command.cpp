@@ -86,9 +86,8 @@ std::string topText(const Json& data) {
       data["statements"].get<uint64_t>(), data["shapes_tracked"].get<uint64_t>(),
       data["top_k"].get<uint64_t>(), data["evictions"].get<uint64_t>(),
       data["unfingerprinted"].get<uint64_t>());
-  std::vector<std::vector<std::string>> rows = {{"CALLS", "TOTAL", "MEAN", "P50", "P99", "ROWS",
-                                                 "BYTES", "HITS", "SAVED", "REFUSED", "LOGINS",
-                                                 "QUERY"}};
+  Rows rows = {{"CALLS", "TOTAL", "MEAN", "P50", "P99", "ROWS", "BYTES", "HITS", "SAVED", "REFUSED",
+                "LOGINS", "QUERY"}};
   for (const auto& s : data["shapes"]) {
     const auto& up = s["upstream"];
     const auto& cache = s["cache"];
@@ -108,21 +107,7 @@ std::string topText(const Json& data) {
                     ms(s["saved_ms"].get<double>()), std::to_string(s["refused"].get<uint64_t>()),
                     oneLine(logins, 24), oneLine(s["text"].get<std::string>(), kQueryColumn)});
   }
-  // Columns padded to their widest cell; the query, last, is not padded.
-  std::vector<std::size_t> width(rows.front().size(), 0);
-  for (const auto& r : rows) {
-    for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
-  }
-  for (const auto& r : rows) {
-    std::string line;
-    for (std::size_t i = 0; i < r.size(); ++i) {
-      line += r[i];
-      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
-    }
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    out += line + '\n';
-  }
-  return out;
+  return out + table(rows);
 }
 
 }  // namespace pgro::admincli
