@@ -59,6 +59,8 @@ std::string directValue(std::string_view sql) {
 
 // What the tests create, dropped before and after each.
 constexpr std::string_view kDropTestObjects = R"sql(
+      DROP FUNCTION IF EXISTS cat_ret_w(), cat_atomic_w(int), cat_atomic_r(int), cat_ret(int, int)
+        CASCADE;
       DROP FUNCTION IF EXISTS cat_w(), cat_r(int), cat_rows(), cat_o(int), cat_o(text) CASCADE;
       DROP FUNCTION IF EXISTS cat_op_w(int, int), cat_op_r(int, int) CASCADE;
       DROP EXTENSION IF EXISTS pg_surgery;
@@ -113,6 +115,39 @@ TEST_F(CatalogTest, ReadOnlyFunctionCreatedAfterStartIsAllowed) {
   EXPECT_EQ(r.value, "30") << r.describe();
   r = ask(b, "SELECT string_agg(x::text, ',') FROM cat_rows() AS x");
   EXPECT_EQ(r.value, "10,20") << r.describe();
+}
+
+// SQL-standard bodies (BEGIN ATOMIC, RETURN; PostgreSQL 14+) created after start are judged by
+// the statements PostgreSQL stored for them, not by their label: a BEGIN ATOMIC that inserts
+// is refused although marked STABLE, a RETURN that calls a writer is refused, and readers of
+// both kinds run. Two clients share the one upstream connection.
+TEST_F(CatalogTest, SqlStandardBodiesCreatedAfterStartAreJudgedByWhatTheyDo) {
+  RawPgClient a = connectProxy(*pgro_);
+  RawPgClient b = connectProxy(*pgro_);
+  ASSERT_EQ(ask(a, "SELECT count(*) FROM cat_t").value, "2");  // the catalog was loaded
+  postgres().execDirect(R"sql(
+    CREATE FUNCTION cat_w() RETURNS int LANGUAGE sql VOLATILE
+      AS 'INSERT INTO cat_t VALUES (1) RETURNING 1';
+    CREATE FUNCTION cat_atomic_w(n int) RETURNS int LANGUAGE sql STABLE SECURITY DEFINER
+      BEGIN ATOMIC INSERT INTO cat_t VALUES (n); SELECT 1; END;
+    CREATE FUNCTION cat_ret_w() RETURNS int LANGUAGE sql STABLE RETURN cat_w();
+    CREATE FUNCTION cat_atomic_r(n int) RETURNS bigint LANGUAGE sql STABLE
+      BEGIN ATOMIC SELECT count(*) + n FROM cat_t; END;
+    CREATE FUNCTION cat_ret(x int, y int) RETURNS int LANGUAGE sql IMMUTABLE RETURN x * y + 1;
+  )sql");
+
+  Answer r = ask(a, "SELECT cat_atomic_w(5)");
+  EXPECT_TRUE(refusedByPgro(r, "42501")) << r.describe();
+  r = askExtended(b, "SELECT public.cat_atomic_w(id) FROM cat_t");
+  EXPECT_TRUE(refusedByPgro(r, "42501")) << r.describe();
+  r = ask(b, "SELECT cat_ret_w()");
+  EXPECT_TRUE(refusedByPgro(r, "42501")) << r.describe();
+  EXPECT_EQ(directValue("SELECT count(*) FROM cat_t"), "2");
+
+  r = ask(a, "SELECT cat_atomic_r(10)");
+  EXPECT_EQ(r.value, "12") << r.describe();
+  r = askExtended(b, "SELECT cat_ret(6, 7)");
+  EXPECT_EQ(r.value, "43") << r.describe();
 }
 
 // A function the admin replaces (CREATE OR REPLACE) or overloads after pgro judged it is
