@@ -30,9 +30,10 @@ StatementTrail::~StatementTrail() {
   flush();
 }
 
-void StatementTrail::attach(std::shared_ptr<AuditLog> log, std::shared_ptr<QueryStats> stats,
-                            std::size_t shard, std::shared_ptr<const Identity> who,
-                            const std::map<std::string, std::string>* params) {
+void StatementTrail::attach(
+    std::shared_ptr<AuditLog> log, std::shared_ptr<QueryStats> stats, std::size_t shard,
+    std::shared_ptr<const Identity> who,
+    const std::shared_ptr<const std::map<std::string, std::string>>* params) {
   log_ = std::move(log);
   stats_ = std::move(stats);
   shard_ = shard;
@@ -46,7 +47,7 @@ std::unique_ptr<Record> StatementTrail::make(std::string_view text) {
   record->started = std::chrono::steady_clock::now();
   record->who = who_;
   if (params_ != nullptr && log_ != nullptr) {
-    if (auto it = params_->find("application_name"); it != params_->end()) {
+    if (auto it = (*params_)->find("application_name"); it != (*params_)->end()) {
       record->application_name = it->second;
     }
   }

@@ -31,12 +31,12 @@ class StatementTrail {
   StatementTrail(const StatementTrail&) = delete;
   StatementTrail& operator=(const StatementTrail&) = delete;
 
-  // `params`: the session's settings (application_name is read from them per record); it
-  // must outlive the trail. `stats` (may be null) counts the records in shard `shard` (the
-  // session's loop).
+  // `params`: where the session keeps its current settings (application_name is read from
+  // them per record); it must outlive the trail. `stats` (may be null) counts the records in
+  // shard `shard` (the session's loop).
   void attach(std::shared_ptr<AuditLog> log, std::shared_ptr<QueryStats> stats, std::size_t shard,
               std::shared_ptr<const Identity> who,
-              const std::map<std::string, std::string>* params);
+              const std::shared_ptr<const std::map<std::string, std::string>>* params);
   bool on() const { return log_ != nullptr || stats_ != nullptr; }
 
   // A statement pgro is about to judge and answer or forward: a simple Query, or an
@@ -95,7 +95,7 @@ class StatementTrail {
   std::shared_ptr<QueryStats> stats_;
   std::size_t shard_ = 0;
   std::shared_ptr<const Identity> who_;
-  const std::map<std::string, std::string>* params_ = nullptr;
+  const std::shared_ptr<const std::map<std::string, std::string>>* params_ = nullptr;
   std::unique_ptr<Record> current_;
   // Portals exist until their transaction ends; a client that opens many is bounded here.
   std::unordered_map<std::string, Portal> portals_;

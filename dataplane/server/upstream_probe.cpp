@@ -77,7 +77,6 @@ std::string oneLine(std::string msg) {
   return msg;
 }
 
-
 // Extension and user functions and operators (and the schemas the catalog keys them by) as
 // one value: a CREATE OR REPLACE, ALTER FUNCTION, new overload or operator, DROP or schema
 // rename changes it (a new row version has a new xmin). Read before the functions, so a

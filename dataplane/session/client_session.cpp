@@ -25,11 +25,7 @@ ClientSession::ClientSession(asio::ip::tcp::socket socket, std::shared_ptr<Proxy
       loop_(loop),
       to_client_(client_.socket().get_executor()),
       to_server_(client_.socket().get_executor()),
-      local_drained_(client_.socket().get_executor()),
-      session_id_(g_next_session_id.fetch_add(1, std::memory_order_relaxed)),
-      settings_read_(client_.socket().get_executor()),
-      statement_timer_(client_.socket().get_executor()),
-      idle_timer_(client_.socket().get_executor()) {
+      session_id_(g_next_session_id.fetch_add(1, std::memory_order_relaxed)) {
   login_ticket_ = std::move(ticket);
   boost::system::error_code ec;
   auto remote = client_.socket().remote_endpoint(ec);

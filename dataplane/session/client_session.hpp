@@ -33,6 +33,7 @@
 #include "protocol/framing.hpp"
 #include "protocol/messages.hpp"
 #include "session/governor.hpp"
+#include "session/lazy_timer.hpp"
 #include "session/outbound.hpp"
 #include "session/proxy_context.hpp"
 #include "upstream/server_connection.hpp"
@@ -390,16 +391,17 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::size_t in_pos_ = 0;  // start of unprocessed bytes in in_
   Outbound to_client_;
   Outbound to_server_;
-  std::size_t local_queued_ = 0;      // bytes of Local entries in pending_
-  asio::steady_timer local_drained_;  // cancelled when local_queued_ falls below the low mark
+  std::size_t local_queued_ = 0;  // bytes of Local entries in pending_
+  LazyTimer local_drained_;       // cancelled when local_queued_ falls below the low mark
 
   std::string user_;
   std::string governor_user_;  // user_ as the governor's metric label (governor.hpp)
   std::string database_;
-  std::map<std::string, std::string> client_params_;  // the client's session settings
-  std::map<std::string, std::string> login_params_;   // client_params_ at login (DISCARD ALL)
-  const uint64_t session_id_;                         // process-unique, never reused
-  uint64_t params_generation_ = 1;                    // bumped whenever client_params_ changes
+  SessionParams client_params_;  // the client's session settings
+  // client_params_ at login (DISCARD ALL), shared with sessions that logged in alike.
+  std::shared_ptr<const std::map<std::string, std::string>> login_params_;
+  const uint64_t session_id_;       // process-unique, never reused
+  uint64_t params_generation_ = 1;  // bumped whenever client_params_ changes
   int32_t proxy_pid_ = 0;
   int32_t proxy_key_ = 0;
   bool registered_ = false;
@@ -449,7 +451,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool parsed_sets_ = false;      // a Parse admitted a SET: every Execute may change settings
   bool readback_failed_ = false;  // the read-back in flight got an error
   bool readback_in_flight_ = false;
-  asio::steady_timer settings_read_;  // cancelled when a read-back is adopted
+  LazyTimer settings_read_;  // cancelled when a read-back is adopted
   std::vector<std::pair<std::string, std::string>> server_settings_;  // its rows so far
   // Cursors WITH HOLD the client declared and has not closed: while there are any, the
   // session keeps its server connection (transaction pooling), within a bound.
@@ -467,7 +469,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   GovernorLimits limits_;
   uint64_t limits_generation_ = 0;
-  asio::steady_timer statement_timer_;
+  LazyTimer statement_timer_;
   uint64_t statement_serial_ = 0;  // a timer firing for an older arming is ignored
   bool statement_timer_armed_ = false;
   bool governor_cancel_sent_ = false;  // pgro cancelled the running statement (time limit)
@@ -483,7 +485,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // The limit a result of the current unit passed: its replies up to the ReadyForQuery are
   // not the client's (it has the 54000).
   std::optional<GovernorLimit> result_capped_;
-  asio::steady_timer idle_timer_;
+  LazyTimer idle_timer_;
   uint64_t idle_serial_ = 0;
   bool idle_timer_armed_ = false;
   bool counts_connection_ = false;  // counted in UserGate (MAX_USER_CONNECTIONS)

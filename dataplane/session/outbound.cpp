@@ -91,11 +91,19 @@ asio::awaitable<void> Outbound::waitBelow(std::size_t limit) {
   while (queued() > limit && !failed_) {
     waiting_ = true;
     wait_limit_ = limit;
-    event_.expires_at(asio::steady_timer::time_point::max());
+    auto& event = event_.get(executor_);
+    event.expires_at(asio::steady_timer::time_point::max());
     boost::system::error_code ec;
-    co_await event_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    co_await event.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     waiting_ = false;
   }
+}
+
+void Outbound::release() {
+  if (!idle()) return;
+  std::string().swap(pending_);
+  std::string().swap(plain_);
+  std::string().swap(inflight_);
 }
 
 void Outbound::trim() {

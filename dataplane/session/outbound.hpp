@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "net/stream.hpp"
+#include "session/lazy_timer.hpp"
 
 namespace pgro::session {
 
@@ -20,7 +21,7 @@ namespace asio = boost::asio;
 
 class Outbound {
  public:
-  explicit Outbound(asio::any_io_executor executor) : executor_(executor), event_(executor) {}
+  explicit Outbound(asio::any_io_executor executor) : executor_(std::move(executor)) {}
 
   // `owner` is kept alive while a write is in flight.
   void attach(net::Stream* stream, std::weak_ptr<void> owner) {
@@ -53,8 +54,10 @@ class Outbound {
   // Suspends until at most `limit` bytes are queued, or the stream failed.
   asio::awaitable<void> waitBelow(std::size_t limit);
 
-  // Releases buffer memory when idle (idle clients hold no buffers).
+  // Releases buffer memory above 16 KiB when idle (a busy session keeps what it reuses).
   void trim();
+  // Releases all buffer memory when idle: after the login, so idle clients hold no buffers.
+  void release();
 
  private:
   void kick();
@@ -72,7 +75,7 @@ class Outbound {
   bool failed_ = false;
   std::size_t wait_limit_ = 0;
   bool waiting_ = false;
-  asio::steady_timer event_;
+  LazyTimer event_;  // waitBelow()'s wake-up
 };
 
 }  // namespace pgro::session

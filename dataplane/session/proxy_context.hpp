@@ -76,6 +76,7 @@ struct ProxyContext {
   std::map<std::string, std::string> upstream_parameters;
   // Startup setting values the upstream accepted (checked once each at login).
   AcceptedSettings accepted_settings;
+  ParameterSets login_parameter_sets;  // sessions' DISCARD ALL baselines, shared
   // What a reload (SIGHUP, ReloadPolicy) replaces, as one unit: the logins, the classifier
   // settings with the function catalog loaded from pg_proc, the client TLS context and the
   // configuration in force. Readers take a copy of the pointer; the statement path checks

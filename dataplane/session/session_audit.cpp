@@ -13,7 +13,7 @@ void ClientSession::startAudit() {
   who->database = database_;
   who->session_id = session_id_;
   audit_.attach(ctx_->audit, ctx_->query_stats, static_cast<std::size_t>(loop_), std::move(who),
-                &client_params_);
+                client_params_.current());
 }
 
 void ClientSession::auditServerError(std::string_view body) {

@@ -110,8 +110,9 @@ void ClientSession::governorStatementSent() {
   if (seconds <= 0) return;
   statement_timer_armed_ = true;
   const uint64_t serial = ++statement_serial_;
-  statement_timer_.expires_after(std::chrono::seconds(seconds));
-  statement_timer_.async_wait([weak = weak_from_this(), serial](boost::system::error_code ec) {
+  auto& timer = statement_timer_.get(client_.socket().get_executor());
+  timer.expires_after(std::chrono::seconds(seconds));
+  timer.async_wait([weak = weak_from_this(), serial](boost::system::error_code ec) {
     auto self = weak.lock();
     if (ec || self == nullptr || self->statement_serial_ != serial) return;
     self->queryTimedOut();
@@ -135,8 +136,9 @@ void ClientSession::governorArmIdle() {
     return;
   }
   idle_timer_armed_ = true;
-  idle_timer_.expires_after(std::chrono::seconds(seconds));
-  idle_timer_.async_wait([weak = weak_from_this(), serial, holding](boost::system::error_code ec) {
+  auto& timer = idle_timer_.get(client_.socket().get_executor());
+  timer.expires_after(std::chrono::seconds(seconds));
+  timer.async_wait([weak = weak_from_this(), serial, holding](boost::system::error_code ec) {
     auto self = weak.lock();
     if (ec || self == nullptr || self->idle_serial_ != serial) return;
     self->idle_timer_armed_ = false;

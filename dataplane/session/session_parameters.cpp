@@ -68,4 +68,26 @@ void AcceptedSettings::add(std::string_view name, std::string_view value, std::s
   accepted_.insert_or_assign(std::move(k), std::move(canonical));
 }
 
+std::string SessionParams::value(const std::string& name) const {
+  auto it = map_->find(name);
+  return it == map_->end() ? std::string() : it->second;
+}
+
+SessionParams::Map& SessionParams::edit() {
+  // use_count() == 1: no other session and no ParameterSets holds it, so no other thread can
+  // read it while it changes.
+  if (map_.use_count() > 1) map_ = std::make_shared<Map>(*map_);
+  return const_cast<Map&>(*map_);  // made non-const, see map_
+}
+
+std::shared_ptr<const ParameterSets::Map> ParameterSets::intern(const Map& params) {
+  std::lock_guard lock(mu_);
+  for (const auto& set : sets_) {
+    if (*set == params) return set;
+  }
+  std::shared_ptr<const Map> set = std::make_shared<Map>(params);
+  if (sets_.size() < capacity_) sets_.push_back(set);
+  return set;
+}
+
 }  // namespace pgro::session

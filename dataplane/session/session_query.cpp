@@ -240,9 +240,10 @@ asio::awaitable<void> ClientSession::waitForSettings() {
   // The read-back is answered in order on the attached connection; the tick notices a server
   // or client gone meanwhile.
   while (readback_in_flight_ && server_ != nullptr && state_ != State::Closing) {
-    settings_read_.expires_after(std::chrono::milliseconds(100));
+    auto& timer = settings_read_.get(client_.socket().get_executor());
+    timer.expires_after(std::chrono::milliseconds(100));
     boost::system::error_code ec;
-    co_await settings_read_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
 }
 
@@ -252,9 +253,10 @@ asio::awaitable<void> ClientSession::waitForReplyRoom() {
   // this); the tick notices a client or server gone meanwhile.
   while (local_queued_ > kBackpressureHigh && server_ != nullptr && !to_client_.failed() &&
          state_ != State::Closing) {
-    local_drained_.expires_after(std::chrono::milliseconds(100));
+    auto& timer = local_drained_.get(client_.socket().get_executor());
+    timer.expires_after(std::chrono::milliseconds(100));
     boost::system::error_code ec;
-    co_await local_drained_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
 }
 
@@ -984,13 +986,13 @@ void ClientSession::discardSessionState() {
   // The settings as at login: the next borrowed connection is brought in line with them;
   // the client learns of its reported parameters that change, as PostgreSQL would tell it.
   std::string out;
-  for (const auto& [name, value] : login_params_) {
+  for (const auto& [name, value] : *login_params_) {
     auto it = client_params_.find(name);
     if (isReportedParameter(name) && (it == client_params_.end() || it->second != value)) {
       protocol::appendParameterStatus(out, name, value);
     }
   }
-  client_params_ = login_params_;
+  client_params_.assign(login_params_);
   ++params_generation_;
   if (!out.empty()) replyLocal(std::move(out), false);
 }
@@ -1346,8 +1348,9 @@ void ClientSession::applySets(const std::vector<policy::SetAction>& sets) {
     ++params_generation_;
     if (server_ != nullptr) server_->markSettings(session_id_, params_generation_);
     if (set.is_reset_all) {
-      for (auto it = client_params_.begin(); it != client_params_.end();) {
-        it = isReportedParameter(it->first) ? std::next(it) : client_params_.erase(it);
+      auto& params = client_params_.edit();
+      for (auto it = params.begin(); it != params.end();) {
+        it = isReportedParameter(it->first) ? std::next(it) : params.erase(it);
       }
       if (server_ != nullptr) server_->appliedSettings().clear();
       continue;
@@ -1355,10 +1358,10 @@ void ClientSession::applySets(const std::vector<policy::SetAction>& sets) {
     const std::string name = canonicalParameterName(set.name);
     if (isReportedParameter(name)) continue;
     if (set.is_reset) {
-      client_params_.erase(name);
+      client_params_.edit().erase(name);
       if (server_ != nullptr) server_->appliedSettings().erase(name);
     } else {
-      client_params_[name] = set.value;
+      client_params_.edit()[name] = set.value;
       if (server_ != nullptr) server_->appliedSettings()[name] = set.value;
     }
   }

@@ -209,7 +209,7 @@ asio::awaitable<bool> ClientSession::syncParameters() {
   }
   std::vector<std::string> resets;  // erased from `applied` below: own the names
   for (auto it = applied.begin(); it != applied.end();) {
-    if (!client_params_.count(it->first)) {
+    if (!client_params_.contains(it->first)) {
       resets.push_back(it->first);
       it = applied.erase(it);
     } else {
@@ -231,7 +231,7 @@ asio::awaitable<bool> ClientSession::checkStartupSettings() {
   // The session then holds (and reports) each value as PostgreSQL spells it.
   SettingChanges untried;
   const auto& server_values = ctx_->upstream_parameters;
-  for (auto& [name, value] : client_params_) {
+  for (auto& [name, value] : client_params_.edit()) {
     if (!isSyncableParameter(name)) continue;
     auto it = server_values.find(name);
     if (it != server_values.end() && it->second == value) continue;
@@ -261,7 +261,7 @@ asio::awaitable<bool> ClientSession::checkStartupSettings() {
     ctx_->accepted_settings.add(name, *value, canonical);
     spelled.emplace_back(name, std::move(canonical));
   }
-  for (auto& [name, canonical] : spelled) client_params_[name] = std::move(canonical);
+  for (auto& [name, canonical] : spelled) client_params_.edit()[name] = std::move(canonical);
   co_return true;
 }
 
@@ -395,7 +395,7 @@ bool ClientSession::handleServerMessage(char type, std::string_view body, std::s
       }
       server_->setParameter(name, value);
       if (isSyncableParameter(name)) {
-        client_params_[name] = std::move(value);
+        client_params_.edit()[name] = std::move(value);
         server_->markSettings(session_id_, ++params_generation_);
       }
       to_client_.append(raw);
@@ -595,8 +595,8 @@ void ClientSession::adoptServerSettings(const Pending& readback) {
     applied[canonical] = value;
     params[std::move(canonical)] = std::move(value);
   }
-  if (params != client_params_) {
-    client_params_ = std::move(params);
+  if (params != client_params_.map()) {
+    client_params_.assign(std::move(params));
     ++params_generation_;
   }
   server_->markSettings(session_id_, params_generation_);

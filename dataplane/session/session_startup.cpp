@@ -167,7 +167,9 @@ bool ClientSession::acceptParameters(const protocol::StartupMessage& startup) {
     }
     const std::string canonical = canonicalParameterName(name);
     // The value as the rules normalised it (client_encoding's canonical name).
-    if (isSyncableParameter(canonical)) client_params_[canonical] = verdict.sets.front().value;
+    if (isSyncableParameter(canonical)) {
+      client_params_.edit()[canonical] = verdict.sets.front().value;
+    }
     return true;
   };
   for (const auto& [name, value] : startup.parameters) {
@@ -339,25 +341,27 @@ void ClientSession::sendStartupReply() {
   reported["is_superuser"] = "off";
   // Remember the full desired state so server connections can be brought in line.
   for (const auto& [name, value] : reported) {
-    if (!client_params_.count(name)) client_params_[name] = value;
+    if (!client_params_.contains(name)) client_params_.edit()[name] = value;
   }
-  login_params_ = client_params_;
+  login_params_ = ctx_->login_parameter_sets.intern(client_params_.map());
+  client_params_.assign(login_params_);  // shared until the session changes a setting
   std::string out;
   for (const auto& [name, value] : reported) protocol::appendParameterStatus(out, name, value);
   protocol::appendBackendKeyData(out, proxy_pid_, proxy_key_);
   protocol::appendReadyForQuery(out, 'I');
   to_client_.appendOwned(std::move(out));
+  to_client_.release();  // written at once unless the socket is full
   state_ = State::Ready;
   {
     std::lock_guard lock(info_mu_);
     info_.user = user_;
     info_.client_address = client_address_;
-    info_.application_name = client_params_["application_name"];
+    info_.application_name = client_params_.value("application_name");
     info_.state = "idle";
     info_.since = std::chrono::system_clock::now();
   }
   spdlog::info("client connected: user={} database={} client={} application_name={}", user_,
-               database_, client_address_, client_params_["application_name"]);
+               database_, client_address_, client_params_.value("application_name"));
 }
 
 }  // namespace pgro::session
