@@ -173,6 +173,27 @@ TEST(FleetCacheTest, ResetOnOneReplicaClearsBoth) {
   EXPECT_EQ(metricValue(*a, "pgro_cache_l2_hits_total"), 1);
 }
 
+TEST(FleetCacheTest, AdminResetOnOneReplicaClearsBoth) {
+  TempRedis redis;
+  auto a = startReplica(redis);
+  auto b = startReplica(redis);
+  RawPgClient ca = connectProxy(*a);
+  RawPgClient cb = connectProxy(*b);
+  const std::size_t mark = postgres().logOffset();
+  const std::string sql = "SELECT 8 AS n /* fleet-admin-reset */";
+  rawReply(ca, sql);
+  rawReply(cb, sql);
+  ASSERT_EQ(upstreamRuns(mark, "fleet-admin-reset"), 1);
+  const auto reset =
+      runCommand({PGRO_ADMIN_BINARY, "--addr", a->env().at("ADMIN_LISTEN"), "cache", "reset"},
+                 {{"PGRO_ADMIN_TOKEN", ""}, {"PGRO_ADMIN_ADDR", ""}}, 30s);
+  ASSERT_EQ(reset.exit_code, 0) << reset.describe();
+  ASSERT_TRUE(waitForMetric(*b, "pgro_cache_l2_resets_total", 1, 3s).has_value()) << b->log();
+  rawReply(cb, sql);
+  rawReply(ca, sql);
+  EXPECT_EQ(upstreamRuns(mark, "fleet-admin-reset"), 2);
+}
+
 TEST(FleetCacheTest, ReplicasMissingTogetherRunTheQueryOnce) {
   TempRedis redis;
   auto a = startReplica(redis);
