@@ -10,7 +10,7 @@ BUILD_PKGS=(
   libboost-dev libssl-dev libspdlog-dev libfmt-dev
   libpqxx-dev libpq-dev libpg-query-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
-  nlohmann-json3-dev
+  nlohmann-json3-dev libhiredis-dev
 )
 RUN_PKGS=(
   postgresql-15 postgresql-client-15 postgresql-contrib
@@ -23,6 +23,7 @@ TEST_PKGS=(
   python3-asyncpg golang-go golang-github-lib-pq-dev golang-github-jackc-pgx-v4-dev
   odbc-postgresql unixodbc python3-pyodbc python3-sqlalchemy python3-pandas
   libdbd-pg-perl ruby-pg php-cli php-pgsql
+  redis-server
 )
 # Postgres.js (tests/clients/postgres-js) is installed with npm. NodeSource's nodejs brings its own
 # npm and conflicts with Debian's, so Debian's npm is added only where there is none.

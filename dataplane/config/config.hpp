@@ -88,6 +88,11 @@ struct Config {
   std::size_t max_cache_entries = 10000;
   std::size_t max_cache_bytes = std::size_t{256} << 20;
   std::size_t max_cache_entry_bytes = std::size_t{1} << 20;
+  // Fleet cache on Redis/Valkey (redis://[[user]:password@]host[:port][/db]); "" = off.
+  std::string cache_l2_url;  // secret: may hold the password
+  int cache_l2_timeout_ms = 30;
+  std::size_t cache_l2_max_entry_bytes = std::size_t{256} << 10;
+  int cache_l2_lease_ms = 2000;
 
   // Upstream pool.
   int pool_size = 5;

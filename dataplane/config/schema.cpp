@@ -359,6 +359,24 @@ const std::vector<Setting>& schema() {
       {"MAX_CACHE_ENTRY_BYTES", kCache, kNone,
        number<std::size_t>(&Config::max_cache_entry_bytes, 0, kSizeMax, "bytes"),
        "Results larger than this are streamed through, not cached."},
+      {"CACHE_L2_URL", kCache, kSecret, text(&Config::cache_l2_url, "url"),
+       "Fleet cache: redis://[[user]:password@]host[:port][/db] of a Redis or Valkey that "
+       "every pgro replica shares as a second-level cache. A local miss asks it before "
+       "upstream, a fill is written to it with the same TTL, a cache reset clears it for the "
+       "whole fleet (a key-space generation), and replicas missing the same key run it "
+       "upstream once (CACHE_L2_LEASE_MS). When it is down or slow pgro goes on with its own "
+       "cache. Empty: off."},
+      {"CACHE_L2_TIMEOUT_MS", kCache, kNone,
+       number(&Config::cache_l2_timeout_ms, 1, 1000, "milliseconds"),
+       "Longest wait for the fleet cache on a lookup; past it the query goes upstream."},
+      {"CACHE_L2_MAX_ENTRY_BYTES", kCache, kNone,
+       number<std::size_t>(&Config::cache_l2_max_entry_bytes, 0, kSizeMax, "bytes"),
+       "Results larger than this stay in the local cache only."},
+      {"CACHE_L2_LEASE_MS", kCache, kNone,
+       number(&Config::cache_l2_lease_ms, 0, 60000, "milliseconds"),
+       "Cross-replica coalescing: the replica that misses first holds a lease this long while "
+       "it runs the query; the others wait for its result up to this long, then run the query "
+       "themselves. 0: no lease, every replica that misses runs the query."},
 
       // Upstream pool.
       {"POOL_SIZE", kPool, kNone, number(&Config::pool_size, 1, 10000),

@@ -27,6 +27,17 @@ struct CacheStatsView {
   uint64_t stale_served = 0;  // answered from an expired entry: upstream unavailable
   uint64_t refreshes = 0;     // background refreshes run (stale-while-revalidate)
   double hit_ratio = 0;       // hits / (hits + misses), 0 when both are 0
+  // The fleet cache (CACHE_L2_URL); all 0 when off.
+  bool l2_enabled = false;
+  bool l2_connected = false;
+  uint64_t l2_hits = 0;  // local misses answered from L2 (lease waits included)
+  uint64_t l2_misses = 0;
+  uint64_t l2_errors = 0;       // timeouts, connection failures, error replies
+  uint64_t l2_writes = 0;       // fills written through
+  uint64_t l2_too_large = 0;    // fills kept local (CACHE_L2_MAX_ENTRY_BYTES)
+  uint64_t l2_lease_waits = 0;  // misses that waited for another replica's fill
+  uint64_t l2_lease_filled = 0;
+  uint64_t l2_resets = 0;  // fleet resets seen (key-space generation changes)
 };
 
 struct QueryStatsView {

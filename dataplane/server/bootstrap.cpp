@@ -20,6 +20,7 @@
 #include "config/logging.hpp"
 #include "controlplane/control_plane.hpp"
 #include "controlplane/stats_metrics.hpp"
+#include "fleet/redis_url.hpp"
 #include "metrics/registry.hpp"
 #include "net/tls.hpp"
 #include "policy/classifier.hpp"
@@ -91,6 +92,7 @@ session::ProxyContext::PolicyState makePolicy(std::shared_ptr<const auth::UserSt
   state.config = std::move(cfg);
   state.catalog = std::move(judgement.catalog);
   state.options = std::move(judgement.options);
+  state.catalog_fingerprint = loaded.fingerprint;
   return state;
 }
 
@@ -197,6 +199,7 @@ ReloadResult reloadConfig(std::mutex& mu, const std::vector<std::string>& args,
   if (!louder && cfg->log_level != running->log_level) config::applyLogLevel(*cfg);
   const std::size_t user_count = users->size();
   context.setPolicy(makePolicy(std::move(users), *functions, std::move(tls), cfg));
+  if (context.l2) context.l2->setScope(functions->fingerprint);
   const std::string message =
       "reloaded: " + std::to_string(changes.size() - kept) + " setting(s) changed, " +
       std::to_string(kept) + " need a restart; " + std::to_string(user_count) + " login(s), " +
@@ -299,6 +302,7 @@ bool installPolicy(session::ProxyContext& context, std::shared_ptr<const Config>
   auto install = [&context](const LoadedCatalog& loaded) {
     auto judgement = makeJudgement(loaded, *context.policy().config);  // as last reloaded
     context.setCatalog(std::move(judgement.catalog), std::move(judgement.options));
+    if (context.l2) context.l2->setScope(loaded.fingerprint);
   };
   context.catalog_refresher = std::make_shared<session::CatalogRefresher>(
       catalogLookup(cfg, role, functions->fingerprint, install), std::chrono::milliseconds(50),
@@ -361,6 +365,35 @@ bool makeAudit(session::ProxyContext& context, const Config& cfg, int loops) {
   return true;
 }
 
+// The fleet cache (CACHE_L2_URL) on the server's loops, when configured. false after logging
+// a malformed URL.
+bool makeFleetCache(session::ProxyContext& context, const ProxyServer& server) {
+  const Config& cfg = *context.config;
+  if (cfg.cache_l2_url.empty()) return true;
+  std::string error;
+  auto url = fleet::parseRedisUrl(cfg.cache_l2_url, error);
+  if (!url) {
+    spdlog::error("CACHE_L2_URL: {}", error);
+    return false;
+  }
+  fleet::L2Settings l2;
+  l2.url = std::move(*url);
+  l2.timeout = std::chrono::milliseconds(cfg.cache_l2_timeout_ms);
+  l2.max_entry_bytes = cfg.cache_l2_max_entry_bytes;
+  l2.lease = std::chrono::milliseconds(cfg.cache_l2_lease_ms);
+  spdlog::info("Fleet cache: redis://{}:{}/{}{}", l2.url.host, l2.url.port, l2.url.db,
+               l2.url.password.empty() ? "" : " (AUTH)");
+  // A reset seen from another replica clears this one's own cache.
+  std::weak_ptr<cache::ResultCache> local = context.cache;
+  auto clear = [local] {
+    if (auto cache = local.lock()) cache->clear();
+  };
+  context.l2 = std::make_shared<fleet::L2Cache>(std::move(l2), server.loopExecutors(), clear);
+  context.l2->setScope(context.policy().catalog_fingerprint);
+  context.l2->start();
+  return true;
+}
+
 // Serves until SIGTERM/SIGINT: the listener, the control plane (admin API, metrics) beside
 // it, and the reload both trigger. Returns the exit code.
 int serve(std::shared_ptr<session::ProxyContext> context, const std::vector<std::string>& args,
@@ -373,6 +406,7 @@ int serve(std::shared_ptr<session::ProxyContext> context, const std::vector<std:
     spdlog::error("{}", e.what());
     return 1;
   }
+  if (!makeFleetCache(*context, server)) return 2;
   // The control plane sees the data plane only through AdminTarget.
   metrics::Registry registry;
   std::mutex reload_mu;

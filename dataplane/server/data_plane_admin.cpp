@@ -20,6 +20,7 @@ DataPlaneAdmin::DataPlaneAdmin(std::shared_ptr<session::ProxyContext> context,
 
 uint64_t DataPlaneAdmin::resetCache() {
   const uint64_t cleared = ctx_->cache->clear();
+  if (ctx_->l2 != nullptr) ctx_->l2->reset();  // every replica's, through the generation
   spdlog::info("cache reset through the admin API: {} entries cleared", cleared);
   return cleared;
 }
@@ -38,7 +39,21 @@ StatsSnapshot DataPlaneAdmin::stats() {
   // cache) but did not go upstream.
   s.cache.hits = c.cache_hits.load(std::memory_order_relaxed);
   s.cache.coalesced = c.cache_coalesced.load(std::memory_order_relaxed);
-  s.cache.misses = cache.misses - std::min(cache.misses, s.cache.coalesced);
+  if (ctx_->l2 != nullptr) {
+    const auto l2 = ctx_->l2->stats();
+    s.cache.l2_enabled = true;
+    s.cache.l2_connected = l2.connected;
+    s.cache.l2_hits = l2.hits;
+    s.cache.l2_misses = l2.misses;
+    s.cache.l2_errors = l2.errors;
+    s.cache.l2_writes = l2.writes;
+    s.cache.l2_too_large = l2.too_large;
+    s.cache.l2_lease_waits = l2.lease_waits;
+    s.cache.l2_lease_filled = l2.lease_filled;
+    s.cache.l2_resets = l2.resets;
+  }
+  // An L2 hit was a local miss first, but did not go upstream: counted as a hit.
+  s.cache.misses = cache.misses - std::min(cache.misses, s.cache.coalesced + s.cache.l2_hits);
   s.cache.evictions = cache.evictions;
   s.cache.stale_served = c.cache_stale_served.load(std::memory_order_relaxed);
   s.cache.refreshes = c.cache_refreshes.load(std::memory_order_relaxed);

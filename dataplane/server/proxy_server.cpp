@@ -40,10 +40,18 @@ ProxyServer::~ProxyServer() {
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }
+  // The fleet cache's connections live on the loops: dropped before the loops go.
+  if (ctx_->l2) ctx_->l2->stop();
   // After the loops: what the pool still completes is posted to stopped loops and destroyed
   // with them.
   classify_pool_->stop();
   classify_pool_->join();
+}
+
+std::vector<asio::any_io_executor> ProxyServer::loopExecutors() const {
+  std::vector<asio::any_io_executor> out;
+  for (const auto& loop : loops_) out.push_back(loop->get_executor());
+  return out;
 }
 
 void ProxyServer::bind() {

@@ -35,6 +35,8 @@ class ProxyServer {
   void setReloadHandler(std::function<void()> handler) { reload_ = std::move(handler); }
 
   const std::shared_ptr<session::ProxyContext>& context() const { return ctx_; }
+  // The event loops' executors, by index (what a session's loop index refers to).
+  std::vector<asio::any_io_executor> loopExecutors() const;
 
  private:
   asio::awaitable<void> acceptLoop();

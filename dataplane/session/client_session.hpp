@@ -79,6 +79,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   };
   // What the client is owed, in order: one entry per forwarded message the server answers,
   // and the replies pgro makes itself. The pump matches server replies to the front entry.
+  // The fleet cache's key (CACHE_L2_URL) for a local miss, made before the query ran: the
+  // fill is written there too, unless a reset came in between. Empty: not written through.
+  struct FleetClaim {
+    std::string key;
+    bool lease = false;  // this session holds the lease of `key`
+  };
   // Recording of a cacheable reply as it streams to the client.
   struct CacheCapture {
     std::string key;
@@ -89,6 +95,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // A background refresh's share of CACHE_REFRESH_CONCURRENCY, given back when it ends.
     std::shared_ptr<void> refresh_slot;
     cache::EntryPolicy policy;  // from the statement's cache rule and TTL hint
+    // Where the fill is written through in the fleet cache (empty key: nowhere).
+    FleetClaim fleet;
   };
   // How a statement that cacheAllowed() is cached: its cache rule and TTL hint applied.
   struct CachePlan {
@@ -239,6 +247,16 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Waits for another session's identical in-flight miss, or becomes its leader.
   asio::awaitable<std::shared_ptr<const cache::CachedReply>> coalesce(
       const std::string& key, std::optional<cache::InFlight::Leader>& leader);
+  // The fleet cache after a local miss this session leads: the reply from L2 or from another
+  // replica's fill (the local cache is filled with it), or nullptr: run the query, with
+  // `claim` saying where to write its result through (session_fleet.cpp).
+  asio::awaitable<std::shared_ptr<const cache::CachedReply>> fleetLookup(const std::string& key,
+                                                                         const CachePlan& plan,
+                                                                         FleetClaim& claim);
+  // The end of a capture: its reply (null: nothing cacheable) written through to L2.
+  void fleetFill(const FleetClaim& claim, const cache::CachedReply* reply);
+  // The fleet cache's key for a local cache key, empty when L2 is off or not usable now.
+  std::string fleetKey(std::string_view key) const;
   // Result cache (simple protocol): key, admission, replay.
   bool cacheAllowed(const policy::Verdict& verdict) const;
   // For a statement that cacheAllowed(): its rule (counted as matched) and hint applied.

@@ -17,6 +17,7 @@
 #include "cache/inflight.hpp"
 #include "cache/result_cache.hpp"
 #include "config/config.hpp"
+#include "fleet/l2_cache.hpp"
 #include "metrics/data_plane_metrics.hpp"
 #include "net/tls.hpp"
 #include "policy/classifier.hpp"
@@ -90,6 +91,9 @@ struct ProxyContext {
     std::shared_ptr<const net::TlsContext> client_tls;
     // The startup configuration with the reloadable settings of the last reload (GetConfig).
     std::shared_ptr<const config::Config> config;
+    // The catalog's fingerprint as loaded (pg_proc, pg_namespace, pg_operator): equal on
+    // every replica of one database, so the fleet cache keys by it.
+    std::string catalog_fingerprint;
   };
   std::shared_ptr<const auth::UserStore> users() const {
     std::lock_guard lock(policy_mu_);
@@ -128,6 +132,8 @@ struct ProxyContext {
   std::optional<asio::any_io_executor> classify_executor;
   std::shared_ptr<cache::ResultCache> cache;
   std::shared_ptr<cache::InFlight> inflight;
+  // The fleet cache (CACHE_L2_URL) behind `cache`; null when off.
+  std::shared_ptr<fleet::L2Cache> l2;
   // Cache rules by statement shape (CACHE_RULES_FILE); the admin API changes them.
   std::shared_ptr<CacheRuleStore> cache_rules = std::make_shared<CacheRuleStore>();
   // AUDIT_LOG: one JSON line per statement; null when off.

@@ -620,6 +620,7 @@ asio::awaitable<void> ClientSession::handleQuery(std::string_view raw, std::stri
   }
   std::string key;
   std::optional<cache::InFlight::Leader> leader;
+  FleetClaim fleet;
   if (verdict->cacheable && !settingsVerified()) co_await waitForSettings();
   CachePlan plan;
   if (cacheAllowed(*verdict)) plan = cachePlan(*verdict);
@@ -639,6 +640,15 @@ asio::awaitable<void> ClientSession::handleQuery(std::string_view raw, std::stri
       ctx_->counters.cache_coalesced.fetch_add(1, std::memory_order_relaxed);
       replyFromCache(*reply, started, audit::CacheOutcome::Coalesced);
       co_return;
+    }
+    if (leader) {
+      reply = co_await fleetLookup(key, plan, fleet);
+      if (state_ == State::Closing) co_return;
+      if (reply) {
+        leader->finish(reply);
+        replyFromCache(*reply, started, audit::CacheOutcome::Hit);
+        co_return;
+      }
     }
   }
   // raw views into in_, which only this loop changes; still valid after the suspension.
@@ -666,6 +676,7 @@ asio::awaitable<void> ClientSession::handleQuery(std::string_view raw, std::stri
     capture->leader = std::move(leader);
     capture->started = std::chrono::steady_clock::now();
     capture->policy = plan.policy;
+    capture->fleet = std::move(fleet);
     pending_.back().capture = std::move(capture);
   }
 }
@@ -836,10 +847,18 @@ asio::awaitable<bool> ClientSession::tryCachedBatch(
   if (reply && plan.counters != nullptr) {
     plan.counters->hits.fetch_add(1, std::memory_order_relaxed);
   }
+  FleetClaim fleet;
   if (!reply) {
     reply = co_await coalesce(key, leader);
     if (reply) ctx_->counters.cache_coalesced.fetch_add(1, std::memory_order_relaxed);
     outcome = audit::CacheOutcome::Coalesced;
+    if (!reply && leader && state_ != State::Closing) {
+      reply = co_await fleetLookup(key, plan, fleet);
+      if (reply) {
+        leader->finish(reply);
+        outcome = audit::CacheOutcome::Hit;
+      }
+    }
   }
   if (state_ == State::Closing) co_return true;
   if (reply) {
@@ -858,6 +877,7 @@ asio::awaitable<bool> ClientSession::tryCachedBatch(
   capture->leader = std::move(leader);
   capture->started = started;
   capture->policy = plan.policy;
+  capture->fleet = std::move(fleet);
   // Connected first, so that an unavailable upstream can be answered from a stale entry.
   bool connect_failed = server_ == nullptr && state_ == State::Ready && !co_await ensureServer();
   if (connect_failed && state_ != State::Closing && replyStale(capture->key, started, [&] {
@@ -1144,6 +1164,7 @@ asio::awaitable<void> ClientSession::refreshCached(std::string key,
   capture->started = std::chrono::steady_clock::now();
   capture->refresh_slot = std::move(slot);
   capture->policy = std::move(policy);
+  capture->fleet.key = fleetKey(capture->key);
   pending_.back().refresh = true;
   pending_.back().capture = std::move(capture);
 }
@@ -1288,6 +1309,7 @@ void ClientSession::answerCacheReset(std::string_view sql) {
                                  ? "rustproxy_cache_reset"
                                  : "pgro_cache_reset";
   const uint64_t cleared = ctx_->cache != nullptr ? ctx_->cache->clear() : 0;
+  if (ctx_->l2 != nullptr) ctx_->l2->reset();  // every replica's, through the generation
   spdlog::info("cache reset by user={} client={}: {} entries cleared", user_, client_address_,
                cleared);
   std::string out;

@@ -670,6 +670,7 @@ void ClientSession::finishCapture(Pending& entry) {
     ctx_->cache->put(capture.key, std::move(capture.bytes), cost, capture.policy);
     reply = std::move(stored);
   }
+  fleetFill(capture.fleet, reply.get());
   if (capture.leader) capture.leader->finish(reply);
   entry.capture.reset();
 }

@@ -107,8 +107,9 @@ TEST(ConfigSchema, SecretsAreExactlyThePasswordsAndToken) {
   for (const auto& s : settings()) {
     if (s.secret) secrets.push_back(s.name);
   }
+  // CACHE_L2_URL: redis://:password@host carries the fleet cache's password.
   EXPECT_THAT(secrets, ::testing::UnorderedElementsAre("UPSTREAM_PASSWORD", "PROXY_PASSWORD",
-                                                       "ADMIN_TOKEN"));
+                                                       "ADMIN_TOKEN", "CACHE_L2_URL"));
 }
 
 TEST(ConfigPrecedence, FlagsOverEnvironmentOverDotEnv) {
