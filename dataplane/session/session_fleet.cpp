@@ -3,10 +3,34 @@
 // a fill is written through.
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 
+#include <spdlog/spdlog.h>
+
+#include "protocol/framing.hpp"
 #include "session/client_session.hpp"
 
 namespace pgro::session {
+
+namespace {
+
+// What L2 returned is replayed to the client byte for byte, so it must be what a fill stores:
+// whole backend messages, none of them a ReadyForQuery (pgro adds its own) or a frame
+// longer than what is left. Anything else (a corrupt or foreign value) is a miss.
+bool wellFormedReply(std::string_view bytes) {
+  while (!bytes.empty()) {
+    if (bytes.size() < protocol::kTypedHeaderSize || bytes[0] == 'Z') return false;
+    const auto length = (std::uint32_t{static_cast<unsigned char>(bytes[1])} << 24) |
+                        (std::uint32_t{static_cast<unsigned char>(bytes[2])} << 16) |
+                        (std::uint32_t{static_cast<unsigned char>(bytes[3])} << 8) |
+                        std::uint32_t{static_cast<unsigned char>(bytes[4])};
+    if (length < 4 || length - 4 > bytes.size() - protocol::kTypedHeaderSize) return false;
+    bytes.remove_prefix(std::size_t{length} + 1);
+  }
+  return true;
+}
+
+}  // namespace
 
 std::string ClientSession::fleetKey(std::string_view key) const {
   if (ctx_->l2 == nullptr) return {};
@@ -41,6 +65,11 @@ asio::awaitable<std::shared_ptr<const cache::CachedReply>> ClientSession::fleetL
     }
   }
   if (!lookup.found || state_ == State::Closing) co_return nullptr;
+  if (!wellFormedReply(lookup.found->bytes)) {
+    spdlog::warn("fleet cache: ignored a malformed entry ({} bytes) from L2",
+                 lookup.found->bytes.size());
+    co_return nullptr;
+  }
   // Kept here for what is left of its TTL (or less, by this statement's rule or hint).
   auto ttl = lookup.found->ttl;
   if (plan.policy.ttl) ttl = std::min(ttl, *plan.policy.ttl);
