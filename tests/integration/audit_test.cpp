@@ -61,6 +61,12 @@ std::vector<json> records(const std::string& path, std::string_view marker, std:
   }
 }
 
+// A simple Query's reply, read to its ReadyForQuery: true without an ErrorResponse.
+bool ok(RawPgClient& client, const std::string& sql) {
+  client.send(wire::query(sql));
+  return succeeded(client.readReply());
+}
+
 TEST(AuditTest, PsqlSimpleProtocolStatementsAppearOnceWithLoginAndRows) {
   AuditedPgro audited;
   const std::string script = audited.dir + "/script.sql";
@@ -221,6 +227,137 @@ TEST(AuditTest, RefusedWriteAppearsWithItsSqlstate) {
   ASSERT_EQ(fn.size(), 1u);
   EXPECT_EQ(fn[0]["verdict"], "refused") << fn[0];
   EXPECT_EQ(fn[0]["sqlstate"], "42501") << fn[0];
+}
+
+// A simple Query of several statements: one line each, with its own text, fingerprint and
+// rows (from its own CommandComplete), in order, and the same session.
+TEST(AuditTest, MultiStatementQueryIsOneLinePerStatement) {
+  AuditedPgro audited(Env{{"CACHE_ENABLED", "false"}});
+  RawPgClient client = connectProxy(*audited.pgro);
+  const bool done =
+      ok(client,
+         "SELECT 1 AS one /* audit-multi-a */;  SELECT g FROM generate_series(1, 3) g "
+         "/* audit-multi-b */;\n SELECT 'x' WHERE false /* audit-multi-c */;");
+  ASSERT_TRUE(done);
+  const auto found = records(audited.file, "audit-multi-", 3);
+  ASSERT_EQ(found.size(), 3u);
+  const std::vector<std::string> texts = {
+      "SELECT 1 AS one /* audit-multi-a */",
+      "SELECT g FROM generate_series(1, 3) g /* audit-multi-b */",
+      "SELECT 'x' WHERE false /* audit-multi-c */"};
+  const std::vector<int> rows = {1, 3, 0};
+  for (std::size_t i = 0; i < 3; ++i) {
+    const json& r = found[i];
+    EXPECT_EQ(r["text"], texts[i]) << r;
+    EXPECT_EQ(r["rows"], rows[i]) << r;
+    EXPECT_EQ(r["verdict"], "allowed") << r;
+    EXPECT_EQ(r["sqlstate"], "00000") << r;
+    EXPECT_EQ(r["login"], kProxyUser) << r;
+    EXPECT_EQ(r["protocol"], "simple") << r;
+    EXPECT_EQ(r["session"], found[0]["session"]) << r;
+    EXPECT_TRUE(r["upstream_ms"].is_number()) << r;
+    EXPECT_TRUE(r["fingerprint"].is_string()) << r;
+  }
+  EXPECT_NE(found[0]["fingerprint"], found[1]["fingerprint"]);
+  EXPECT_NE(found[1]["fingerprint"], found[2]["fingerprint"]);
+  // A statement's fingerprint is the one it has alone.
+  client.query("SELECT 7 AS one /* audit-multi-alone */");
+  const auto alone = records(audited.file, "audit-multi-alone", 1);
+  ASSERT_EQ(alone.size(), 1u);
+  EXPECT_EQ(alone[0]["fingerprint"], found[0]["fingerprint"]);
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(records(audited.file, "audit-multi-", 4, 0ms).size(), 4u);
+}
+
+// The server stops a string at its first error: that statement has the SQLSTATE, the ones
+// after it never ran ("skipped", no SQLSTATE of their own).
+TEST(AuditTest, MultiStatementQueryFailingMidwaySkipsTheRest) {
+  AuditedPgro audited;
+  RawPgClient client = connectProxy(*audited.pgro);
+  client.query(
+      "SELECT 1 /* audit-merr-a */; SELECT 1/0 /* audit-merr-b */; SELECT 2 /* audit-merr-c */");
+  const auto found = records(audited.file, "audit-merr-", 3);
+  ASSERT_EQ(found.size(), 3u);
+  EXPECT_EQ(found[0]["text"], "SELECT 1 /* audit-merr-a */") << found[0];
+  EXPECT_EQ(found[0]["rows"], 1) << found[0];
+  EXPECT_EQ(found[0]["sqlstate"], "00000") << found[0];
+  EXPECT_EQ(found[1]["text"], "SELECT 1/0 /* audit-merr-b */") << found[1];
+  EXPECT_EQ(found[1]["verdict"], "allowed") << found[1];
+  EXPECT_EQ(found[1]["sqlstate"], "22012") << found[1];
+  EXPECT_EQ(found[1]["rows"], 0) << found[1];
+  EXPECT_EQ(found[2]["text"], "SELECT 2 /* audit-merr-c */") << found[2];
+  EXPECT_EQ(found[2]["verdict"], "skipped") << found[2];
+  EXPECT_TRUE(found[2]["sqlstate"].is_null()) << found[2];
+  EXPECT_EQ(found[2]["rows"], 0) << found[2];
+  EXPECT_EQ(found[2]["reason"], "not run: an earlier statement of the Query failed") << found[2];
+}
+
+// pgro refuses a whole string for one statement: that statement's line has the refusal
+// (verdict, reason, SQLSTATE); the others, before and after it, never ran.
+TEST(AuditTest, MultiStatementQueryRefusedNamesTheRefusedStatement) {
+  AuditedPgro audited;
+  RawPgClient client = connectProxy(*audited.pgro);
+  client.query(
+      "SELECT 1 /* audit-mref-a */; CREATE TABLE audit_nope (x int) /* audit-mref-b */; "
+      "SELECT 2 /* audit-mref-c */");
+  const auto found = records(audited.file, "audit-mref-", 3);
+  ASSERT_EQ(found.size(), 3u);
+  EXPECT_EQ(found[0]["text"], "SELECT 1 /* audit-mref-a */") << found[0];
+  EXPECT_EQ(found[1]["text"], "CREATE TABLE audit_nope (x int) /* audit-mref-b */") << found[1];
+  EXPECT_EQ(found[2]["text"], "SELECT 2 /* audit-mref-c */") << found[2];
+  EXPECT_EQ(found[1]["verdict"], "refused") << found[1];
+  EXPECT_EQ(found[1]["sqlstate"], "25006") << found[1];
+  EXPECT_NE(found[1]["reason"].get<std::string>().find("not permitted"), std::string::npos)
+      << found[1];
+  for (const std::size_t i : {0u, 2u}) {
+    EXPECT_EQ(found[i]["verdict"], "skipped") << found[i];
+    EXPECT_TRUE(found[i]["sqlstate"].is_null()) << found[i];
+    EXPECT_EQ(found[i]["reason"], "not run: statement 2 of the Query was refused") << found[i];
+  }
+  for (const json& r : found) {
+    EXPECT_EQ(r["rows"], 0) << r;
+    EXPECT_TRUE(r["upstream_ms"].is_null()) << r;
+  }
+  // A function refused in the third statement.
+  client.query(
+      "SELECT 1 /* audit-mfn-a */; SELECT 2 /* audit-mfn-b */; SELECT "
+      "pg_catalog.pg_reload_conf() /* audit-mfn-c */");
+  const auto fn = records(audited.file, "audit-mfn-", 3);
+  ASSERT_EQ(fn.size(), 3u);
+  EXPECT_EQ(fn[0]["verdict"], "skipped") << fn[0];
+  EXPECT_EQ(fn[1]["verdict"], "skipped") << fn[1];
+  EXPECT_EQ(fn[2]["verdict"], "refused") << fn[2];
+  EXPECT_EQ(fn[2]["sqlstate"], "42501") << fn[2];
+  EXPECT_EQ(fn[0]["reason"], "not run: statement 3 of the Query was refused") << fn[0];
+}
+
+// Statements pgro answers itself inside a string (DEALLOCATE ALL, in transaction pooling)
+// take their turn between the server's.
+TEST(AuditTest, MultiStatementQueryWithLocalAnswers) {
+  AuditedPgro audited(Env{{"CACHE_ENABLED", "true"}});
+  RawPgClient client = connectProxy(*audited.pgro);
+  ASSERT_TRUE(ok(client,
+                 "SELECT 1 /* audit-mtag-a */; DEALLOCATE ALL /* audit-mtag-b */; SELECT g FROM "
+                 "generate_series(1, 2) g /* audit-mtag-c */"));
+  const auto tagged = records(audited.file, "audit-mtag-", 3);
+  ASSERT_EQ(tagged.size(), 3u);
+  EXPECT_EQ(tagged[0]["rows"], 1) << tagged[0];
+  EXPECT_EQ(tagged[1]["text"], "DEALLOCATE ALL /* audit-mtag-b */") << tagged[1];
+  EXPECT_EQ(tagged[1]["rows"], 0) << tagged[1];
+  EXPECT_EQ(tagged[2]["rows"], 2) << tagged[2];
+  for (const json& r : tagged) EXPECT_EQ(r["verdict"], "allowed") << r;
+
+  // pgro does not cache a string of several statements: each is counted from upstream.
+  const std::string twice =
+      "SELECT 5 /* audit-mcache-a */; SELECT g FROM generate_series(1, 4) g /* audit-mcache-b */";
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(ok(client, twice));
+  const auto found = records(audited.file, "audit-mcache-", 4);
+  ASSERT_EQ(found.size(), 4u);
+  const std::vector<int> rows = {1, 4, 1, 4};
+  for (std::size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(found[i]["rows"], rows[i]) << found[i];
+    EXPECT_EQ(found[i]["cache"], "bypass") << found[i];
+  }
 }
 
 TEST(AuditTest, CacheHitsAppearWithOutcomeHit) {
