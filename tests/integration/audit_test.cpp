@@ -360,6 +360,127 @@ TEST(AuditTest, MultiStatementQueryWithLocalAnswers) {
   }
 }
 
+// Real drivers (tests/integration/audit_clients): every statement they send is one line, no
+// more, with the login and application_name of the run and each statement's rows.
+struct DriverRun {
+  AuditedPgro audited{Env{{"AUDIT_PARAMETERS", "on"}}};
+  std::vector<json> lines;  // the whole file, once `expected` lines are there
+
+  void run(std::vector<std::string> argv, std::size_t expected) {
+    const CommandResult r = runCommand(argv, audited.pgro->libpqEnv(), 60s);
+    ASSERT_EQ(r.exit_code, 0) << r.describe();
+    lines = records(audited.file, "", expected);
+    std::this_thread::sleep_for(300ms);  // nothing more arrives late
+    lines = records(audited.file, "", expected, 0ms);
+  }
+
+  std::vector<json> with(std::string_view marker) const {
+    std::vector<json> out;
+    for (const json& r : lines) {
+      if (r["text"].get<std::string>().find(marker) != std::string::npos) out.push_back(r);
+    }
+    return out;
+  }
+
+  // The lines, for a failure message.
+  std::string dump() const {
+    std::string out;
+    for (const json& r : lines) out += r.dump() + "\n";
+    return out;
+  }
+
+  // Every line: this login, this application_name, one session, success.
+  void expectAll(const std::string& application_name) const {
+    for (const json& r : lines) {
+      EXPECT_EQ(r["login"], kProxyUser) << r;
+      EXPECT_EQ(r["application_name"], application_name) << r;
+      EXPECT_EQ(r["session"], lines.front()["session"]) << r;
+      EXPECT_EQ(r["verdict"], "allowed") << r;
+      EXPECT_EQ(r["sqlstate"], "00000") << r;
+    }
+  }
+};
+
+TEST(AuditTest, PgjdbcRunAppearsOnceWithLoginAndRows) {
+  DriverRun d;
+  d.run({"java", "-cp", PGRO_JDBC_JAR, PGRO_AUDIT_CLIENTS_DIR "/AuditJdbc.java"}, 15);
+  // pgjdbc's own two SETs after login, then 1 + 8 + BEGIN + 2 + COMMIT.
+  ASSERT_EQ(d.lines.size(), 15u) << d.dump();
+  EXPECT_EQ(d.lines[0]["text"], "SET extra_float_digits = 3");
+  EXPECT_EQ(d.lines[1]["text"], "SET application_name = 'audit-jdbc'");
+  EXPECT_EQ(d.lines[1]["application_name"], "");  // the name it had when the SET arrived
+  d.lines.erase(d.lines.begin(), d.lines.begin() + 2);
+  d.expectAll("audit-jdbc");
+  const auto stmt = d.with("audit-jdbc-stmt");
+  ASSERT_EQ(stmt.size(), 1u);
+  EXPECT_EQ(stmt[0]["rows"], 4) << stmt[0];
+  const auto prep = d.with("audit-jdbc-prep");
+  ASSERT_EQ(prep.size(), 8u);
+  for (std::size_t i = 0; i < prep.size(); ++i) {
+    EXPECT_EQ(prep[i]["protocol"], "extended") << prep[i];
+    // pgjdbc sends an int as a binary int4.
+    EXPECT_EQ(prep[i]["parameters"], json::array({"\\x0000000" + std::to_string(i + 1)}))
+        << prep[i];
+    EXPECT_EQ(prep[i]["rows"], i + 1) << prep[i];
+  }
+  // From its 5th execution on, pgjdbc runs a named server-side statement.
+  EXPECT_EQ(prep[0]["statement"], "") << prep[0];
+  EXPECT_NE(prep[7]["statement"], "") << prep[7];
+  ASSERT_EQ(d.with("audit-jdbc-tx1").size(), 1u);
+  EXPECT_EQ(d.with("audit-jdbc-tx1")[0]["rows"], 1);
+  ASSERT_EQ(d.with("audit-jdbc-tx2").size(), 1u);
+  EXPECT_EQ(d.with("audit-jdbc-tx2")[0]["rows"], 2);
+  EXPECT_EQ(d.with("BEGIN").size(), 1u);
+  EXPECT_EQ(d.with("COMMIT").size(), 1u);
+}
+
+TEST(AuditTest, Psycopg3RunAppearsOnceWithLoginAndRows) {
+  DriverRun d;
+  d.run({"/usr/bin/python3", PGRO_AUDIT_CLIENTS_DIR "/audit_psycopg.py", "psycopg3"}, 14);
+  // 7 + 5 + BEGIN + COMMIT.
+  ASSERT_EQ(d.lines.size(), 14u) << d.dump();
+  d.expectAll("audit-psycopg3");
+  const auto param = d.with("audit-pg3-param");
+  ASSERT_EQ(param.size(), 7u);
+  for (std::size_t i = 0; i < param.size(); ++i) {
+    EXPECT_EQ(param[i]["protocol"], "extended") << param[i];
+    EXPECT_EQ(param[i]["rows"], i + 1) << param[i];
+  }
+  const auto many = d.with("audit-pg3-many");
+  ASSERT_EQ(many.size(), 5u);
+  for (std::size_t i = 0; i < many.size(); ++i) {
+    // psycopg sends a Python int as a binary int2.
+    EXPECT_EQ(many[i]["parameters"], json::array({"\\x000" + std::to_string(i)})) << many[i];
+    EXPECT_EQ(many[i]["rows"], 1) << many[i];
+  }
+  EXPECT_EQ(d.with("BEGIN").size(), 1u);
+  EXPECT_EQ(d.with("COMMIT").size(), 1u);
+}
+
+TEST(AuditTest, Psycopg2RunAppearsOnceWithLoginAndRows) {
+  DriverRun d;
+  d.run({"/usr/bin/python3", PGRO_AUDIT_CLIENTS_DIR "/audit_psycopg.py", "psycopg2"}, 7);
+  // 3 + a string of 2 + BEGIN + COMMIT.
+  ASSERT_EQ(d.lines.size(), 7u) << d.dump();
+  d.expectAll("audit-psycopg2");
+  const auto param = d.with("audit-pg2-param");
+  ASSERT_EQ(param.size(), 3u);
+  for (std::size_t i = 0; i < param.size(); ++i) {
+    EXPECT_EQ(param[i]["protocol"], "simple") << param[i];
+    EXPECT_EQ(param[i]["rows"], i + 1) << param[i];
+  }
+  const auto a = d.with("audit-pg2-multi-a");
+  const auto b = d.with("audit-pg2-multi-b");
+  ASSERT_EQ(a.size(), 1u);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(a[0]["text"], "SELECT 1 /* audit-pg2-multi-a */") << a[0];
+  EXPECT_EQ(a[0]["rows"], 1) << a[0];
+  EXPECT_EQ(b[0]["text"], "SELECT g FROM generate_series(1, 6) g /* audit-pg2-multi-b */") << b[0];
+  EXPECT_EQ(b[0]["rows"], 6) << b[0];
+  EXPECT_EQ(d.with("BEGIN").size(), 1u);
+  EXPECT_EQ(d.with("COMMIT").size(), 1u);
+}
+
 TEST(AuditTest, CacheHitsAppearWithOutcomeHit) {
   AuditedPgro audited(Env{{"CACHE_ENABLED", "true"}});
   RawPgClient client = connectProxy(*audited.pgro);
