@@ -500,6 +500,38 @@ TEST(AuditTest, CacheHitsAppearWithOutcomeHit) {
   EXPECT_EQ(bypass[0]["cache"], "bypass") << bypass[0];
 }
 
+// The exposition counts the audit log's lines and its failed writes.
+TEST(AuditTest, MetricsCountLinesWrittenAndLinesLost) {
+  {
+    AuditedPgro audited;
+    RawPgClient client = connectProxy(*audited.pgro);
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(ok(client, "SELECT 1 /* audit-metric */; SELECT 2"));
+    ASSERT_EQ(records(audited.file, "", 10).size(), 10u);
+    // The counter follows the file (the writer counts after its write).
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (metricValue(*audited.pgro, "pgro_audit_lines_total") < 10 &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_EQ(metricValue(*audited.pgro, "pgro_audit_lines_total"), 10)
+        << scrapeMetrics(*audited.pgro);
+    EXPECT_EQ(metricValue(*audited.pgro, "pgro_audit_dropped_total"), 0);
+    EXPECT_EQ(metricValue(*audited.pgro, "pgro_audit_write_failures_total"), 0);
+  }
+  // /dev/full opens, and every write to it fails (ENOSPC).
+  auto pgro = startPgro(Env{{"AUDIT_LOG", "/dev/full"}});
+  RawPgClient client = connectProxy(*pgro);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(ok(client, "SELECT 1 /* audit-full */"));
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (metricValue(*pgro, "pgro_audit_write_failures_total") < 3 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(metricValue(*pgro, "pgro_audit_write_failures_total"), 3) << scrapeMetrics(*pgro);
+  EXPECT_EQ(metricValue(*pgro, "pgro_audit_lines_total"), 0);
+  EXPECT_TRUE(pgro->waitForLog("audit log: write to /dev/full failed", 5s));
+}
+
 CommandResult verify(const std::string& path) {
   return runCommand({pgroBinary(), "audit", "verify", path}, {}, 30s);
 }
