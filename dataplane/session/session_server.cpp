@@ -478,7 +478,8 @@ bool ClientSession::handleServerMessage(char type, std::string_view body, std::s
   if (type == 'C') {
     const std::string_view tag = r.cstring();
     if (tag == "COMMIT" || tag == "ROLLBACK") unit_committed_ = tag == "COMMIT";
-    if (front.message == 'Q') audit_.advance(front.audit);  // a string's next statement
+    // A string's next statement; after a result cap the client sees none of the rest.
+    if (front.message == 'Q' && !result_capped_) audit_.advance(front.audit);
   }
   if (!endsReply(front.message, type)) return true;
   if (front.audit) audit_.finish(std::move(front.audit));
