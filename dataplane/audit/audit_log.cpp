@@ -160,7 +160,7 @@ void AuditLog::writeLine(std::string& line) {
   }
   batch_ += line;
   batch_ += '\n';
-  written_.fetch_add(1, std::memory_order_relaxed);
+  ++batch_lines_;
 }
 
 void AuditLog::run() {
@@ -209,14 +209,20 @@ void AuditLog::run() {
       formatRecord(line, *record, settings_.format, fp);
       writeLine(line);
     }
-    if (!batch_.empty() && file_ != nullptr) {
-      if (std::fwrite(batch_.data(), 1, batch_.size(), file_) != batch_.size() ||
-          std::fflush(file_) != 0) {
+    if (!batch_.empty()) {
+      if (file_ == nullptr) {
+        failed_.fetch_add(batch_lines_, std::memory_order_relaxed);  // reopen failed: logged
+      } else if (std::fwrite(batch_.data(), 1, batch_.size(), file_) != batch_.size() ||
+                 std::fflush(file_) != 0) {
+        failed_.fetch_add(batch_lines_, std::memory_order_relaxed);
         spdlog::error("audit log: write to {} failed: {}", settings_.destination,
                       std::strerror(errno));
+      } else {
+        written_.fetch_add(batch_lines_, std::memory_order_relaxed);
       }
     }
     batch_.clear();
+    batch_lines_ = 0;
     if (batch_.capacity() > (std::size_t{1} << 20)) std::string().swap(batch_);
     lock.lock();
     done_ += work.size();

@@ -46,8 +46,11 @@ class AuditLog {
   // Blocks until every record submitted so far is written (tests, shutdown).
   void flush();
 
+  // Lines in the destination (records and dropped-lines notes); records dropped because the
+  // queue was full; lines lost because a write failed or the file could not be reopened.
   std::uint64_t written() const { return written_.load(std::memory_order_relaxed); }
   std::uint64_t dropped() const { return dropped_total_.load(std::memory_order_relaxed); }
+  std::uint64_t failed() const { return failed_.load(std::memory_order_relaxed); }
 
  private:
   void run();
@@ -69,6 +72,7 @@ class AuditLog {
   bool stop_ = false;
   std::atomic<std::uint64_t> written_{0};
   std::atomic<std::uint64_t> dropped_total_{0};
+  std::atomic<std::uint64_t> failed_{0};
 
   // Writer thread only.
   std::FILE* file_ = nullptr;
@@ -76,6 +80,7 @@ class AuditLog {
   std::string prev_hash_;
   std::uint64_t seq_ = 0;
   std::string batch_;
+  std::uint64_t batch_lines_ = 0;
   std::unordered_map<std::string, std::string> fingerprints_;  // by numeric shape or text
   std::thread writer_;
 };

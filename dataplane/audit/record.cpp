@@ -162,7 +162,9 @@ void formatRecord(std::string& out, const Record& r, const FormatOptions& option
     out += ",\"parameters\":";
     appendParameters(out, *r.bind, options.parameters, options.max_text_bytes);
   }
-  out += r.refused ? ",\"verdict\":\"refused\"" : ",\"verdict\":\"allowed\"";
+  out += r.refused   ? ",\"verdict\":\"refused\""
+         : r.skipped ? ",\"verdict\":\"skipped\""
+                     : ",\"verdict\":\"allowed\"";
   out += ",\"reason\":";
   appendJsonString(out, r.reason);
   out += ",\"cache\":\"";
@@ -180,7 +182,11 @@ void formatRecord(std::string& out, const Record& r, const FormatOptions& option
   out += ",\"total_ms\":";
   appendMs(out, r.started, r.finished);
   out += ",\"sqlstate\":";
-  appendJsonString(out, r.sqlstate.empty() ? std::string_view("00000") : r.sqlstate);
+  if (r.skipped) {
+    out += "null";  // it never ran: neither success nor an error of its own
+  } else {
+    appendJsonString(out, r.sqlstate.empty() ? std::string_view("00000") : r.sqlstate);
+  }
   out += '}';
 }
 

@@ -49,7 +49,10 @@ struct Record {
   // AUDIT_PARAMETERS is not off; at most the capture limit.
   std::optional<std::string> bind;
   bool refused = false;  // pgro's policy refused it; nothing went upstream
-  std::string reason;    // refused: why; an error: its message
+  // Never ran: it came in one Query message with a statement that was refused (nothing of
+  // the string went upstream) or that failed (the server skips the rest of the string).
+  bool skipped = false;
+  std::string reason;  // refused: why; an error: its message
   CacheOutcome cache = CacheOutcome::Bypass;
   // The result sent to the client: DataRow (and CopyData) messages and their bytes, the
   // same whether they came from upstream or from the cache.
@@ -59,6 +62,9 @@ struct Record {
   // libpg_query's fingerprint of the whole text, when the session knows it (the verdict's,
   // or cachedFingerprint() for the extended protocol); the audit writer computes it when not.
   std::optional<std::uint64_t> fingerprint;
+  // The next statement of the same simple Query message (StatementTrail::split), whose reply
+  // follows this one's CommandComplete. Null when the writer gets the record.
+  std::unique_ptr<Record> next;
 };
 
 struct FormatOptions {

@@ -11,18 +11,27 @@ namespace {
 constexpr std::size_t kMaxPortals = 16;
 
 // DataRows in a stored reply (backend messages, each type byte + Int32 length), counted as
-// StatementTrail::countReply counts them on the way from upstream.
+// StatementTrail::countReply counts them on the way from upstream; with statements chained
+// (a string of several), each CommandComplete hands the count on to the next one.
 void countRows(Record& record, std::string_view reply) {
+  Record* into = &record;
   std::size_t at = 0;
   while (reply.size() - at >= 5) {
     const auto* p = reinterpret_cast<const unsigned char*>(reply.data() + at);
     const std::size_t length =
         (std::size_t{p[1]} << 24) | (std::size_t{p[2]} << 16) | (std::size_t{p[3]} << 8) | p[4];
     if (length < 4 || reply.size() - at < 1 + length) break;
-    StatementTrail::countReply(&record, static_cast<char>(p[0]), 1 + length);
+    StatementTrail::countReply(into, static_cast<char>(p[0]), 1 + length);
+    if ((p[0] == 'C' || p[0] == 'I') && into->next) into = into->next.get();
     at += 1 + length;
   }
 }
+
+std::string skippedAfterRefusal(int refused_at) {
+  return "not run: statement " + std::to_string(refused_at + 1) + " of the Query was refused";
+}
+
+constexpr std::string_view kSkippedAfterError = "not run: an earlier statement of the Query failed";
 
 }  // namespace
 
@@ -74,10 +83,32 @@ void StatementTrail::shape(std::optional<std::uint64_t> fingerprint, std::string
   sampleText(current_->text, fingerprint, text);
 }
 
+void StatementTrail::split(std::span<const std::string_view> texts, int refused_at) {
+  if (!current_ || texts.size() < 2) return;
+  refused_at_ = refused_at;
+  Record* last = nullptr;
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    Record* record = current_.get();
+    if (i > 0) {
+      last->next = make(texts[i]);
+      record = last->next.get();
+      record->time = current_->time;
+      record->started = current_->started;
+    } else {
+      record->text = std::string(texts[0].substr(0, captureBytes()));
+      record->text_length = texts[0].size();
+    }
+    record->fingerprint.reset();  // the string's, not the statement's
+    fingerprintText(*record, texts[i]);
+    last = record;
+  }
+}
+
 void StatementTrail::begin(std::string_view text, bool extended, std::string_view statement,
                            std::string_view bind) {
   if (!on()) return;
   flush();
+  refused_at_ = -1;
   current_ = make(text);
   current_->extended = extended;
   current_->statement = std::string(statement);
@@ -94,8 +125,17 @@ void StatementTrail::refused(std::string_view text, std::string_view reason) {
     current_->extended = true;  // only a Parse is refused outside begin()
     fingerprintText(*current_, text);
   }
-  current_->refused = true;
-  current_->reason = std::string(reason);
+  // A string of several: the refusal is its refused statement's; nothing of it runs.
+  int index = 0;
+  for (Record* r = current_.get(); r != nullptr; r = r->next.get(), ++index) {
+    if (index == std::max(refused_at_, 0)) {
+      r->refused = true;
+      r->reason = std::string(reason);
+    } else {
+      r->skipped = true;
+      r->reason = skippedAfterRefusal(std::max(refused_at_, 0));
+    }
+  }
 }
 
 void StatementTrail::error(std::string_view sqlstate, std::string_view message) {
@@ -104,23 +144,45 @@ void StatementTrail::error(std::string_view sqlstate, std::string_view message) 
     current_ = make({});
     current_->extended = true;
   }
-  if (current_->sqlstate.empty()) {
-    current_->sqlstate = std::string(sqlstate);
-    if (current_->reason.empty()) current_->reason = std::string(message);
+  // The refused statement's, or the first: pgro answers the string with one error, and none
+  // of it runs.
+  Record* target = current_.get();
+  for (Record* r = current_.get(); r != nullptr; r = r->next.get()) {
+    if (r->refused) target = r;
+  }
+  if (target->sqlstate.empty()) {
+    target->sqlstate = std::string(sqlstate);
+    if (target->reason.empty()) target->reason = std::string(message);
+  }
+  for (Record* r = current_.get(); r != nullptr; r = r->next.get()) {
+    if (r != target && !r->skipped) {
+      r->skipped = true;
+      r->reason = std::string(kSkippedAfterError);
+    }
   }
 }
 
 void StatementTrail::cached(CacheOutcome outcome, std::string_view reply) {
   if (!current_) return;
-  current_->cache = outcome;
+  for (Record* r = current_.get(); r != nullptr; r = r->next.get()) r->cache = outcome;
   countRows(*current_, reply);
 }
 
 std::unique_ptr<Record> StatementTrail::forwarded(CacheOutcome outcome) {
   if (!current_) return nullptr;
-  current_->cache = outcome;
+  for (Record* r = current_.get(); r != nullptr; r = r->next.get()) r->cache = outcome;
   current_->forwarded = std::chrono::steady_clock::now();
   return std::move(current_);
+}
+
+void StatementTrail::advance(std::unique_ptr<Record>& record) {
+  if (!record || !record->next) return;
+  std::unique_ptr<Record> next = std::move(record->next);
+  finish(std::move(record));
+  // It starts when the one before it ends: the server runs a string's statements in turn.
+  next->started = std::chrono::steady_clock::now();
+  next->forwarded = next->started;
+  record = std::move(next);
 }
 
 void StatementTrail::bind(std::string_view portal, std::string_view statement,
@@ -186,8 +248,25 @@ void StatementTrail::flush() {
 void StatementTrail::finish(std::unique_ptr<Record> record, std::string_view sqlstate) {
   if (!record || !on()) return;
   if (!sqlstate.empty() && record->sqlstate.empty()) record->sqlstate = std::string(sqlstate);
+  const bool failed = record->refused || record->skipped || !record->sqlstate.empty();
+  std::unique_ptr<Record> next = std::move(record->next);
+  submit(std::move(record));
+  // The rest of its string: answered along with it (pgro's local answers), or, after an
+  // error, never run (the server skips to the end of the string).
+  while (next) {
+    std::unique_ptr<Record> after = std::move(next->next);
+    if (failed && !next->skipped && !next->refused) {
+      next->skipped = true;
+      next->reason = std::string(kSkippedAfterError);
+    }
+    submit(std::move(next));
+    next = std::move(after);
+  }
+}
+
+void StatementTrail::submit(std::unique_ptr<Record> record) {
   record->finished = std::chrono::steady_clock::now();
-  if (stats_) stats_->add(shard_, *record);
+  if (stats_ && !record->skipped) stats_->add(shard_, *record);
   if (log_) log_->submit(std::move(record));
 }
 

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -45,6 +46,10 @@ class StatementTrail {
              std::string_view bind = {});
   // The current (simple Query) statement's fingerprint, from its verdict; `text` is its text.
   void shape(std::optional<std::uint64_t> fingerprint, std::string_view text);
+  // The current simple Query holds several statements (`texts`, in order): one record each,
+  // chained (Record::next). `refused_at`: the one (0-based) a refusal to come is about, -1
+  // when the refusal, if any, is not about one of them.
+  void split(std::span<const std::string_view> texts, int refused_at);
   // The policy refused `text` (the current statement's, or a Parse's).
   void refused(std::string_view text, std::string_view reason);
   // pgro answered the current statement (or a message outside any, e.g. a Bind of an unknown
@@ -61,8 +66,12 @@ class StatementTrail {
   std::unique_ptr<Record> execute(std::string_view portal, CacheOutcome outcome);
   // The current statement, answered by pgro alone, is complete.
   void flush();
-  // A forwarded statement's reply ended (or never will: `sqlstate` then says why).
+  // A forwarded statement's reply ended (or never will: `sqlstate` then says why). The
+  // statements chained after it end too: skipped when it failed.
   void finish(std::unique_ptr<Record> record, std::string_view sqlstate = {});
+  // The client got a CommandComplete for `record`'s statement, a simple Query's: when more
+  // statements of the string follow, it is finished and `record` becomes the next one's.
+  void advance(std::unique_ptr<Record>& record);
 
   // Counting a reply as it passes (null-safe for statements without a record).
   static void countReply(Record* record, char type, std::size_t bytes) {
@@ -83,6 +92,8 @@ class StatementTrail {
     bool executed = false;
   };
   std::unique_ptr<Record> make(std::string_view text);
+  // One record, to the statistics and the log.
+  void submit(std::unique_ptr<Record> record);
   // Text kept in a record: the audit log's capture, or none.
   std::size_t captureBytes() const { return log_ ? log_->captureBytes() : 0; }
   // With statistics on: `text`'s fingerprint (cached per loop), and the sample a shape new to
@@ -97,6 +108,7 @@ class StatementTrail {
   std::shared_ptr<const Identity> who_;
   const std::shared_ptr<const std::map<std::string, std::string>>* params_ = nullptr;
   std::unique_ptr<Record> current_;
+  int refused_at_ = -1;  // split(): the statement of current_'s chain a refusal is about
   // Portals exist until their transaction ends; a client that opens many is bounded here.
   std::unordered_map<std::string, Portal> portals_;
 };

@@ -1,5 +1,6 @@
 #include "policy/classifier.hpp"
 
+#include <algorithm>
 #include <climits>
 #include <functional>
 #include <string>
@@ -95,6 +96,28 @@ bool isCacheReset(const pg_query::ParseResult& tree) {
          isCacheResetCall(target.res_target().val().func_call());
 }
 
+// Each statement's text in `sql`: RawStmt offsets are bytes, stmt_len 0 means "to the end",
+// and a statement's span starts right after the previous `;` (whitespace and comments
+// included), so the whitespace is trimmed here.
+std::vector<StatementSpan> statementSpans(const pg_query::ParseResult& tree, std::string_view sql) {
+  const auto space = [](char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
+  };
+  std::vector<StatementSpan> spans;
+  spans.reserve(static_cast<std::size_t>(tree.stmts_size()));
+  for (const pg_query::RawStmt& raw : tree.stmts()) {
+    std::size_t at =
+        std::min(static_cast<std::size_t>(std::max(raw.stmt_location(), 0)), sql.size());
+    std::size_t end = raw.stmt_len() > 0
+                          ? std::min(at + static_cast<std::size_t>(raw.stmt_len()), sql.size())
+                          : sql.size();
+    while (at < end && space(sql[at])) ++at;
+    while (end > at && (space(sql[end - 1]) || (raw.stmt_len() == 0 && sql[end - 1] == ';'))) --end;
+    spans.push_back({at, end - at});
+  }
+  return spans;
+}
+
 void classifyText(const std::string& sql, const ClassifierOptions& options, Verdict& verdict) {
   PgQueryProtobufParseResult result = pg_query_parse_protobuf(sql.c_str());
   if (result.error != nullptr) {
@@ -121,13 +144,19 @@ void classifyText(const std::string& sql, const ClassifierOptions& options, Verd
 
   verdict = Verdict{};
   verdict.statement_count = tree->stmts_size();
+  std::vector<StatementSpan> spans;
+  if (tree->stmts_size() > 1) spans = statementSpans(*tree, sql);
   bool cacheable = verdict.statement_count > 0;
+  int first_unknown = -1;  // the statement that named the first unknown function
   for (int index = 0; index < tree->stmts_size(); ++index) {
     if (auto denial =
             detail::classifyStatement(tree->stmts(index), sql, options, verdict, cacheable)) {
       verdict = refused(std::move(*denial), tree->stmts_size());
+      verdict.statements = std::move(spans);
+      if (!verdict.statements.empty()) verdict.refused_statement = index;
       return;
     }
+    if (first_unknown < 0 && !verdict.unknown_functions.empty()) first_unknown = index;
     for (SessionStatement& statement : verdict.kinds.session_statements) {
       if (statement.index < 0) statement.index = index;
     }
@@ -149,8 +178,11 @@ void classifyText(const std::string& sql, const ClassifierOptions& options, Verd
     verdict =
         refused(detail::Denial{Refusal::UnknownFunction, std::move(message)}, tree->stmts_size());
     verdict.unknown_functions = std::move(names);
+    verdict.statements = std::move(spans);
+    if (!verdict.statements.empty()) verdict.refused_statement = first_unknown;
     return;
   }
+  verdict.statements = std::move(spans);
   if (verdict.is_cache_reset || sql.find(kNoCacheMarker) != std::string::npos) {
     cacheable = false;
   }

@@ -120,6 +120,13 @@ struct TextEdit {
   std::string text;
 };
 
+// One statement of a string of several: its text, a byte offset and length in the string,
+// without the whitespace around it and the `;` that ends it.
+struct StatementSpan {
+  std::size_t at = 0;
+  std::size_t length = 0;
+};
+
 struct Verdict {
   bool allowed = true;
   Refusal refusal = Refusal::None;
@@ -146,6 +153,13 @@ struct Verdict {
   std::vector<TextEdit> edits;
   StatementKinds kinds;
   int statement_count = 0;  // 0 for an empty string or only comments (EmptyQueryResponse)
+  // A string of several statements (statement_count > 1, allowed or refused): each one's text,
+  // in order, so the audit log and the query statistics see statements, not strings. Empty
+  // for one statement, and for a string that does not parse.
+  std::vector<StatementSpan> statements;
+  // A refused string of several statements: which one (0-based) the refusal is about; -1 when
+  // it is about the string as a whole (it does not parse, or is too long).
+  int refused_statement = -1;
   // This verdict holds for every text of the same numeric shape (shape.hpp): one allowed
   // SELECT that sets nothing and is not the cache reset. No rule may read the value of a
   // numeric constant in such a statement (the only ones that do, SET and set_config(),

@@ -50,6 +50,7 @@ inline std::size_t approximateBytes(const Verdict& verdict) {
   for (const SessionStatement& statement : kinds.session_statements) {
     bytes += sizeof(SessionStatement) + statement.name.capacity();
   }
+  bytes += verdict.statements.capacity() * sizeof(StatementSpan);
   return bytes;
 }
 

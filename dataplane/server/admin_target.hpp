@@ -79,6 +79,11 @@ struct StatsSnapshot {
   // and shapes dropped for a newcomer since the last reset.
   uint64_t query_shapes = 0;
   uint64_t query_shape_evictions = 0;
+  // Audit log (AUDIT_LOG): lines written, records dropped (queue full), lines lost to failed
+  // writes.
+  uint64_t audit_lines = 0;
+  uint64_t audit_dropped = 0;
+  uint64_t audit_failed = 0;
   // Query governor enforcements: limit name ("query_timeout", ...) -> login -> count.
   std::map<std::string, std::map<std::string, uint64_t>> governor;
   bool upstream_up = false;

@@ -97,6 +97,11 @@ StatsSnapshot DataPlaneAdmin::stats() {
   if (ctx_->query_stats) {
     std::tie(s.query_shapes, s.query_shape_evictions) = ctx_->query_stats->totals();
   }
+  if (ctx_->audit) {
+    s.audit_lines = ctx_->audit->written();
+    s.audit_dropped = ctx_->audit->dropped();
+    s.audit_failed = ctx_->audit->failed();
+  }
   s.upstream_up = ctx_->pool->upstreamUp();
   s.uptime_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();

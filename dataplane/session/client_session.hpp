@@ -240,8 +240,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool planSessionStatements(const policy::Verdict& verdict, std::vector<policy::TextEdit>& edits,
                              ReplyTags& tags);
   // Before server message `type` answering a Query with pgro's tags: appends the tags now
-  // due to `out` (and drops the statements they name).
-  void dueTags(ReplyTags& tags, char type, std::string& out);
+  // due to `out` (and drops the statements they name). Returns how many.
+  std::size_t dueTags(ReplyTags& tags, char type, std::string& out);
   // DISCARD ALL: the client's statements, pgro settings and session settings as at login.
   void discardSessionState();
   // Waits for another session's identical in-flight miss, or becomes its leader.

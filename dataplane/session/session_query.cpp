@@ -592,6 +592,14 @@ asio::awaitable<void> ClientSession::handleQuery(std::string_view raw, std::stri
   if (state_ == State::Closing) co_return;
   // raw and sql view into in_, which only clientLoop changes: still valid.
   audit_.shape(classified->fingerprint, sql);
+  if (audit_.on() && classified->statements.size() > 1) {
+    std::vector<std::string_view> texts;
+    texts.reserve(classified->statements.size());
+    for (const policy::StatementSpan& span : classified->statements) {
+      texts.push_back(sql.substr(span.at, span.length));
+    }
+    audit_.split(texts, classified->refused_statement);
+  }
   const auto verdict = admitStatement(sql, false, std::move(classified));
   if (verdict == nullptr) co_return;
   if (!verdict->sets.empty() &&
@@ -982,16 +990,19 @@ bool ClientSession::planSessionStatements(const policy::Verdict& verdict,
   return false;
 }
 
-void ClientSession::dueTags(ReplyTags& tags, char type, std::string& out) {
-  if (tags.failed) return;
+std::size_t ClientSession::dueTags(ReplyTags& tags, char type, std::string& out) {
+  if (tags.failed) return 0;
+  std::size_t added = 0;
   while (tags.next < tags.tags.size() && tags.tags[tags.next].after <= tags.completes) {
     const ReplyTag& tag = tags.tags[tags.next++];
     if (tag.forget_all) statements_.clear();
     if (!tag.forget.empty()) statements_.erase(tag.forget);
     protocol::appendCommandComplete(out, tag.tag);
+    ++added;
   }
   if (type == 'E') tags.failed = true;
   if (type == 'C') ++tags.completes;
+  return added;
 }
 
 void ClientSession::discardSessionState() {

@@ -431,7 +431,8 @@ bool ClientSession::handleServerMessage(char type, std::string_view body, std::s
   Pending& front = pending_.front();
   if (front.tags && !result_capped_) {
     std::string tags;
-    dueTags(*front.tags, type, tags);
+    // Each tag is the CommandComplete of a statement of the string that pgro answered.
+    for (std::size_t n = dueTags(*front.tags, type, tags); n > 0; --n) audit_.advance(front.audit);
     if (!tags.empty()) to_client_.appendOwned(std::move(tags));
   }
   if (type == 'E' && front.kind == Pending::Kind::Internal) {
@@ -477,6 +478,8 @@ bool ClientSession::handleServerMessage(char type, std::string_view body, std::s
   if (type == 'C') {
     const std::string_view tag = r.cstring();
     if (tag == "COMMIT" || tag == "ROLLBACK") unit_committed_ = tag == "COMMIT";
+    // A string's next statement; after a result cap the client sees none of the rest.
+    if (front.message == 'Q' && !result_capped_) audit_.advance(front.audit);
   }
   if (!endsReply(front.message, type)) return true;
   if (front.audit) audit_.finish(std::move(front.audit));

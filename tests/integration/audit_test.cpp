@@ -61,6 +61,12 @@ std::vector<json> records(const std::string& path, std::string_view marker, std:
   }
 }
 
+// A simple Query's reply, read to its ReadyForQuery: true without an ErrorResponse.
+bool ok(RawPgClient& client, const std::string& sql) {
+  client.send(wire::query(sql));
+  return succeeded(client.readReply());
+}
+
 TEST(AuditTest, PsqlSimpleProtocolStatementsAppearOnceWithLoginAndRows) {
   AuditedPgro audited;
   const std::string script = audited.dir + "/script.sql";
@@ -223,6 +229,258 @@ TEST(AuditTest, RefusedWriteAppearsWithItsSqlstate) {
   EXPECT_EQ(fn[0]["sqlstate"], "42501") << fn[0];
 }
 
+// A simple Query of several statements: one line each, with its own text, fingerprint and
+// rows (from its own CommandComplete), in order, and the same session.
+TEST(AuditTest, MultiStatementQueryIsOneLinePerStatement) {
+  AuditedPgro audited(Env{{"CACHE_ENABLED", "false"}});
+  RawPgClient client = connectProxy(*audited.pgro);
+  const bool done =
+      ok(client,
+         "SELECT 1 AS one /* audit-multi-a */;  SELECT g FROM generate_series(1, 3) g "
+         "/* audit-multi-b */;\n SELECT 'x' WHERE false /* audit-multi-c */;");
+  ASSERT_TRUE(done);
+  const auto found = records(audited.file, "audit-multi-", 3);
+  ASSERT_EQ(found.size(), 3u);
+  const std::vector<std::string> texts = {
+      "SELECT 1 AS one /* audit-multi-a */",
+      "SELECT g FROM generate_series(1, 3) g /* audit-multi-b */",
+      "SELECT 'x' WHERE false /* audit-multi-c */"};
+  const std::vector<int> rows = {1, 3, 0};
+  for (std::size_t i = 0; i < 3; ++i) {
+    const json& r = found[i];
+    EXPECT_EQ(r["text"], texts[i]) << r;
+    EXPECT_EQ(r["rows"], rows[i]) << r;
+    EXPECT_EQ(r["verdict"], "allowed") << r;
+    EXPECT_EQ(r["sqlstate"], "00000") << r;
+    EXPECT_EQ(r["login"], kProxyUser) << r;
+    EXPECT_EQ(r["protocol"], "simple") << r;
+    EXPECT_EQ(r["session"], found[0]["session"]) << r;
+    EXPECT_TRUE(r["upstream_ms"].is_number()) << r;
+    EXPECT_TRUE(r["fingerprint"].is_string()) << r;
+  }
+  EXPECT_NE(found[0]["fingerprint"], found[1]["fingerprint"]);
+  EXPECT_NE(found[1]["fingerprint"], found[2]["fingerprint"]);
+  // A statement's fingerprint is the one it has alone.
+  client.query("SELECT 7 AS one /* audit-multi-alone */");
+  const auto alone = records(audited.file, "audit-multi-alone", 1);
+  ASSERT_EQ(alone.size(), 1u);
+  EXPECT_EQ(alone[0]["fingerprint"], found[0]["fingerprint"]);
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(records(audited.file, "audit-multi-", 4, 0ms).size(), 4u);
+}
+
+// The server stops a string at its first error: that statement has the SQLSTATE, the ones
+// after it never ran ("skipped", no SQLSTATE of their own).
+TEST(AuditTest, MultiStatementQueryFailingMidwaySkipsTheRest) {
+  AuditedPgro audited;
+  RawPgClient client = connectProxy(*audited.pgro);
+  client.query(
+      "SELECT 1 /* audit-merr-a */; SELECT 1/0 /* audit-merr-b */; SELECT 2 /* audit-merr-c */");
+  const auto found = records(audited.file, "audit-merr-", 3);
+  ASSERT_EQ(found.size(), 3u);
+  EXPECT_EQ(found[0]["text"], "SELECT 1 /* audit-merr-a */") << found[0];
+  EXPECT_EQ(found[0]["rows"], 1) << found[0];
+  EXPECT_EQ(found[0]["sqlstate"], "00000") << found[0];
+  EXPECT_EQ(found[1]["text"], "SELECT 1/0 /* audit-merr-b */") << found[1];
+  EXPECT_EQ(found[1]["verdict"], "allowed") << found[1];
+  EXPECT_EQ(found[1]["sqlstate"], "22012") << found[1];
+  EXPECT_EQ(found[1]["rows"], 0) << found[1];
+  EXPECT_EQ(found[2]["text"], "SELECT 2 /* audit-merr-c */") << found[2];
+  EXPECT_EQ(found[2]["verdict"], "skipped") << found[2];
+  EXPECT_TRUE(found[2]["sqlstate"].is_null()) << found[2];
+  EXPECT_EQ(found[2]["rows"], 0) << found[2];
+  EXPECT_EQ(found[2]["reason"], "not run: an earlier statement of the Query failed") << found[2];
+}
+
+// pgro refuses a whole string for one statement: that statement's line has the refusal
+// (verdict, reason, SQLSTATE); the others, before and after it, never ran.
+TEST(AuditTest, MultiStatementQueryRefusedNamesTheRefusedStatement) {
+  AuditedPgro audited;
+  RawPgClient client = connectProxy(*audited.pgro);
+  client.query(
+      "SELECT 1 /* audit-mref-a */; CREATE TABLE audit_nope (x int) /* audit-mref-b */; "
+      "SELECT 2 /* audit-mref-c */");
+  const auto found = records(audited.file, "audit-mref-", 3);
+  ASSERT_EQ(found.size(), 3u);
+  EXPECT_EQ(found[0]["text"], "SELECT 1 /* audit-mref-a */") << found[0];
+  EXPECT_EQ(found[1]["text"], "CREATE TABLE audit_nope (x int) /* audit-mref-b */") << found[1];
+  EXPECT_EQ(found[2]["text"], "SELECT 2 /* audit-mref-c */") << found[2];
+  EXPECT_EQ(found[1]["verdict"], "refused") << found[1];
+  EXPECT_EQ(found[1]["sqlstate"], "25006") << found[1];
+  EXPECT_NE(found[1]["reason"].get<std::string>().find("not permitted"), std::string::npos)
+      << found[1];
+  for (const std::size_t i : {0u, 2u}) {
+    EXPECT_EQ(found[i]["verdict"], "skipped") << found[i];
+    EXPECT_TRUE(found[i]["sqlstate"].is_null()) << found[i];
+    EXPECT_EQ(found[i]["reason"], "not run: statement 2 of the Query was refused") << found[i];
+  }
+  for (const json& r : found) {
+    EXPECT_EQ(r["rows"], 0) << r;
+    EXPECT_TRUE(r["upstream_ms"].is_null()) << r;
+  }
+  // A function refused in the third statement.
+  client.query(
+      "SELECT 1 /* audit-mfn-a */; SELECT 2 /* audit-mfn-b */; SELECT "
+      "pg_catalog.pg_reload_conf() /* audit-mfn-c */");
+  const auto fn = records(audited.file, "audit-mfn-", 3);
+  ASSERT_EQ(fn.size(), 3u);
+  EXPECT_EQ(fn[0]["verdict"], "skipped") << fn[0];
+  EXPECT_EQ(fn[1]["verdict"], "skipped") << fn[1];
+  EXPECT_EQ(fn[2]["verdict"], "refused") << fn[2];
+  EXPECT_EQ(fn[2]["sqlstate"], "42501") << fn[2];
+  EXPECT_EQ(fn[0]["reason"], "not run: statement 3 of the Query was refused") << fn[0];
+}
+
+// Statements pgro answers itself inside a string (DEALLOCATE ALL, in transaction pooling)
+// take their turn between the server's.
+TEST(AuditTest, MultiStatementQueryWithLocalAnswers) {
+  AuditedPgro audited(Env{{"CACHE_ENABLED", "true"}});
+  RawPgClient client = connectProxy(*audited.pgro);
+  ASSERT_TRUE(ok(client,
+                 "SELECT 1 /* audit-mtag-a */; DEALLOCATE ALL /* audit-mtag-b */; SELECT g FROM "
+                 "generate_series(1, 2) g /* audit-mtag-c */"));
+  const auto tagged = records(audited.file, "audit-mtag-", 3);
+  ASSERT_EQ(tagged.size(), 3u);
+  EXPECT_EQ(tagged[0]["rows"], 1) << tagged[0];
+  EXPECT_EQ(tagged[1]["text"], "DEALLOCATE ALL /* audit-mtag-b */") << tagged[1];
+  EXPECT_EQ(tagged[1]["rows"], 0) << tagged[1];
+  EXPECT_EQ(tagged[2]["rows"], 2) << tagged[2];
+  for (const json& r : tagged) EXPECT_EQ(r["verdict"], "allowed") << r;
+
+  // pgro does not cache a string of several statements: each is counted from upstream.
+  const std::string twice =
+      "SELECT 5 /* audit-mcache-a */; SELECT g FROM generate_series(1, 4) g /* audit-mcache-b */";
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(ok(client, twice));
+  const auto found = records(audited.file, "audit-mcache-", 4);
+  ASSERT_EQ(found.size(), 4u);
+  const std::vector<int> rows = {1, 4, 1, 4};
+  for (std::size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(found[i]["rows"], rows[i]) << found[i];
+    EXPECT_EQ(found[i]["cache"], "bypass") << found[i];
+  }
+}
+
+// Real drivers (tests/integration/audit_clients): every statement they send is one line, no
+// more, with the login and application_name of the run and each statement's rows.
+struct DriverRun {
+  AuditedPgro audited{Env{{"AUDIT_PARAMETERS", "on"}}};
+  std::vector<json> lines;  // the whole file, once `expected` lines are there
+
+  void run(std::vector<std::string> argv, std::size_t expected) {
+    const CommandResult r = runCommand(argv, audited.pgro->libpqEnv(), 60s);
+    ASSERT_EQ(r.exit_code, 0) << r.describe();
+    lines = records(audited.file, "", expected);
+    std::this_thread::sleep_for(300ms);  // nothing more arrives late
+    lines = records(audited.file, "", expected, 0ms);
+  }
+
+  std::vector<json> with(std::string_view marker) const {
+    std::vector<json> out;
+    for (const json& r : lines) {
+      if (r["text"].get<std::string>().find(marker) != std::string::npos) out.push_back(r);
+    }
+    return out;
+  }
+
+  // The lines, for a failure message.
+  std::string dump() const {
+    std::string out;
+    for (const json& r : lines) out += r.dump() + "\n";
+    return out;
+  }
+
+  // Every line: this login, this application_name, one session, success.
+  void expectAll(const std::string& application_name) const {
+    for (const json& r : lines) {
+      EXPECT_EQ(r["login"], kProxyUser) << r;
+      EXPECT_EQ(r["application_name"], application_name) << r;
+      EXPECT_EQ(r["session"], lines.front()["session"]) << r;
+      EXPECT_EQ(r["verdict"], "allowed") << r;
+      EXPECT_EQ(r["sqlstate"], "00000") << r;
+    }
+  }
+};
+
+TEST(AuditTest, PgjdbcRunAppearsOnceWithLoginAndRows) {
+  DriverRun d;
+  d.run({"java", "-cp", PGRO_JDBC_JAR, PGRO_AUDIT_CLIENTS_DIR "/AuditJdbc.java"}, 15);
+  // pgjdbc's own two SETs after login, then 1 + 8 + BEGIN + 2 + COMMIT.
+  ASSERT_EQ(d.lines.size(), 15u) << d.dump();
+  EXPECT_EQ(d.lines[0]["text"], "SET extra_float_digits = 3");
+  EXPECT_EQ(d.lines[1]["text"], "SET application_name = 'audit-jdbc'");
+  EXPECT_EQ(d.lines[1]["application_name"], "");  // the name it had when the SET arrived
+  d.lines.erase(d.lines.begin(), d.lines.begin() + 2);
+  d.expectAll("audit-jdbc");
+  const auto stmt = d.with("audit-jdbc-stmt");
+  ASSERT_EQ(stmt.size(), 1u);
+  EXPECT_EQ(stmt[0]["rows"], 4) << stmt[0];
+  const auto prep = d.with("audit-jdbc-prep");
+  ASSERT_EQ(prep.size(), 8u);
+  for (std::size_t i = 0; i < prep.size(); ++i) {
+    EXPECT_EQ(prep[i]["protocol"], "extended") << prep[i];
+    // pgjdbc sends an int as a binary int4.
+    EXPECT_EQ(prep[i]["parameters"], json::array({"\\x0000000" + std::to_string(i + 1)}))
+        << prep[i];
+    EXPECT_EQ(prep[i]["rows"], i + 1) << prep[i];
+  }
+  // From its 5th execution on, pgjdbc runs a named server-side statement.
+  EXPECT_EQ(prep[0]["statement"], "") << prep[0];
+  EXPECT_NE(prep[7]["statement"], "") << prep[7];
+  ASSERT_EQ(d.with("audit-jdbc-tx1").size(), 1u);
+  EXPECT_EQ(d.with("audit-jdbc-tx1")[0]["rows"], 1);
+  ASSERT_EQ(d.with("audit-jdbc-tx2").size(), 1u);
+  EXPECT_EQ(d.with("audit-jdbc-tx2")[0]["rows"], 2);
+  EXPECT_EQ(d.with("BEGIN").size(), 1u);
+  EXPECT_EQ(d.with("COMMIT").size(), 1u);
+}
+
+TEST(AuditTest, Psycopg3RunAppearsOnceWithLoginAndRows) {
+  DriverRun d;
+  d.run({"/usr/bin/python3", PGRO_AUDIT_CLIENTS_DIR "/audit_psycopg.py", "psycopg3"}, 14);
+  // 7 + 5 + BEGIN + COMMIT.
+  ASSERT_EQ(d.lines.size(), 14u) << d.dump();
+  d.expectAll("audit-psycopg3");
+  const auto param = d.with("audit-pg3-param");
+  ASSERT_EQ(param.size(), 7u);
+  for (std::size_t i = 0; i < param.size(); ++i) {
+    EXPECT_EQ(param[i]["protocol"], "extended") << param[i];
+    EXPECT_EQ(param[i]["rows"], i + 1) << param[i];
+  }
+  const auto many = d.with("audit-pg3-many");
+  ASSERT_EQ(many.size(), 5u);
+  for (std::size_t i = 0; i < many.size(); ++i) {
+    // psycopg sends a Python int as a binary int2.
+    EXPECT_EQ(many[i]["parameters"], json::array({"\\x000" + std::to_string(i)})) << many[i];
+    EXPECT_EQ(many[i]["rows"], 1) << many[i];
+  }
+  EXPECT_EQ(d.with("BEGIN").size(), 1u);
+  EXPECT_EQ(d.with("COMMIT").size(), 1u);
+}
+
+TEST(AuditTest, Psycopg2RunAppearsOnceWithLoginAndRows) {
+  DriverRun d;
+  d.run({"/usr/bin/python3", PGRO_AUDIT_CLIENTS_DIR "/audit_psycopg.py", "psycopg2"}, 7);
+  // 3 + a string of 2 + BEGIN + COMMIT.
+  ASSERT_EQ(d.lines.size(), 7u) << d.dump();
+  d.expectAll("audit-psycopg2");
+  const auto param = d.with("audit-pg2-param");
+  ASSERT_EQ(param.size(), 3u);
+  for (std::size_t i = 0; i < param.size(); ++i) {
+    EXPECT_EQ(param[i]["protocol"], "simple") << param[i];
+    EXPECT_EQ(param[i]["rows"], i + 1) << param[i];
+  }
+  const auto a = d.with("audit-pg2-multi-a");
+  const auto b = d.with("audit-pg2-multi-b");
+  ASSERT_EQ(a.size(), 1u);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(a[0]["text"], "SELECT 1 /* audit-pg2-multi-a */") << a[0];
+  EXPECT_EQ(a[0]["rows"], 1) << a[0];
+  EXPECT_EQ(b[0]["text"], "SELECT g FROM generate_series(1, 6) g /* audit-pg2-multi-b */") << b[0];
+  EXPECT_EQ(b[0]["rows"], 6) << b[0];
+  EXPECT_EQ(d.with("BEGIN").size(), 1u);
+  EXPECT_EQ(d.with("COMMIT").size(), 1u);
+}
+
 TEST(AuditTest, CacheHitsAppearWithOutcomeHit) {
   AuditedPgro audited(Env{{"CACHE_ENABLED", "true"}});
   RawPgClient client = connectProxy(*audited.pgro);
@@ -240,6 +498,38 @@ TEST(AuditTest, CacheHitsAppearWithOutcomeHit) {
   const auto bypass = records(audited.file, "audit-nocache", 1);
   ASSERT_EQ(bypass.size(), 1u);
   EXPECT_EQ(bypass[0]["cache"], "bypass") << bypass[0];
+}
+
+// The exposition counts the audit log's lines and its failed writes.
+TEST(AuditTest, MetricsCountLinesWrittenAndLinesLost) {
+  {
+    AuditedPgro audited;
+    RawPgClient client = connectProxy(*audited.pgro);
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(ok(client, "SELECT 1 /* audit-metric */; SELECT 2"));
+    ASSERT_EQ(records(audited.file, "", 10).size(), 10u);
+    // The counter follows the file (the writer counts after its write).
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (metricValue(*audited.pgro, "pgro_audit_lines_total") < 10 &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_EQ(metricValue(*audited.pgro, "pgro_audit_lines_total"), 10)
+        << scrapeMetrics(*audited.pgro);
+    EXPECT_EQ(metricValue(*audited.pgro, "pgro_audit_dropped_total"), 0);
+    EXPECT_EQ(metricValue(*audited.pgro, "pgro_audit_write_failures_total"), 0);
+  }
+  // /dev/full opens, and every write to it fails (ENOSPC).
+  auto pgro = startPgro(Env{{"AUDIT_LOG", "/dev/full"}});
+  RawPgClient client = connectProxy(*pgro);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(ok(client, "SELECT 1 /* audit-full */"));
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (metricValue(*pgro, "pgro_audit_write_failures_total") < 3 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(metricValue(*pgro, "pgro_audit_write_failures_total"), 3) << scrapeMetrics(*pgro);
+  EXPECT_EQ(metricValue(*pgro, "pgro_audit_lines_total"), 0);
+  EXPECT_TRUE(pgro->waitForLog("audit log: write to /dev/full failed", 5s));
 }
 
 CommandResult verify(const std::string& path) {

@@ -236,6 +236,34 @@ TEST(QueryStatsTest, TopReportsAKnownMixPerShapeAndLogin) {
 // One pooled server connection, two clients pipelining the same shape: the pool hands the
 // connection from one to the other between statements, and every call is counted for the
 // login that sent it.
+// A simple Query of several statements: each statement under its own shape, with its own
+// rows; a statement refused in a string counts as refused, the others in it not at all.
+TEST(QueryStatsTest, StatementsOfAStringAreCountedEachUnderItsShape) {
+  TwoLogins t(Env{{"CACHE_ENABLED", "false"}});
+  RawPgClient alice = t.as("alice");
+  for (int i = 0; i < 2; ++i) {
+    simple(alice,
+           "SELECT 1 /* top-multi-a */; SELECT g FROM generate_series(1, 3) g "
+           "/* top-multi-b */");
+  }
+  simple(alice, "SELECT 1 /* top-multi-a */; DELETE FROM pg_class /* top-multi-w */", false);
+  const json top = t.top();
+  const json a = shapeWith(top, "top-multi-a");
+  const json b = shapeWith(top, "top-multi-b");
+  const json w = shapeWith(top, "top-multi-w");
+  ASSERT_TRUE(a.is_object()) << top;
+  ASSERT_TRUE(b.is_object()) << top;
+  ASSERT_TRUE(w.is_object()) << top;
+  EXPECT_NE(a["fingerprint"], b["fingerprint"]);
+  EXPECT_EQ(a["text"], "SELECT 1 /* top-multi-a */") << a;
+  EXPECT_EQ(a["calls"], 2) << a;  // not the refused string's: it never ran
+  EXPECT_EQ(a["rows"], 2) << a;
+  EXPECT_EQ(b["calls"], 2) << b;
+  EXPECT_EQ(b["rows"], 6) << b;
+  EXPECT_EQ(w["calls"], 1) << w;
+  EXPECT_EQ(w["refused"], 1) << w;
+}
+
 TEST(QueryStatsTest, OneServerConnectionTwoLoginsEachCountedForItsOwn) {
   TwoLogins t(Env{{"POOL_SIZE", "1"}, {"CACHE_ENABLED", "false"}});
   RawPgClient alice = t.as("alice");

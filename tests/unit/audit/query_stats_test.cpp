@@ -301,5 +301,92 @@ TEST(StatementTrailStatsTest, CountsBothProtocolsWithoutAnAuditLog) {
   }
 }
 
+// Backend messages: type byte, Int32 length, body.
+std::string message(char type, std::string_view body = {}) {
+  std::string out(1, type);
+  const auto length = static_cast<std::uint32_t>(body.size() + 4);
+  for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((length >> shift) & 0xff);
+  out += body;
+  return out;
+}
+
+const ShapeView* shapeWith(const QueryStatsSnapshot& snap, std::string_view marker) {
+  for (const auto& v : snap.shapes) {
+    if (v.text.find(marker) != std::string::npos) return &v;
+  }
+  return nullptr;
+}
+
+// A simple Query of several statements: one record each, in the statistics under each
+// statement's own shape, rows from each one's CommandComplete; after an error or a refusal
+// the statements that never ran are not counted.
+TEST(StatementTrailStatsTest, SplitStringCountsEachStatement) {
+  auto stats = std::make_shared<QueryStats>(10, 1);
+  auto who = std::make_shared<Identity>();
+  who->login = "alice";
+  const std::vector<std::string_view> two = {"SELECT 1 FROM a_shape", "SELECT 2 FROM b_shape"};
+  const std::vector<std::string_view> three = {"SELECT 3 FROM a_shape", "SELECT 4 FROM b_shape",
+                                               "SELECT 5 FROM c_shape"};
+  {
+    StatementTrail trail;
+    trail.attach(nullptr, stats, 0, who, nullptr);
+    // Forwarded: the first CommandComplete hands over to the second statement.
+    trail.begin("SELECT 1 FROM a_shape; SELECT 2 FROM b_shape");
+    trail.shape(std::nullopt, "SELECT 1 FROM a_shape; SELECT 2 FROM b_shape");
+    trail.split(two, -1);
+    auto record = trail.forwarded(CacheOutcome::Bypass);
+    ASSERT_NE(record, nullptr);
+    StatementTrail::countReply(record.get(), 'D', 10);
+    trail.advance(record);
+    ASSERT_NE(record, nullptr);
+    EXPECT_EQ(record->text, "SELECT 2 FROM b_shape");  // a new shape's sample
+    StatementTrail::countReply(record.get(), 'D', 10);
+    StatementTrail::countReply(record.get(), 'D', 10);
+    trail.advance(record);  // the last statement: ends with ReadyForQuery
+    ASSERT_NE(record, nullptr);
+    trail.finish(std::move(record));
+
+    // The second of three fails: the third never runs.
+    trail.begin("x");
+    trail.split(three, -1);
+    record = trail.forwarded(CacheOutcome::Bypass);
+    trail.advance(record);
+    record->sqlstate = "22012";
+    trail.finish(std::move(record));
+
+    // The third of three is refused: nothing runs.
+    trail.begin("y");
+    trail.split(three, 2);
+    trail.refused("y", "no");
+    trail.error("42501", "no");
+    trail.flush();
+
+    // From the cache: the stored reply's CommandCompletes share out its rows.
+    trail.begin("z");
+    trail.split(two, -1);
+    trail.cached(CacheOutcome::Hit, message('D') + message('C', "SELECT 1") + message('D') +
+                                        message('D') + message('D') + message('C', "SELECT 3") +
+                                        message('Z', "I"));
+  }
+  const auto snap = stats->snapshot({ShapeOrder::Calls, {}, 0});
+  // 2 + 2 (the third skipped) + 1 (the refused one) + 2.
+  EXPECT_EQ(snap.statements, 7u);
+  const ShapeView* a = shapeWith(snap, "a_shape");
+  const ShapeView* b = shapeWith(snap, "b_shape");
+  const ShapeView* c = shapeWith(snap, "c_shape");
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(a->text, "SELECT 1 FROM a_shape");
+  EXPECT_EQ(a->counters.calls, 3u);
+  EXPECT_EQ(a->counters.rows, 1u + 1u);
+  EXPECT_EQ(b->counters.calls, 3u);
+  EXPECT_EQ(b->counters.rows, 2u + 3u);
+  EXPECT_EQ(b->counters.errors, 1u);
+  EXPECT_EQ(b->counters.cache_hits, 1u);
+  EXPECT_EQ(c->counters.calls, 1u);
+  EXPECT_EQ(c->counters.refused, 1u);
+}
+
 }  // namespace
 }  // namespace pgro::audit

@@ -93,6 +93,17 @@ TEST(AuditRecord, AnsweredByPgroHasNoUpstreamTime) {
   EXPECT_EQ(j["sqlstate"], "25006");
 }
 
+TEST(AuditRecord, SkippedStatementHasNoSqlstate) {
+  Record r = sample();
+  r.forwarded = {};
+  r.skipped = true;
+  r.reason = "not run: statement 2 of the Query was refused";
+  const json j = format(r);
+  EXPECT_EQ(j["verdict"], "skipped");
+  EXPECT_TRUE(j["sqlstate"].is_null());
+  EXPECT_EQ(j["reason"], "not run: statement 2 of the Query was refused");
+}
+
 TEST(AuditRecord, TextIsCutAtTheLimit) {
   Record r = sample();
   r.text = std::string(100, 'x');

@@ -418,6 +418,11 @@ TEST(FunctionRules, CatalogReportsUnknownFunctions) {
   EXPECT_EQ(v.unknown_functions, (std::vector<std::string>{"w", "public.w"}));
   EXPECT_NE(v.message.find("w, public.w"), std::string::npos) << v.message;
   EXPECT_EQ(refusalName(Refusal::UnknownFunction), "unknown_function");
+  // In a string of several, the refusal is about the first statement naming one.
+  v = classify("SELECT now(); SELECT lower('A'), w(); SELECT x()", options);
+  EXPECT_EQ(v.refusal, Refusal::UnknownFunction);
+  EXPECT_EQ(v.refused_statement, 1);
+  EXPECT_EQ(v.statements.size(), 3u);
 
   v = classify("SELECT no_such_fn()", options);
   EXPECT_EQ(v.refusal, Refusal::UnknownFunction);

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "policy/classifier.hpp"
 
@@ -48,6 +49,36 @@ TEST(StatementRules, EmptyStringAndCommentsAreAllowed) {
     EXPECT_EQ(v.statement_count, 0) << sql;
     EXPECT_FALSE(v.cacheable) << sql;
   }
+}
+
+// A string of several statements names each one's text (for the audit log), and a refusal
+// names the statement it is about; one statement, or a string that does not parse, has none.
+TEST(StatementRules, StatementsOfAStringAreSpannedAndTheRefusedOneNamed) {
+  const auto texts = [](const std::string& sql, const Verdict& v) {
+    std::vector<std::string> out;
+    for (const StatementSpan& s : v.statements) out.push_back(sql.substr(s.at, s.length));
+    return out;
+  };
+  std::string sql = " SELECT 1 /* a */;\n\tSELECT 'x;y' ;SELECT 3";
+  Verdict v = classify(sql);
+  ASSERT_TRUE(v.allowed);
+  EXPECT_EQ(texts(sql, v),
+            (std::vector<std::string>{"SELECT 1 /* a */", "SELECT 'x;y'", "SELECT 3"}));
+  EXPECT_EQ(v.refused_statement, -1);
+  sql = "SELECT 1; SELECT 2;  ";
+  EXPECT_EQ(texts(sql, classify(sql)), (std::vector<std::string>{"SELECT 1", "SELECT 2"}));
+
+  sql = "SELECT 1; DELETE FROM t; SELECT 2";
+  v = classify(sql);
+  ASSERT_FALSE(v.allowed);
+  EXPECT_EQ(v.refused_statement, 1);
+  EXPECT_EQ(texts(sql, v), (std::vector<std::string>{"SELECT 1", "DELETE FROM t", "SELECT 2"}));
+
+  EXPECT_TRUE(classify("SELECT 1").statements.empty());
+  EXPECT_EQ(classify("DELETE FROM t").refused_statement, -1);
+  v = classify("SELECT 1; SELEC 2");
+  EXPECT_TRUE(v.statements.empty());
+  EXPECT_EQ(v.refused_statement, -1);
 }
 
 TEST(StatementRules, DataModificationIsRefused) {
