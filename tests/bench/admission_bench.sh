@@ -97,7 +97,9 @@ run() {  # $1: CACHE_ADMISSION, $2: CACHE_MIN_COST_MS; prints one line of figure
   pgro_pid=""
   local tps hits misses coalesced saved forwarded upstream refused cheap lat
   tps=$(awk '/^tps = / { print $3; exit }' <<<"$out")
-  lat=$(awk '/^SQL script [0-9]+:/ { name = $4 } /latency average/ && name { printf "%s %s ms, ", name, $4; name = "" }' <<<"$out")
+  # "SQL script 1: /tmp/.../point.sql" then " - latency average = 0.123 ms"
+  lat=$(awk '/^SQL script [0-9]+:/ { n = split($4, p, "/"); name = p[n] }
+             /latency average/ && name { printf "%s %s ms, ", name, $5; name = "" }' <<<"$out")
   hits=$(metric "$m" pgro_cache_hits_total)
   misses=$(metric "$m" pgro_cache_misses_total)
   coalesced=$(metric "$m" pgro_cache_coalesced_total)
@@ -111,10 +113,11 @@ import sys
 a, tps, hits, misses, coalesced, saved, fwd, up, refused, cheap, lat = sys.argv[1:]
 hits, misses, coalesced = float(hits), float(misses), float(coalesced)
 ratio = (hits + coalesced) / max(hits + misses + coalesced, 1)
+lat = lat.rstrip(", ")
 print(f"{a}: {float(tps):.0f} tps, hit ratio {ratio:.3f} ({hits:.0f} hits), "
       f"upstream time saved {float(saved):.1f} s, sent upstream {float(fwd):.0f} statements "
       f"taking {float(up):.1f} s, refused {float(refused):.0f} outranked + {float(cheap):.0f} "
-      f"below min cost; mean latency {lat.rstrip(", ")}")
+      f"below min cost; mean latency {lat}")
 ' "$1${2:+ min_cost=${2}ms}" "$tps" "$hits" "$misses" "$coalesced" "$saved" "$forwarded" \
     "$upstream" "$refused" "$cheap" "$lat"
 }
