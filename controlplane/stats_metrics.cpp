@@ -214,6 +214,23 @@ const std::vector<StatsMetric>& statsMetrics() {
        [](const StatsSnapshot& s, SampleWriter& w) { w.add(d(s.cache.l2_resets)); }},
       {{"pgro_cache_l2_up", "1 when the fleet cache is connected (0 when down or off).", kGauge},
        [](const StatsSnapshot& s, SampleWriter& w) { w.add(s.cache.l2_connected ? 1 : 0); }},
+      {{"pgro_cache_admissions_refused_total",
+        "Results not cached although there was a miss to fill, by reason: outranked (the "
+        "entries they would evict save more upstream time, CACHE_ADMISSION) or below_min_cost "
+        "(CACHE_MIN_COST_MS).",
+        kCounter,
+        {"reason"}},
+       [](const StatsSnapshot& s, SampleWriter& w) {
+         w.add({"outranked"}, d(s.cache.admissions_rejected));
+         w.add({"below_min_cost"}, d(s.cache.admissions_below_min_cost));
+       }},
+      {{"pgro_cache_saved_seconds_total",
+        "Upstream time the cache saved: for each hit and coalesced answer, the time upstream "
+        "took to produce the result it was answered from.",
+        kCounter},
+       [](const StatsSnapshot& s, SampleWriter& w) {
+         w.add(static_cast<double>(s.cache.saved_micros) / 1e6);
+       }},
       {{"pgro_cache_enabled", "1 when the result cache is on.", kGauge},
        [](const StatsSnapshot& s, SampleWriter& w) { w.add(s.cache.enabled ? 1 : 0); }},
       {{"pgro_cache_ttl_seconds", "Time to live of newly cached results.", kGauge},

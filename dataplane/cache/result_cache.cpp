@@ -1,6 +1,7 @@
 #include "cache/result_cache.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <functional>
 #include <list>
 #include <mutex>
@@ -55,6 +56,12 @@ std::size_t shardCountFor(const CacheLimits& limits, std::size_t requested) {
   return n;
 }
 
+// The upstream time an entry saves per request, for Admission::Cost: its fill's time rounded
+// down to a power of two of microseconds, so that two fills of one query rank alike.
+std::uint64_t costWeight(std::chrono::microseconds cost) {
+  return cost.count() <= 0 ? 0 : std::bit_floor(static_cast<std::uint64_t>(cost.count()));
+}
+
 // The i-th of n equal parts of total, the remainder going to the first parts.
 std::size_t share(std::size_t total, std::size_t n, std::size_t i) {
   return total / n + (i < total % n ? 1 : 0);
@@ -75,6 +82,40 @@ struct alignas(64) ResultCache::Shard {
     graveyard.splice(graveyard.end(), lru, it);
   }
 
+  // Upstream time the entry saves per unit of time: requests x cost weight (Admission::Cost).
+  [[nodiscard]] std::uint64_t value(const Entry& entry) const {
+    return sketch.estimate(entry.hash) * costWeight(entry.reply->cost);
+  }
+
+  // Admission::Cost's next victim among the kVictimWindow entries at the LRU tail: the first
+  // expired one, else the one of least value, per entry (`per_entry`) or per charged byte;
+  // on a tie the one nearer the tail. The list must not be empty.
+  [[nodiscard]] Lru::iterator cheapestNearTail(std::chrono::steady_clock::time_point now,
+                                               bool per_entry) {
+    auto it = std::prev(lru.end());
+    Lru::iterator best = it;
+    std::uint64_t best_value = 0;
+    std::size_t best_charge = 1;
+    for (std::size_t seen = 0; seen < ResultCache::kVictimWindow; ++seen, --it) {
+      if (now >= it->reply->expires) {
+        return it;
+      }
+      const std::uint64_t v = value(*it);
+      const std::size_t charge = per_entry ? 1 : it->charge;
+      // v / charge < best_value / best_charge, without dividing.
+      if (seen == 0 || static_cast<unsigned __int128>(v) * best_charge <
+                           static_cast<unsigned __int128>(best_value) * charge) {
+        best = it;
+        best_value = v;
+        best_charge = charge;
+      }
+      if (it == lru.begin()) {
+        break;
+      }
+    }
+    return best;
+  }
+
   const std::size_t max_entries;
   const std::size_t max_bytes;
 
@@ -88,6 +129,7 @@ struct alignas(64) ResultCache::Shard {
   std::uint64_t evictions = 0;
   std::uint64_t expirations = 0;
   std::uint64_t admissions_rejected = 0;
+  std::uint64_t admissions_below_min_cost = 0;
   std::uint64_t inserts = 0;
   std::uint64_t stale_served = 0;
   std::uint64_t refreshes_claimed = 0;
@@ -98,7 +140,9 @@ ResultCache::ResultCache(CacheLimits limits, std::shared_ptr<const Clock> clock,
       clock_(clock ? std::move(clock) : std::make_shared<const SteadyClock>()),
       ttl_seconds_(limits.ttl.count()),
       stale_seconds_(limits.stale_if_error.count()),
-      refresh_fraction_(limits.refresh_fraction) {
+      refresh_fraction_(limits.refresh_fraction),
+      admission_(limits.admission),
+      min_cost_micros_(limits.min_cost.count()) {
   const std::size_t n = shardCountFor(limits_, shards);
   shards_.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
@@ -236,37 +280,61 @@ bool ResultCache::put(std::string_view key, std::string bytes, std::chrono::micr
   if (!enabled_.load(std::memory_order_acquire)) {
     return false;
   }
+  if (cost.count() < min_cost_micros_.load(std::memory_order_relaxed)) {
+    ++shard.admissions_below_min_cost;
+    return false;
+  }
   bool resident = false;
   if (const auto found = shard.index.find(KeyRef{key, hash}); found != shard.index.end()) {
     shard.retire(found->second, graveyard);
     resident = true;
   }
 
-  // Victims from the LRU tail until the entry fits. This ends before the list does: with
+  // Victims until the entry fits, moved out of the LRU list into `victims`; each with the
+  // node that followed it, so that a refusal can put them back where they were (undone
+  // newest first, each finds its successor in place). This ends before the list does: with
   // every entry gone, 1 <= max_entries and charge <= max_bytes.
+  const bool by_cost = admission_.load(std::memory_order_relaxed) == Admission::Cost;
+  Lru victims;
+  std::vector<std::pair<Lru::iterator, Lru::iterator>> taken;
   std::size_t entries_after = shard.lru.size() + 1;
   std::size_t bytes_after = shard.bytes + charge;
-  auto first_victim = shard.lru.end();
   bool live_victim = false;
   unsigned strongest_victim = 0;
+  std::uint64_t victims_value = 0;
   while (entries_after > shard.max_entries || bytes_after > shard.max_bytes) {
-    --first_victim;
+    const Lru::iterator victim =
+        by_cost ? shard.cheapestNearTail(now, entries_after > shard.max_entries)
+                : std::prev(shard.lru.end());
+    taken.emplace_back(victim, std::next(victim));
+    victims.splice(victims.end(), shard.lru, victim);
     --entries_after;
-    bytes_after -= first_victim->charge;
-    if (now < first_victim->reply->expires) {
+    bytes_after -= victim->charge;
+    if (now < victim->reply->expires) {
       live_victim = true;
-      strongest_victim = std::max(strongest_victim, shard.sketch.estimate(first_victim->hash));
+      strongest_victim = std::max(strongest_victim, shard.sketch.estimate(victim->hash));
+      victims_value += shard.value(*victim);
     }
   }
-  if (live_victim && !resident && shard.sketch.estimate(hash) <= strongest_victim) {
-    ++shard.admissions_rejected;
-    return false;
+  if (live_victim && !resident) {
+    const unsigned estimate = shard.sketch.estimate(hash);
+    const std::uint64_t value = estimate * costWeight(cost);
+    const bool admit =
+        by_cost && value != victims_value ? value > victims_value : estimate > strongest_victim;
+    if (!admit) {
+      for (auto it = taken.rbegin(); it != taken.rend(); ++it) {
+        shard.lru.splice(it->second, victims, it->first);
+      }
+      ++shard.admissions_rejected;
+      return false;
+    }
   }
-  while (first_victim != shard.lru.end()) {
-    const Lru::iterator victim = first_victim++;
-    ++(now < victim->reply->expires ? shard.evictions : shard.expirations);
-    shard.retire(victim, graveyard);
+  for (const Entry& victim : victims) {
+    ++(now < victim.reply->expires ? shard.evictions : shard.expirations);
+    shard.index.erase(KeyRef{victim.key, victim.hash});
+    shard.bytes -= victim.charge;
   }
+  graveyard.splice(graveyard.end(), victims);
 
   shard.lru.splice(shard.lru.begin(), node);
   Entry& entry = shard.lru.front();
@@ -314,6 +382,22 @@ double ResultCache::refreshFraction() const {
   return refresh_fraction_.load(std::memory_order_relaxed);
 }
 
+void ResultCache::setAdmission(Admission admission) {
+  admission_.store(admission, std::memory_order_relaxed);
+}
+
+Admission ResultCache::admission() const {
+  return admission_.load(std::memory_order_relaxed);
+}
+
+void ResultCache::setMinCost(std::chrono::microseconds cost) {
+  min_cost_micros_.store(cost.count(), std::memory_order_relaxed);
+}
+
+std::chrono::microseconds ResultCache::minCost() const {
+  return std::chrono::microseconds{min_cost_micros_.load(std::memory_order_relaxed)};
+}
+
 void ResultCache::setEnabled(bool enabled) {
   enabled_.store(enabled, std::memory_order_release);
   if (!enabled) {
@@ -336,6 +420,7 @@ ResultCache::Stats ResultCache::stats() const {
     total.evictions += shard->evictions;
     total.expirations += shard->expirations;
     total.admissions_rejected += shard->admissions_rejected;
+    total.admissions_below_min_cost += shard->admissions_below_min_cost;
     total.inserts += shard->inserts;
     total.stale_served += shard->stale_served;
     total.refreshes_claimed += shard->refreshes_claimed;

@@ -18,20 +18,39 @@
 // can hold 4 entries of max_entry_bytes, and until no shard is left without an entry.
 // Hashing spreads keys evenly, so per-shard budgets cost little capacity in practice.
 //
-// Eviction and admission (TinyLFU over LRU; Einziger et al., 2017): each shard evicts from
-// its LRU tail. Every get() records the key's hash in the shard's count-min sketch
-// (frequency_sketch.hpp), so the estimate counts client requests, hit or miss. put() does
-// not record: the session stores only after a get() missed, and counting that request twice
-// would rank a one-off miss above a key served once from the cache. When a shard must evict
-// to make room, the candidate is admitted only if its estimate is strictly higher than that
-// of every live victim it would displace; expired victims never block it, and ties go to the
-// resident entries. A shard with room admits everything, and replacing a resident key is
-// never refused. There is no admission window (W-TinyLFU) and no doorkeeper: the sketch is
-// accurate enough without one (32 bytes per entry of max_entries, allocated up front and not
-// charged to max_bytes), and for repeated analytics queries a query seen once is the one not
-// worth keeping; a refused query gets in on a later run, once it outscores the victim. Aging
-// (halving the sketch every 10 x capacity requests) makes old popularity fade, so entries
-// that stopped being asked for are displaced in the end.
+// Eviction and admission (TinyLFU over LRU; Einziger et al., 2017), weighed by cost: every
+// get() records the key's hash in the shard's count-min sketch (frequency_sketch.hpp), so
+// the estimate counts client requests, hit or miss. put() does not record: the session
+// stores only after a get() missed, and counting that request twice would rank a one-off
+// miss above a key served once from the cache. A shard with room admits everything, and
+// replacing a resident key is never refused. When a shard must evict to make room:
+//
+// - Admission::Cost (CACHE_ADMISSION=cost, the default). An entry's value is the upstream
+//   time it saves: its frequency estimate x the upstream time of its fill (the `cost` given
+//   to put(), from send to ReadyForQuery), the time rounded down to a power of two of
+//   microseconds so that run-to-run jitter of one query does not reorder entries. Each
+//   victim is taken from the kVictimWindow entries at the LRU tail: an expired one if there
+//   is one, else the one of least value (per entry while the entry count is over its limit,
+//   per charged byte while only the bytes are; ties: the one nearer the tail). The candidate
+//   is admitted only if its value is higher than the sum of the values of the live victims
+//   it would displace; on a tie (e.g. every cost 0) frequency decides as below. So a costly
+//   aggregate asked now and then outranks a point lookup asked more often but saving 100
+//   times less, and a large result must save more than all the small ones it pushes out.
+//   Looking at a few tail entries instead of keeping a priority queue (GreedyDual-Size-
+//   Frequency's heap) keeps every hit an O(1) LRU move; only put() does the O(window) scan.
+// - Admission::Frequency (CACHE_ADMISSION=frequency, the behaviour before costs counted).
+//   Victims are taken from the LRU tail in order, and the candidate is admitted only if its
+//   estimate is strictly higher than that of every live victim.
+//
+// In both, expired victims never block a candidate, and ties go to the resident entries.
+// With a minimum cost (CACHE_MIN_COST_MS), put() refuses replies whose fill took less, so
+// cheap point lookups never enter, whatever the room. There is no admission window
+// (W-TinyLFU) and no doorkeeper: the sketch is accurate enough without one (32 bytes per
+// entry of max_entries, allocated up front and not charged to max_bytes), and for repeated
+// analytics queries a query seen once is the one not worth keeping; a refused query gets in
+// on a later run, once it outscores the victims. Aging (halving the sketch every 10 x
+// capacity requests) makes old popularity fade, so entries that stopped being asked for are
+// displaced in the end.
 //
 // Expiry: an entry expires at stored + TTL, with the TTL in force when it was stored
 // (setTtl() affects later puts only). get() drops an expired entry when it finds one; the
@@ -70,6 +89,9 @@
 
 namespace pgro::cache {
 
+// How put() ranks a candidate against the entries it would evict; see above.
+enum class Admission { Frequency, Cost };
+
 struct CacheLimits {
   std::size_t max_entries = 10000;
   std::size_t max_bytes = 256 << 20;
@@ -77,6 +99,8 @@ struct CacheLimits {
   std::chrono::seconds ttl{900};
   std::chrono::seconds stale_if_error{0};  // kept past expiry for getStale(); 0 = off
   double refresh_fraction = 0;             // of the TTL, then refreshDue(); 0 = off
+  Admission admission = Admission::Cost;
+  std::chrono::microseconds min_cost{0};  // put() refuses cheaper fills; 0 = off
 };
 
 // One cached reply. Immutable once stored; shared by all readers.
@@ -84,7 +108,7 @@ struct CachedReply {
   std::string bytes;
   std::chrono::steady_clock::time_point stored;
   std::chrono::steady_clock::time_point expires;  // expired when now() >= expires
-  std::chrono::microseconds cost{0};  // what producing it took; kept for metrics, not weighed
+  std::chrono::microseconds cost{0};              // upstream time of the fill: weighed by admission
   // Served by getStale() while now() < stale_until (== expires when there is no window).
   std::chrono::steady_clock::time_point stale_until{};
   // Due for a background refresh when now() >= refresh_at (time_point::max(): never).
@@ -104,6 +128,8 @@ class ResultCache {
   // index node and bucket, the CachedReply and its shared_ptr control block (libstdc++,
   // x86-64, rounded up).
   static constexpr std::size_t kEntryOverheadBytes = 256;
+  // Admission::Cost picks each victim among this many entries at the LRU tail.
+  static constexpr std::size_t kVictimWindow = 8;
 
   struct Stats {
     std::uint64_t entries = 0;
@@ -112,7 +138,8 @@ class ResultCache {
     std::uint64_t misses = 0;  // including expired entries found by get()
     std::uint64_t evictions = 0;
     std::uint64_t expirations = 0;
-    std::uint64_t admissions_rejected = 0;
+    std::uint64_t admissions_rejected = 0;  // outranked by the entries they would evict
+    std::uint64_t admissions_below_min_cost = 0;
     std::uint64_t inserts = 0;
     std::uint64_t stale_served = 0;       // replies returned by getStale()
     std::uint64_t refreshes_claimed = 0;  // claimRefresh() calls that returned true
@@ -148,7 +175,8 @@ class ResultCache {
 
   // Stores `bytes` under `key`, replacing any entry there, expiring TTL from now. false when
   // the value is over max_entry_bytes, the entry cannot fit a shard, the TTL is 0, the cache
-  // is disabled, or TinyLFU refused it (call get() first: admission ranks by requests seen). Spare
+  // is disabled, `cost` (the upstream time of the fill) is below the minimum cost, or
+  // admission refused it (call get() first: admission ranks by requests seen). Spare
   // capacity of `bytes` is released first, so the memory held matches the bytes charged.
   bool put(std::string_view key, std::string bytes, std::chrono::microseconds cost,
            const EntryPolicy& policy = {});
@@ -166,6 +194,12 @@ class ResultCache {
   [[nodiscard]] std::chrono::seconds staleIfError() const;
   void setRefreshFraction(double fraction);  // 0 (or less, or 1 and more): no refresh
   [[nodiscard]] double refreshFraction() const;
+
+  // Like setTtl(): for puts from now on (entries already stored keep their costs).
+  void setAdmission(Admission admission);
+  [[nodiscard]] Admission admission() const;
+  void setMinCost(std::chrono::microseconds cost);  // 0 (or less): off
+  [[nodiscard]] std::chrono::microseconds minCost() const;
 
   // Disabled: get() misses, put() refuses, and the entries are dropped at once (a disabled
   // cache holds no memory but its sketches). Enabled again, it starts empty.
@@ -188,6 +222,8 @@ class ResultCache {
   std::atomic<std::int64_t> ttl_seconds_;
   std::atomic<std::int64_t> stale_seconds_;
   std::atomic<double> refresh_fraction_;
+  std::atomic<Admission> admission_;
+  std::atomic<std::int64_t> min_cost_micros_;
 };
 
 }  // namespace pgro::cache

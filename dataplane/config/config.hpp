@@ -21,6 +21,7 @@ enum class ClientTls { Disable, Allow, Require };
 // libpq's sslmode values, for pgro's own connections to the upstream.
 enum class UpstreamSslMode { Disable, Prefer, Require, VerifyCa, VerifyFull };
 enum class AuditParameters { Off, On, Redacted };
+enum class CacheAdmission { Frequency, Cost };
 
 struct Config {
   // Upstream PostgreSQL (the seed's variables keep their names and defaults).
@@ -84,6 +85,8 @@ struct Config {
   int cache_stale_if_error_seconds = 0;  // opt-in: README explains why
   int cache_swr_percent = 0;
   int cache_refresh_concurrency = 1;
+  CacheAdmission cache_admission = CacheAdmission::Cost;
+  int cache_min_cost_ms = 0;     // fills that took less upstream time are not cached; 0 = off
   std::string cache_rules_file;  // cache rules by statement shape; "" = in memory only
   std::size_t max_cache_entries = 10000;
   std::size_t max_cache_bytes = std::size_t{256} << 20;

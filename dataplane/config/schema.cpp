@@ -345,6 +345,19 @@ const std::vector<Setting>& schema() {
        "Most background refreshes (CACHE_SWR_PERCENT) running at once; each holds one upstream "
        "connection, so this is the share of POOL_SIZE refreshes may take (at most POOL_SIZE - 1 "
        "is used when POOL_SIZE > 1)."},
+      {"CACHE_ADMISSION", kCache, kReloadable,
+       choice(&Config::cache_admission,
+              std::vector<std::pair<std::string, CacheAdmission>>{
+                  {"cost", CacheAdmission::Cost}, {"frequency", CacheAdmission::Frequency}}),
+       "What decides, when the cache is full, whether a new result displaces cached ones. cost: "
+       "the upstream time each saves (how often it is asked x how long upstream took to "
+       "answer it), so a costly aggregate outranks a point lookup asked more often; the victims "
+       "are the least valuable of the oldest few. frequency: how often each is asked "
+       "(TinyLFU), the victims in least-recently-used order."},
+      {"CACHE_MIN_COST_MS", kCache, kReloadable,
+       number(&Config::cache_min_cost_ms, 0, 3600000, "milliseconds"),
+       "Results whose upstream time (query sent to ReadyForQuery) was below this are not "
+       "cached, so cheap point lookups never take room from costly results; 0 = off."},
       {"CACHE_RULES_FILE", kCache, kNone, text(&Config::cache_rules_file, "path"),
        "File of the cache rules by statement shape (TTL, SWR percent, stale-if-error seconds "
        "or no-cache per libpg_query fingerprint), set with `pgro-admin cache rule add|remove`: "

@@ -23,10 +23,13 @@ struct CacheStatsView {
   uint64_t hits = 0;
   uint64_t misses = 0;
   uint64_t evictions = 0;
-  uint64_t coalesced = 0;     // misses answered by another client's in-flight query
-  uint64_t stale_served = 0;  // answered from an expired entry: upstream unavailable
-  uint64_t refreshes = 0;     // background refreshes run (stale-while-revalidate)
-  double hit_ratio = 0;       // hits / (hits + misses), 0 when both are 0
+  uint64_t coalesced = 0;                  // misses answered by another client's in-flight query
+  uint64_t stale_served = 0;               // answered from an expired entry: upstream unavailable
+  uint64_t refreshes = 0;                  // background refreshes run (stale-while-revalidate)
+  uint64_t admissions_rejected = 0;        // outranked by the entries they would evict
+  uint64_t admissions_below_min_cost = 0;  // CACHE_MIN_COST_MS
+  uint64_t saved_micros = 0;               // upstream time of the fills hits were answered from
+  double hit_ratio = 0;                    // hits / (hits + misses), 0 when both are 0
   // The fleet cache (CACHE_L2_URL); all 0 when off.
   bool l2_enabled = false;
   bool l2_connected = false;

@@ -37,6 +37,11 @@ using config::Config;
 
 namespace {
 
+cache::Admission cacheAdmission(config::CacheAdmission admission) {
+  return admission == config::CacheAdmission::Frequency ? cache::Admission::Frequency
+                                                        : cache::Admission::Cost;
+}
+
 // pgro's own logins: USERS_FILE, or PROXY_USER + PROXY_PASSWORD (a verifier is made at
 // once), or none (AUTH=trust).
 std::shared_ptr<const auth::UserStore> loadUsers(const Config& cfg, std::string& error) {
@@ -196,6 +201,12 @@ ReloadResult reloadConfig(std::mutex& mu, const std::vector<std::string>& args,
   if (cfg->cache_swr_percent != running->cache_swr_percent) {
     context.cache->setRefreshFraction(cfg->cache_swr_percent / 100.0);
   }
+  if (cfg->cache_admission != running->cache_admission) {
+    context.cache->setAdmission(cacheAdmission(cfg->cache_admission));
+  }
+  if (cfg->cache_min_cost_ms != running->cache_min_cost_ms) {
+    context.cache->setMinCost(std::chrono::milliseconds(cfg->cache_min_cost_ms));
+  }
   if (!louder && cfg->log_level != running->log_level) config::applyLogLevel(*cfg);
   const std::size_t user_count = users->size();
   context.setPolicy(makePolicy(std::move(users), *functions, std::move(tls), cfg));
@@ -321,6 +332,8 @@ bool makeCache(session::ProxyContext& context, const Config& cfg) {
   limits.ttl = std::chrono::seconds(cfg.cache_ttl_seconds);
   limits.stale_if_error = std::chrono::seconds(cfg.cache_stale_if_error_seconds);
   limits.refresh_fraction = cfg.cache_swr_percent / 100.0;
+  limits.admission = cacheAdmission(cfg.cache_admission);
+  limits.min_cost = std::chrono::milliseconds(cfg.cache_min_cost_ms);
   context.cache = std::make_shared<cache::ResultCache>(limits, nullptr);
   context.cache->setEnabled(cfg.cache_enabled);
   context.inflight = std::make_shared<cache::InFlight>();

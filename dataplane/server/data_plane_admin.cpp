@@ -57,6 +57,9 @@ StatsSnapshot DataPlaneAdmin::stats() {
   s.cache.evictions = cache.evictions;
   s.cache.stale_served = c.cache_stale_served.load(std::memory_order_relaxed);
   s.cache.refreshes = c.cache_refreshes.load(std::memory_order_relaxed);
+  s.cache.admissions_rejected = cache.admissions_rejected;
+  s.cache.admissions_below_min_cost = cache.admissions_below_min_cost;
+  s.cache.saved_micros = c.cache_saved_micros.load(std::memory_order_relaxed);
   const uint64_t lookups = s.cache.hits + s.cache.misses + s.cache.coalesced;
   s.cache.hit_ratio =
       lookups == 0 ? 0.0 : static_cast<double>(s.cache.hits + s.cache.coalesced) / lookups;

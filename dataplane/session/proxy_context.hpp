@@ -50,6 +50,8 @@ struct SessionCounters {
   std::atomic<uint64_t> queries_refused{0};
   std::atomic<uint64_t> cache_hits{0};
   std::atomic<uint64_t> cache_coalesced{0};
+  // Upstream time the hits and coalesced answers saved: the sum of their entries' fill times.
+  std::atomic<uint64_t> cache_saved_micros{0};
   // Answered from an expired entry because upstream was unavailable (stale-if-error).
   std::atomic<uint64_t> cache_stale_served{0};
   // Background refreshes sent upstream (stale-while-revalidate), and those running now.

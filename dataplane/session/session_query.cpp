@@ -883,7 +883,6 @@ asio::awaitable<bool> ClientSession::tryCachedBatch(
   auto capture = std::make_shared<CacheCapture>();
   capture->key = std::move(key);
   capture->leader = std::move(leader);
-  capture->started = started;
   capture->policy = plan.policy;
   capture->fleet = std::move(fleet);
   // Connected first, so that an unavailable upstream can be answered from a stale entry.
@@ -896,6 +895,9 @@ asio::awaitable<bool> ClientSession::tryCachedBatch(
     in_pos_ = end;
     co_return true;  // `capture` ends the flight: waiters ask upstream themselves
   }
+  // The fill's cost (weighed by admission) is upstream time: from here, not from before the
+  // wait for a pooled connection.
+  capture->started = std::chrono::steady_clock::now();
   batch_capture_ = capture;
   for (std::size_t k = 0; k < count && state_ != State::Closing; ++k) {
     const auto& f = frames[k];
@@ -1122,6 +1124,11 @@ void ClientSession::replyFromCache(const cache::CachedReply& reply,
   // A follower of a coalesced miss is counted as coalesced by its caller, not as a hit.
   if (outcome == audit::CacheOutcome::Hit) {
     ctx_->counters.cache_hits.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (outcome == audit::CacheOutcome::Hit || outcome == audit::CacheOutcome::Coalesced) {
+    // What answering upstream took when the entry was filled.
+    ctx_->counters.cache_saved_micros.fetch_add(static_cast<uint64_t>(reply.cost.count()),
+                                                std::memory_order_relaxed);
   }
   auto cut = governorCutCached(reply.bytes);  // past this login's result limits
   audit_.cached(outcome, cut ? std::string_view(*cut) : std::string_view(reply.bytes));

@@ -26,6 +26,9 @@ class FakeAdminTarget : public server::AdminTarget {
                .coalesced = 5,
                .stale_served = 2,
                .refreshes = 3,
+               .admissions_rejected = 11,
+               .admissions_below_min_cost = 13,
+               .saved_micros = 2500000,
                .hit_ratio = 0.75};
     s.queries = {.forwarded = 100,
                  .cache_hits = 300,

@@ -221,6 +221,27 @@ TEST(CacheTest, AFloodOfDistinctQueriesStaysWithinMaxCacheEntries) {
   EXPECT_LE(cleared, 40);
 }
 
+// CACHE_MIN_COST_MS: a statement upstream answers faster than the minimum goes upstream every
+// time; an aggregate that takes longer is cached, and its hit counts the time it saved.
+TEST(CacheTest, MinCostKeepsCheapStatementsOutAndCostlyOnesIn) {
+  auto pgro = startPgro({{"CACHE_MIN_COST_MS", "20"}});
+  RawPgClient client = connectProxy(*pgro);
+  const std::size_t mark = postgres().logOffset();
+  const std::string cheap = "SELECT 7 /* cache-min-cost-cheap */";
+  const std::string costly =
+      "SELECT sum(g) FROM generate_series(1, 3000000) g /* cache-min-cost-costly */";
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(dataRows(client.query(cheap)).size(), 1u);
+    EXPECT_EQ(dataRows(client.query(costly)).size(), 1u);
+  }
+  EXPECT_EQ(upstreamRuns(mark, "cache-min-cost-cheap"), 3);
+  EXPECT_EQ(upstreamRuns(mark, "cache-min-cost-costly"), 1);
+  EXPECT_EQ(metricValue(*pgro, "pgro_cache_admissions_refused_total{reason=\"below_min_cost\"}"),
+            3);
+  // Two hits, each saving the fill's upstream time (over the 20 ms minimum).
+  EXPECT_GE(metricValue(*pgro, "pgro_cache_saved_seconds_total"), 0.040);
+}
+
 long rssKiB(pid_t pid) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   std::string line;

@@ -69,6 +69,27 @@ TEST(ReloadTest, CacheEnabledFalseTakesEffect) {
   EXPECT_EQ(upstreamRuns(mark, "reload-cache"), 3);  // both reached upstream
 }
 
+TEST(ReloadTest, CacheMinCostTakesEffect) {
+  auto pgro = startWithDotEnv({{"CACHE_MIN_COST_MS", "0"}});
+  RawPgClient client = connectProxy(*pgro);
+  const std::size_t mark = postgres().logOffset();
+  client.query("SELECT 1 /* reload-min-cost-a */");
+  client.query("SELECT 1 /* reload-min-cost-a */");
+  EXPECT_EQ(upstreamRuns(mark, "reload-min-cost-a"), 1);  // cached
+
+  const std::string log =
+      reload(*pgro, {{"CACHE_MIN_COST_MS", "60000"}, {"CACHE_ADMISSION", "frequency"}});
+  EXPECT_NE(log.find("reload: CACHE_MIN_COST_MS changed from \"0\" to \"60000\""),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("reload: CACHE_ADMISSION changed from \"cost\" to \"frequency\""),
+            std::string::npos)
+      << log;
+  client.query("SELECT 1 /* reload-min-cost-b */");
+  client.query("SELECT 1 /* reload-min-cost-b */");
+  EXPECT_EQ(upstreamRuns(mark, "reload-min-cost-b"), 2);  // under a minute: not cached
+}
+
 TEST(ReloadTest, ProxyPasswordChangeRefusesTheOldOne) {
   auto pgro = startWithDotEnv({{"PROXY_PASSWORD", kProxyPassword}});
   ASSERT_TRUE(connectProxy(*pgro).startupResult().ok);

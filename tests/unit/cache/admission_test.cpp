@@ -196,7 +196,10 @@ TEST(ResultCacheAdmissionTest, ExpiredVictimNeverBlocksAdmission) {
 TEST(ResultCacheAdmissionTest, LargeCandidateMustOutscoreEveryVictim) {
   auto clock = std::make_shared<ManualClock>();
   const std::size_t entry = 100 + ResultCache::kEntryOverheadBytes + 1;  // key "a".."d"
-  ResultCache cache({.max_bytes = 3 * entry, .max_entry_bytes = 1000}, clock, 1);
+  // Frequency alone: the costs do not count (CostAdmissionTest has the cost-weighed case).
+  ResultCache cache(
+      {.max_bytes = 3 * entry, .max_entry_bytes = 1000, .admission = Admission::Frequency}, clock,
+      1);
   for (const char* key : {"a", "b", "c"}) {
     request(cache, key, 100);
   }
