@@ -59,6 +59,9 @@ class StatementTrail {
   void cached(CacheOutcome outcome, std::string_view reply);
   // The current statement goes upstream: its record travels with the pending reply.
   std::unique_ptr<Record> forwarded(CacheOutcome outcome);
+  // A forwarded statement that pgro answers itself after all (from a stale entry, the
+  // upstream having gone away before replying): its record is the current one again.
+  void resume(std::unique_ptr<Record> record) { current_ = std::move(record); }
   // Bind: what `portal` runs from now on.
   void bind(std::string_view portal, std::string_view statement, std::string_view text,
             std::string_view parameters);

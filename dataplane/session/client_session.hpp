@@ -269,8 +269,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // unavailable. false: nothing sent, the caller reports the error. `begin_record` starts the
   // audit record of a statement that has none yet (an extended-protocol batch), only when the
   // entry is served; the record's cache outcome is then `stale`.
+  // `sent`: what of the reply the client already has (a RowDescription forwarded before the
+  // upstream went away); the entry must begin with it, and only the rest is sent.
   bool replyStale(std::string_view key, std::chrono::steady_clock::time_point started,
-                  const std::function<void()>& begin_record = {});
+                  const std::function<void()>& begin_record = {}, std::string_view sent = {});
   // Stale-while-revalidate: after the client was answered from `hit`, due for refresh,
   // sends `query` (the client's Query message) upstream once more to replace the entry, if
   // this session is first to claim it, between transactions, and a refresh slot is free.
@@ -342,6 +344,14 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void onReadyForQuery(char status);
   void detachServer(bool reusable);
   void serverLost(const std::string& reason);
+  // Stale-if-error after a cacheable simple Query was sent: an upstream going away (57P01 at a
+  // fast shutdown, 57P02, 08xxx) before any of the reply reached the client, outside a
+  // transaction, with a stale entry for it. The error is held (stale_error_) and, when the
+  // connection ends, the Query is answered from the entry as if connecting had failed.
+  bool holdForStale(const Pending& front, std::string_view body, std::string_view raw);
+  // The connection ended with an error held: true when the Query was answered stale; false
+  // (the held error forwarded) when it could not be.
+  bool answerStaleAfterLoss(const std::string& reason);
 
   // Query governor (session_governor.cpp): the limits in force for this login, read again
   // after a reload; the statement timer (QUERY_TIMEOUT_SECONDS), armed when a statement goes
@@ -433,7 +443,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::unordered_map<std::string, std::string> statements_;
   std::string server_batch_;      // client messages for the server, written at the end of a batch
   protocol::PgError last_error_;  // why ensureServer() failed
-  bool client_gone_ = false;      // clientLoop ended while a server was attached
+  std::optional<protocol::PgError> stale_error_;  // held by holdForStale()
+  std::string stale_error_raw_;                   // ... and its bytes, if it is forwarded after all
+  bool client_gone_ = false;                      // clientLoop ended while a server was attached
   bool pump_running_ = false;
   bool swallow_next_error_ = false;  // the error that answers our CopyFail
   bool shutdown_requested_ = false;

@@ -1188,10 +1188,13 @@ asio::awaitable<void> ClientSession::refreshCached(std::string key,
 }
 
 bool ClientSession::replyStale(std::string_view key, std::chrono::steady_clock::time_point started,
-                               const std::function<void()>& begin_record) {
+                               const std::function<void()>& begin_record, std::string_view sent) {
   if (ctx_->cache == nullptr || !cache::upstreamUnavailable(last_error_.sqlstate)) return false;
   const auto reply = ctx_->cache->getStale(key);
   if (reply == nullptr) return false;
+  auto cut = governorCutCached(reply->bytes);
+  const std::string_view body = cut ? std::string_view(*cut) : std::string_view(reply->bytes);
+  if (!body.starts_with(sent)) return false;
   if (begin_record) begin_record();
   audit_.cached(audit::CacheOutcome::Stale, reply->bytes);
   const auto age = std::chrono::steady_clock::now() - reply->stored;
@@ -1205,11 +1208,7 @@ bool ClientSession::replyStale(std::string_view key, std::chrono::steady_clock::
                          .sqlstate = std::string(protocol::sqlstate::kSuccessfulCompletion),
                          .message = cache::staleNoticeMessage(age, last_error_.message)},
                         'N');
-  if (auto cut = governorCutCached(reply->bytes)) {
-    out += *cut;
-  } else {
-    out += reply->bytes;
-  }
+  out += body.substr(sent.size());
   metrics::observe(
       ctx_->metrics.query_duration_cache_hit,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());

@@ -14,6 +14,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include "cache/stale.hpp"
 #include "protocol/frontend.hpp"
 #include "protocol/message_reader.hpp"
 #include "protocol/sqlstate.hpp"
@@ -428,7 +429,12 @@ bool ClientSession::handleServerMessage(char type, std::string_view body, std::s
     to_client_.append(raw);
     return true;
   }
+  if (stale_error_) {  // after the held error, only the connection's end is expected
+    serverLost("upstream sent more after " + stale_error_->sqlstate);
+    return false;
+  }
   Pending& front = pending_.front();
+  if (type == 'E' && holdForStale(front, body, raw)) return true;
   if (front.tags && !result_capped_) {
     std::string tags;
     // Each tag is the CommandComplete of a statement of the string that pgro answered.
@@ -694,8 +700,61 @@ void ClientSession::detachServer(bool reusable) {
   governorArmIdle();
 }
 
+bool ClientSession::holdForStale(const Pending& front, std::string_view body,
+                                 std::string_view raw) {
+  if (front.message != 'Q' || front.kind != Pending::Kind::Forward || !front.capture ||
+      front.tags || pending_.size() != 1 || tx_status_ != 'I' || result_capped_ ||
+      ctx_->cache == nullptr) {
+    return false;
+  }
+  const auto fields = protocol::parseErrorFields(body);
+  if (!fields || !cache::upstreamUnavailable(fields->sqlstate)) return false;
+  // What the client already has (usually the RowDescription, sent before the query ran) must
+  // be where the entry begins: the entry then completes the reply.
+  const auto entry = ctx_->cache->getStale(front.capture->key);
+  if (entry == nullptr || !std::string_view(entry->bytes).starts_with(front.capture->bytes)) {
+    return false;
+  }
+  stale_error_ = protocol::PgError{.sqlstate = std::string(fields->sqlstate),
+                                   .message = std::string(fields->message)};
+  stale_error_raw_ = std::string(raw);
+  server_->markBroken();  // never lent again, whatever comes next
+  return true;
+}
+
+bool ClientSession::answerStaleAfterLoss(const std::string& reason) {
+  protocol::PgError error = std::move(*stale_error_);
+  stale_error_.reset();
+  std::string raw = std::move(stale_error_raw_);
+  if (state_ == State::Closing || server_ == nullptr || pending_.size() != 1) {
+    to_client_.append(raw);
+    return false;
+  }
+  spdlog::warn("upstream connection lost (user={} client={}): {}: {}", user_, client_address_,
+               error.message, reason);
+  Pending front = std::move(pending_.front());
+  pending_.clear();
+  pending_syncs_ = 0;
+  front.capture->ok = false;  // nothing to store; waiters of its flight ask for themselves
+  fleetFill(front.capture->fleet, nullptr);  // gives a fleet lease back
+  unit_error_ = true;
+  endUnit('I');
+  governorStatementDone();
+  detachServer(false);
+  setActivity("idle", {});
+  last_error_ = error;
+  const auto resume = [&] { audit_.resume(std::move(front.audit)); };
+  if (replyStale(front.capture->key, front.sent, resume, front.capture->bytes)) {
+    return true;
+  }
+  if (front.audit) audit_.finish(std::move(front.audit), error.sqlstate);
+  to_client_.append(raw);
+  return false;
+}
+
 void ClientSession::serverLost(const std::string& reason) {
   pump_running_ = false;
+  if (stale_error_ && answerStaleAfterLoss(reason)) return;
   auditAbandoned(sqlstate::kConnectionFailure);
   to_client_.uncork();
   if (server_ != nullptr) {

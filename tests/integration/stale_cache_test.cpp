@@ -92,6 +92,76 @@ TEST(CacheStaleTest, ExpiredEntryIsServedWithNoticeWhileUpstreamIsDown) {
   EXPECT_TRUE(firstError(tokyo.query(sql)).has_value());
 }
 
+// The upstream goes away while a cacheable Query runs (its backend terminated: 57P01, as at
+// a fast shutdown) before any of its reply was sent: the Query is answered from its expired
+// entry with the NOTICE, the session goes on, and the broken connection is never lent again.
+// POOL_SIZE=1: the other client's statements run on the connection that replaces it.
+TEST(CacheStaleTest, UpstreamGoneMidQueryIsAnsweredStale) {
+  OwnUpstream up(
+      {{"CACHE_TTL_SECONDS", "1"}, {"CACHE_STALE_IF_ERROR_SECONDS", "60"}, {"POOL_SIZE", "1"}});
+  RawPgClient a = connectProxy(up.pgro);
+  RawPgClient b = connectProxy(up.pgro);
+  // Slow enough to be terminated while it runs (about a second or more).
+  const std::string sql =
+      "SELECT count(*) FROM generate_series(1, 30000000) AS g /* stale-mid-query */";
+  auto first = a.query(sql, 60s);
+  ASSERT_TRUE(ok(first)) << show(first);
+  ASSERT_EQ(firstValue(first), std::optional<std::string>("30000000"));
+  std::this_thread::sleep_for(1200ms);  // past the TTL
+
+  a.send(wire::query(sql));
+  std::string pid;
+  for (int i = 0; i < 200 && pid.empty(); ++i) {
+    const auto rows = up.pg.execDirect(
+        "SELECT pid FROM pg_stat_activity WHERE state = 'active' "
+        "AND query LIKE '%stale-mid-query%' AND pid <> pg_backend_pid()");
+    if (!rows.empty()) pid = rows[0][0].c_str();
+    if (pid.empty()) std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_FALSE(pid.empty()) << "the query never showed as running";
+  up.pg.execDirect("SELECT pg_terminate_backend(" + pid + ")");
+
+  const auto stale = a.readUntilReadyForQuery(30s);
+  ASSERT_TRUE(ok(stale)) << show(stale);
+  EXPECT_EQ(firstValue(stale), std::optional<std::string>("30000000"));
+  const auto said = notices(stale);
+  ASSERT_EQ(said.size(), 1u) << typeSequence(stale);
+  EXPECT_NE(said[0].message().find("answered from a cached result"), std::string::npos)
+      << said[0].message();
+  EXPECT_EQ(wireOf(stale, "TDC"), wireOf(first, "TDC"));
+  EXPECT_TRUE(up.pgro.waitForLog("stale-if-error", 5s)) << up.pgro.log();
+
+  // Both sessions go on, on a new connection (the terminated one is gone).
+  auto next_b = b.query("SELECT pg_backend_pid()::text <> '" + pid + "' AS fresh");
+  ASSERT_TRUE(ok(next_b)) << show(next_b);
+  EXPECT_EQ(firstValue(next_b), std::optional<std::string>("t"));
+  auto next_a = a.query("SELECT 'a again'");
+  ASSERT_TRUE(ok(next_a)) << show(next_a);
+  EXPECT_EQ(firstValue(next_a), std::optional<std::string>("a again"));
+}
+
+// Without a stale entry the client sees the server's error, as before.
+TEST(CacheStaleTest, UpstreamGoneMidQueryWithoutAnEntryIsAnError) {
+  OwnUpstream up({{"CACHE_STALE_IF_ERROR_SECONDS", "60"}, {"POOL_SIZE", "1"}});
+  RawPgClient a = connectProxy(up.pgro);
+  a.send(
+      wire::query("SELECT count(*) FROM generate_series(1, 30000000) AS g /* stale-mid-never */"));
+  std::string pid;
+  for (int i = 0; i < 200 && pid.empty(); ++i) {
+    const auto rows = up.pg.execDirect(
+        "SELECT pid FROM pg_stat_activity WHERE state = 'active' "
+        "AND query LIKE '%stale-mid-never%' AND pid <> pg_backend_pid()");
+    if (!rows.empty()) pid = rows[0][0].c_str();
+    if (pid.empty()) std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_FALSE(pid.empty()) << "the query never showed as running";
+  up.pg.execDirect("SELECT pg_terminate_backend(" + pid + ")");
+  const auto reply = a.readUntilClosed(10s);
+  const auto error = firstError(reply);
+  ASSERT_TRUE(error.has_value()) << show(reply);
+  EXPECT_EQ(error->sqlstate(), "57P01") << error->describe();
+}
+
 TEST(CacheStaleTest, NothingStaleIsServedAfterReset) {
   OwnUpstream up({{"CACHE_TTL_SECONDS", "1"},
                   {"CACHE_STALE_IF_ERROR_SECONDS", "60"},
