@@ -17,15 +17,8 @@
 # and pgbench. Everything runs under one temp dir on 127.0.0.1 and is stopped at exit.
 set -euo pipefail
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-pgro_bin=${PGRO_BIN:-}
-if [[ -z "$pgro_bin" ]]; then
-  for preset in ci release; do
-    [[ -x "$root/build/$preset/dataplane/pgro" ]] && { pgro_bin=$root/build/$preset/dataplane/pgro; break; }
-  done
-fi
-[[ -x "$pgro_bin" ]] || { echo "admission_bench: build pgro with the ci or release preset first" >&2; exit 2; }
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
+pgro_bin=$(bench_pgro admission_bench)
 DURATION=${DURATION:-30}
 CLIENTS=${CLIENTS:-8}
 THREADS=${THREADS:-2}
@@ -33,9 +26,7 @@ SCALE=${SCALE:-10}
 ENTRIES=${ENTRIES:-200}  # MAX_CACHE_ENTRIES: fewer than the distinct statements asked
 MIN_COST_MS=${MIN_COST_MS:-}
 
-tmp=$(mktemp -d /tmp/pgro-admission-bench.XXXXXX)
-chmod 755 "$tmp"
-[[ $(id -u) == 0 ]] && chown postgres "$tmp"  # PostgreSQL runs as postgres, its socket is here
+tmp=$(bench_tmpdir admission-bench)
 pg_pid=""
 pgro_pid=""
 cleanup() {
@@ -46,18 +37,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-as_pg() { if [[ $(id -u) == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-
-pg_port=$(free_port)
-as_pg "$PGBIN/initdb" -D "$tmp/data" -U admin --auth=trust >/dev/null
-as_pg "$PGBIN/postgres" -D "$tmp/data" -p "$pg_port" -k "$tmp" -c listen_addresses=127.0.0.1 \
-  -c shared_buffers=256MB -c fsync=off >"$tmp/pg.log" 2>&1 &
-pg_pid=$!
-for _ in $(seq 300); do "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$pg_port" && break; sleep 0.1; done
-"$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$pg_port" || { cat "$tmp/pg.log" >&2; exit 1; }
-"$PGBIN/createdb" -h 127.0.0.1 -p "$pg_port" -U admin bench
-pgbench -i -q -s "$SCALE" -h 127.0.0.1 -p "$pg_port" -U admin bench >/dev/null 2>&1
+bench_postgres "$tmp" "$SCALE" shared_buffers=256MB
 
 cat >"$tmp/point.sql" <<'EOF'
 \set aid random_zipfian(1, 100000 * :scale, 1.1)

@@ -16,15 +16,8 @@
 # the statistics off, so that it measures the audit log alone.)
 set -euo pipefail
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-pgro_bin=${PGRO_BIN:-}
-if [[ -z "$pgro_bin" ]]; then
-  for preset in ci release; do
-    [[ -x "$root/build/$preset/dataplane/pgro" ]] && { pgro_bin=$root/build/$preset/dataplane/pgro; break; }
-  done
-fi
-[[ -x "$pgro_bin" ]] || { echo "audit_bench: build pgro with the ci or release preset first" >&2; exit 2; }
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
+pgro_bin=$(bench_pgro audit_bench)
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
 CLIENTS=${CLIENTS:-8}
@@ -34,9 +27,7 @@ CHAIN=${CHAIN:-false}
 cache_enabled=false
 [[ "${CACHE:-off}" == "on" ]] && cache_enabled=true
 
-tmp=$(mktemp -d /tmp/pgro-audit-bench.XXXXXX)
-chmod 755 "$tmp"
-[[ $(id -u) == 0 ]] && chown postgres "$tmp"  # PostgreSQL runs as postgres, its socket is here
+tmp=$(bench_tmpdir audit-bench)
 pg_pid=""
 pgro_pid=""
 cleanup() {
@@ -47,18 +38,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-as_pg() { if [[ $(id -u) == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-
-pg_port=$(free_port)
-as_pg "$PGBIN/initdb" -D "$tmp/data" -U admin --auth=trust >/dev/null
-as_pg "$PGBIN/postgres" -D "$tmp/data" -p "$pg_port" -k "$tmp" -c listen_addresses=127.0.0.1 \
-  -c shared_buffers=256MB -c fsync=off >"$tmp/pg.log" 2>&1 &
-pg_pid=$!
-for _ in $(seq 300); do "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$pg_port" && break; sleep 0.1; done
-"$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$pg_port" || { cat "$tmp/pg.log" >&2; exit 1; }
-"$PGBIN/createdb" -h 127.0.0.1 -p "$pg_port" -U admin bench
-pgbench -i -q -s "$SCALE" -h 127.0.0.1 -p "$pg_port" -U admin bench >/dev/null 2>&1
+bench_postgres "$tmp" "$SCALE" shared_buffers=256MB
 
 run() {  # $1: AUDIT_LOG value, $2: QUERY_STATS_TOP_K; prints "tps proxy-CPU-µs-per-transaction"
   local port tps ticks before

@@ -12,23 +12,14 @@
 # 15, pgbench and redis-server. Everything runs under one temp dir on 127.0.0.1.
 set -euo pipefail
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-pgro_bin=${PGRO_BIN:-}
-if [[ -z "$pgro_bin" ]]; then
-  for preset in ci release; do
-    [[ -x "$root/build/$preset/dataplane/pgro" ]] && { pgro_bin=$root/build/$preset/dataplane/pgro; break; }
-  done
-fi
-[[ -x "$pgro_bin" ]] || { echo "fleet_bench: build pgro with the ci or release preset first" >&2; exit 2; }
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
+pgro_bin=$(bench_pgro fleet_bench)
 DURATION=${DURATION:-10}
 CLIENTS=${CLIENTS:-4}
 KEYS=${KEYS:-40}
 TTL=${TTL:-2}
 
-tmp=$(mktemp -d /tmp/pgro-fleet-bench.XXXXXX)
-chmod 755 "$tmp"
-[[ $(id -u) == 0 ]] && chown postgres "$tmp"
+tmp=$(bench_tmpdir fleet-bench)
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -37,17 +28,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-as_pg() { if [[ $(id -u) == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-
-pg_port=$(free_port)
-as_pg "$PGBIN/initdb" -D "$tmp/data" -U admin --auth=trust >/dev/null
-as_pg "$PGBIN/postgres" -D "$tmp/data" -p "$pg_port" -k "$tmp" -c listen_addresses=127.0.0.1 \
-  -c fsync=off -c log_statement=all -c log_destination=stderr >"$tmp/pg.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 300); do "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$pg_port" && break; sleep 0.1; done
-"$PGBIN/createdb" -h 127.0.0.1 -p "$pg_port" -U admin bench
-pgbench -i -q -s 5 -h 127.0.0.1 -p "$pg_port" -U admin bench >/dev/null 2>&1
+bench_postgres "$tmp" 5 log_statement=all log_destination=stderr
+pids+=("$pg_pid")
 
 redis_port=$(free_port)
 redis-server --port "$redis_port" --bind 127.0.0.1 --requirepass bench-secret --save "" \
