@@ -2,20 +2,6 @@
 
 namespace pgro::protocol {
 
-namespace {
-
-uint32_t readUint32(const char* p) {
-  const auto* u = reinterpret_cast<const unsigned char*>(p);
-  return (uint32_t{u[0]} << 24) | (uint32_t{u[1]} << 16) | (uint32_t{u[2]} << 8) | uint32_t{u[3]};
-}
-
-}  // namespace
-
-uint32_t typedLength(std::string_view header) {
-  const uint32_t len = readUint32(header.data() + 1);
-  return len < 4 ? 0 : len;
-}
-
 FrameResult nextFrame(std::string_view buf, uint32_t max_length) {
   FrameResult r;
   if (buf.size() < kTypedHeaderSize) return r;

@@ -38,7 +38,17 @@ inline constexpr uint32_t kMaxStartupPacketBytes = 10000;
 [[nodiscard]] FrameResult nextStartupFrame(std::string_view buf,
                                            uint32_t max_length = kMaxStartupPacketBytes);
 
+// A big-endian Int32 of the wire protocol at `p` (4 bytes).
+[[nodiscard]] inline uint32_t readUint32(const char* p) {
+  const auto* u = reinterpret_cast<const unsigned char*>(p);
+  return (uint32_t{u[0]} << 24) | (uint32_t{u[1]} << 16) | (uint32_t{u[2]} << 8) | uint32_t{u[3]};
+}
+
 // Length of the typed message whose header starts `buf` (buf.size() >= 5), 0 when invalid.
-[[nodiscard]] uint32_t typedLength(std::string_view header);
+// Inline: the forwarding path frames every server message with it.
+[[nodiscard]] inline uint32_t typedLength(std::string_view header) {
+  const uint32_t len = readUint32(header.data() + 1);
+  return len < 4 ? 0 : len;
+}
 
 }  // namespace pgro::protocol

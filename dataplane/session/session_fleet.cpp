@@ -20,11 +20,8 @@ namespace {
 bool wellFormedReply(std::string_view bytes) {
   while (!bytes.empty()) {
     if (bytes.size() < protocol::kTypedHeaderSize || bytes[0] == 'Z') return false;
-    const auto length = (std::uint32_t{static_cast<unsigned char>(bytes[1])} << 24) |
-                        (std::uint32_t{static_cast<unsigned char>(bytes[2])} << 16) |
-                        (std::uint32_t{static_cast<unsigned char>(bytes[3])} << 8) |
-                        std::uint32_t{static_cast<unsigned char>(bytes[4])};
-    if (length < 4 || length - 4 > bytes.size() - protocol::kTypedHeaderSize) return false;
+    const std::uint32_t length = protocol::typedLength(bytes);
+    if (length == 0 || length - 4 > bytes.size() - protocol::kTypedHeaderSize) return false;
     bytes.remove_prefix(std::size_t{length} + 1);
   }
   return true;

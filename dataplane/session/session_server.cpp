@@ -61,11 +61,6 @@ bool endsReply(char message, char type) {
   }
 }
 
-uint32_t readLength(const char* p) {
-  const auto* u = reinterpret_cast<const unsigned char*>(p);
-  return (uint32_t{u[0]} << 24) | (uint32_t{u[1]} << 16) | (uint32_t{u[2]} << 8) | uint32_t{u[3]};
-}
-
 void putInt16(std::string& out, int16_t v) {
   out.push_back(static_cast<char>((v >> 8) & 0xff));
   out.push_back(static_cast<char>(v & 0xff));
@@ -290,7 +285,7 @@ asio::awaitable<void> ClientSession::serverPump(std::shared_ptr<ClientSession> s
       }
       if (data.size() - pos < protocol::kTypedHeaderSize) break;
       const char type = data[pos];
-      const uint32_t len = readLength(data.data() + pos + 1);
+      const uint32_t len = protocol::readUint32(data.data() + pos + 1);
       if (len < 4 || len > kMaxServerMessage) {
         serverLost("invalid message from upstream");
         co_return;
